@@ -55,7 +55,7 @@ const (
 
 // Errors the broker maps to Kafka error codes; test with errors.Is.
 var (
-	ErrCorrupt          = errors.New("corrupt record batch")          // CORRUPT_MESSAGE (2)
+	ErrCorrupt          = errors.New("corrupt record batch")           // CORRUPT_MESSAGE (2)
 	ErrUnsupportedMagic = errors.New("unsupported record batch magic") // UNSUPPORTED_FOR_MESSAGE_FORMAT (43)
 	ErrInvalidRecord    = errors.New("invalid record")                 // INVALID_RECORD (87)
 	ErrTooLarge         = errors.New("record batch too large")         // MESSAGE_TOO_LARGE (10)
