@@ -1,0 +1,726 @@
+package bench
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// StampHeader is the record header carrying the run id and the intended
+// send time (8 + 8 bytes, big endian; ns since the run started, monotonic,
+// so only a consumer in the same process can use it).
+const StampHeader = "kbench-stamp"
+
+// InProcess is implemented by targets that run inside this process (the
+// embedded broker), whose CPU then shows in the generator's.
+type InProcess interface {
+	InProcess() bool
+}
+
+// wireStats counts bytes on the wire and batch compression through
+// franz-go hooks; one instance is shared by every client of a run.
+type wireStats struct {
+	produceBytes, fetchBytes atomic.Int64
+	batchRaw, batchWire      atomic.Int64
+}
+
+var (
+	_ kgo.HookBrokerWrite         = (*wireStats)(nil)
+	_ kgo.HookBrokerRead          = (*wireStats)(nil)
+	_ kgo.HookProduceBatchWritten = (*wireStats)(nil)
+)
+
+func (w *wireStats) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, n int, _, _ time.Duration, _ error) {
+	if key == 0 { // Produce
+		w.produceBytes.Add(int64(n))
+	}
+}
+
+func (w *wireStats) OnBrokerRead(_ kgo.BrokerMetadata, key int16, n int, _, _ time.Duration, _ error) {
+	if key == 1 { // Fetch
+		w.fetchBytes.Add(int64(n))
+	}
+}
+
+func (w *wireStats) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.ProduceBatchMetrics) {
+	w.batchRaw.Add(int64(m.UncompressedBytes))
+	w.batchWire.Add(int64(m.CompressedBytes))
+}
+
+// mark is the state of the process counters at one moment of a run.
+type mark struct {
+	at                  time.Duration
+	cpu                 time.Duration
+	produce, fetch      int64
+	batchRaw, batchWire int64
+}
+
+type run struct {
+	p     *plan
+	cfg   RunConfig
+	adm   *admin
+	parts int32
+	runID uint64
+	start time.Time
+
+	wire      wireStats
+	producers []*producer
+	consumers []*consumer
+
+	posMu  sync.Mutex
+	pos    map[int32]int64 // next offset to consume per partition
+	target map[int32]int64 // consume mode: stop once every partition reaches this
+
+	markMu           sync.Mutex
+	measureStart     *mark
+	assigned         atomic.Int64
+	lastIntervalMark mark
+}
+
+type producer struct {
+	id    int
+	cl    *kgo.Client
+	pacer Pacer
+	gen   *generator
+	m     *meter
+}
+
+type consumer struct {
+	cl *kgo.Client
+	m  *meter
+}
+
+// Run executes one run. Intervals stream to sink (nil for none). When ctx
+// is cancelled the run stops early, still waits briefly for outstanding
+// acknowledgements, and returns a result marked Interrupted. A non-nil
+// result may come with an error from a sink.
+func Run(ctx context.Context, cfg RunConfig, sink Sink) (*Result, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Workload.Seed == 0 {
+		cfg.Workload.Seed = rand.Uint64() | 1
+	}
+	p, err := cfg.plan()
+	if err != nil {
+		return nil, err
+	}
+	adm, err := newAdmin(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	defer adm.close()
+	r := &run{p: p, cfg: cfg, adm: adm, runID: rand.Uint64(), pos: map[int32]int64{}}
+	if r.parts, err = adm.ensureTopic(ctx, cfg.Topic); err != nil {
+		return nil, err
+	}
+	if cfg.Mode == ModeConsume && cfg.Prefill > 0 {
+		if err := r.prefill(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if sink == nil {
+		sink = Sinks{}
+	}
+	return r.execute(ctx, sink)
+}
+
+func (r *run) clientOpts(base []kgo.Opt, extra ...kgo.Opt) []kgo.Opt {
+	opts := slices.Clone(base)
+	opts = append(opts, kgo.SeedBrokers(r.cfg.Target.Bootstrap()...), kgo.WithHooks(&r.wire))
+	if r.cfg.Dial != nil {
+		opts = append(opts, kgo.Dialer(r.cfg.Dial))
+	}
+	return append(opts, extra...)
+}
+
+// prefill writes records to read before a consume run; not measured.
+func (r *run) prefill(ctx context.Context) error {
+	cl, err := kgo.NewClient(r.clientOpts(r.p.producerOpts)...)
+	if err != nil {
+		return fmt.Errorf("prefill producer: %w", err)
+	}
+	defer cl.Close()
+	gen := newGenerator(r.p.work, 1<<32)
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	for seq := range uint64(r.cfg.Prefill) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		key := gen.key(seq)
+		rec := &kgo.Record{Topic: r.cfg.Topic.Name, Key: key, Value: gen.value(key, time.Now())}
+		cl.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+			if err != nil && failed.Add(1) == 1 {
+				firstErr.Store(err)
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return fmt.Errorf("prefill: %w", err)
+	}
+	if n := failed.Load(); n > 0 {
+		return fmt.Errorf("prefill: %d of %d records failed, first: %w", n, r.cfg.Prefill, firstErr.Load().(error))
+	}
+	return nil
+}
+
+func (r *run) newMark() mark {
+	return mark{
+		at:        time.Since(r.start),
+		cpu:       processCPU(),
+		produce:   r.wire.produceBytes.Load(),
+		fetch:     r.wire.fetchBytes.Load(),
+		batchRaw:  r.wire.batchRaw.Load(),
+		batchWire: r.wire.batchWire.Load(),
+	}
+}
+
+func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
+	cfg := r.cfg
+	defer r.closeClients()
+	manifest := newManifest(cfg)
+	r.adm.describeCluster(ctx, &manifest)
+
+	consumeCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopConsumers()
+	var cwg sync.WaitGroup
+	if cfg.Mode != ModeProduce {
+		if err := r.startConsumers(ctx, consumeCtx, &cwg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Mode != ModeConsume {
+		if err := r.buildProducers(); err != nil {
+			return nil, err
+		}
+	}
+
+	r.start = time.Now()
+	manifest.Started = r.start
+	r.lastIntervalMark = r.newMark()
+	if cfg.Warmup == 0 {
+		m := r.newMark()
+		r.measureStart = &m
+	} else {
+		t := time.AfterFunc(cfg.Warmup, func() {
+			m := r.newMark()
+			r.markMu.Lock()
+			r.measureStart = &m
+			r.markMu.Unlock()
+		})
+		defer t.Stop()
+	}
+
+	// The reporter is the only goroutine calling the sink until it stops.
+	var intervals []IntervalFigures
+	var sinkErr error
+	repStop := make(chan struct{})
+	repDone := make(chan struct{})
+	idx := 0
+	emit := func() {
+		iv := r.snapshot(idx)
+		idx++
+		intervals = append(intervals, intervalFigures(iv))
+		if err := sink.Interval(iv); err != nil && sinkErr == nil {
+			sinkErr = fmt.Errorf("sink: %w", err)
+		}
+	}
+	go func() {
+		defer close(repDone)
+		tick := time.NewTicker(cfg.Interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				emit()
+			case <-repStop:
+				return
+			}
+		}
+	}()
+
+	// Load phase.
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	if cfg.Duration > 0 && cfg.Mode == ModeConsume {
+		var cancelT context.CancelFunc
+		loadCtx, cancelT = context.WithTimeout(loadCtx, cfg.Warmup+cfg.Duration)
+		defer cancelT()
+	}
+	// Records stay deliverable after Ctrl-C: only abort cancels them.
+	produceCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
+	defer abort()
+	var pwg sync.WaitGroup
+	for _, pr := range r.producers {
+		pwg.Add(1)
+		go func() {
+			defer pwg.Done()
+			r.produceLoop(loadCtx, produceCtx, pr)
+		}()
+	}
+	if cfg.Mode == ModeConsume {
+		r.waitConsumed(loadCtx)
+	}
+	pwg.Wait()
+	loadEnd := time.Since(r.start)
+	interrupted := ctx.Err() != nil
+
+	// Wait for outstanding acknowledgements.
+	undelivered := r.flush(interrupted, abort)
+	endMark := r.newMark()
+
+	var lagAtEnd int64
+	if cfg.Mode != ModeProduce {
+		lagAtEnd = r.lag(context.WithoutCancel(ctx))
+	}
+	if cfg.Mode == ModeE2E && !interrupted {
+		r.drain(ctx)
+	}
+	stopConsumers()
+	r.closeClients()
+	cwg.Wait()
+	close(repStop)
+	<-repDone
+	emit()
+
+	r.markMu.Lock()
+	start := r.measureStart
+	r.markMu.Unlock()
+	res = r.result(manifest, start, endMark, loadEnd, interrupted || ctx.Err() != nil, undelivered, lagAtEnd)
+	res.Intervals = intervals
+	return res, sinkErr
+}
+
+func newManifest(cfg RunConfig) Manifest {
+	host, _ := os.Hostname()
+	return Manifest{
+		Kbench:     cmpOr(cfg.Version, "dev"),
+		Go:         runtime.Version(),
+		OS:         runtime.GOOS,
+		Arch:       runtime.GOARCH,
+		CPUModel:   cpuModel(),
+		CPUs:       runtime.NumCPU(),
+		GoMaxProcs: runtime.GOMAXPROCS(0),
+		Hostname:   host,
+		Target:     cfg.Target.Describe(),
+	}
+}
+
+func (r *run) buildProducers() error {
+	pacer := Pacer{Rate: r.cfg.Rate, Duration: r.cfg.Warmup + r.cfg.Duration, Records: uint64(r.cfg.NumRecords)}
+	for i, pc := range pacer.Split(r.cfg.Producers) {
+		cl, err := kgo.NewClient(r.clientOpts(r.p.producerOpts)...)
+		if err != nil {
+			return fmt.Errorf("producer client: %w", err)
+		}
+		r.producers = append(r.producers, &producer{
+			id: i, cl: cl, pacer: pc,
+			gen: newGenerator(r.p.work, uint64(i)),
+			m:   newMeter(r.cfg.Warmup),
+		})
+	}
+	return nil
+}
+
+// produceLoop sends on the pacer's schedule until it stops or loadCtx ends.
+func (r *run) produceLoop(loadCtx, produceCtx context.Context, pr *producer) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	hooks := r.cfg.Hooks
+	topic := r.cfg.Topic.Name
+	for seq := uint64(0); ; seq++ {
+		wait, stop := pr.pacer.Pace(time.Since(r.start), seq)
+		if stop || loadCtx.Err() != nil {
+			return
+		}
+		if wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-loadCtx.Done():
+				return
+			}
+		}
+		actual := time.Since(r.start)
+		intended := pr.pacer.Intended(seq)
+		if intended < 0 {
+			intended = actual // unthrottled: no schedule to fall behind
+		}
+		key := pr.gen.key(seq)
+		val := pr.gen.value(key, r.start.Add(intended))
+		stamp := make([]byte, 16)
+		binary.BigEndian.PutUint64(stamp, r.runID)
+		binary.BigEndian.PutUint64(stamp[8:], uint64(intended))
+		rec := &kgo.Record{Topic: topic, Key: key, Value: val, Headers: []kgo.RecordHeader{{Key: StampHeader, Value: stamp}}}
+		if hooks != nil && hooks.BeforeProduce != nil {
+			hooks.BeforeProduce(pr.id, seq, rec)
+		}
+		size := len(key) + len(val)
+		pr.m.sent(intended)
+		pr.cl.Produce(produceCtx, rec, func(rec *kgo.Record, err error) {
+			pr.m.ack(intended, actual, time.Since(r.start), size, err)
+			if hooks != nil && hooks.OnAck != nil {
+				hooks.OnAck(pr.id, seq, rec, err)
+			}
+		})
+	}
+}
+
+// flush waits for every buffered record; on interruption, or when the
+// broker does not answer within the delivery timeout, it aborts the rest.
+func (r *run) flush(interrupted bool, abort context.CancelFunc) int64 {
+	limit := r.p.producer.deliveryTimeout + 5*time.Second
+	if interrupted {
+		limit = 5 * time.Second
+	}
+	fctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, pr := range r.producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = pr.cl.Flush(fctx) // a timeout shows up as undelivered records
+		}()
+	}
+	wg.Wait()
+	abort()
+	var undelivered int64
+	for _, pr := range r.producers {
+		undelivered += pr.cl.BufferedProduceRecords()
+	}
+	return undelivered
+}
+
+func (r *run) closeClients() {
+	for _, pr := range r.producers {
+		pr.cl.Close()
+	}
+	for _, c := range r.consumers {
+		c.cl.Close()
+	}
+}
+
+// startConsumers creates the consumers and makes sure they start exactly at
+// the offsets captured now, so an e2e run misses nothing it produces.
+func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup) error {
+	topic := r.cfg.Topic.Name
+	s := r.p.consumer
+	_, resetSet := s.explicit["auto.offset.reset"]
+	var start map[int32]int64
+	var err error
+	switch {
+	case r.cfg.Mode == ModeE2E:
+		start, err = r.adm.offsets(ctx, topic, r.parts, -1)
+	case resetSet && s.offsetReset == "latest":
+		start, err = r.adm.offsets(ctx, topic, r.parts, -1)
+	default:
+		// A consume run reads what is there unless told otherwise.
+		start, err = r.adm.offsets(ctx, topic, r.parts, -2)
+	}
+	if err != nil {
+		return err
+	}
+	if r.cfg.Mode == ModeConsume {
+		if r.target, err = r.adm.offsets(ctx, topic, r.parts, -1); err != nil {
+			return err
+		}
+	}
+	r.posMu.Lock()
+	for p, o := range start {
+		r.pos[p] = o
+	}
+	r.posMu.Unlock()
+
+	n := r.cfg.Consumers
+	if s.groupID == "" {
+		n = min(n, int(r.parts))
+	}
+	for i := range n {
+		var extra []kgo.Opt
+		if s.groupID == "" {
+			assign := map[int32]kgo.Offset{}
+			for p := int32(i); p < r.parts; p += int32(n) {
+				assign[p] = kgo.NewOffset().At(start[p])
+			}
+			extra = append(extra, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: assign}))
+		} else {
+			extra = append(extra, kgo.ConsumeTopics(topic),
+				kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+					r.assigned.Add(int64(len(m[topic])))
+				}),
+				kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+					r.assigned.Add(-int64(len(m[topic])))
+				}),
+				kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+					r.assigned.Add(-int64(len(m[topic])))
+				}),
+				// Partitions without a committed offset start where this
+				// run starts, not wherever the reset policy would put them.
+				kgo.AdjustFetchOffsetsFn(func(_ context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+					for p, o := range offs[topic] {
+						if o.EpochOffset().Offset < 0 {
+							offs[topic][p] = kgo.NewOffset().At(start[p]).WithEpoch(-1)
+						}
+					}
+					return offs, nil
+				}),
+			)
+		}
+		cl, err := kgo.NewClient(r.clientOpts(r.p.consumerOpts, extra...)...)
+		if err != nil {
+			return fmt.Errorf("consumer client: %w", err)
+		}
+		c := &consumer{cl: cl, m: newMeter(r.cfg.Warmup)}
+		r.consumers = append(r.consumers, c)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.consumeLoop(consumeCtx, c)
+		}()
+	}
+	if s.groupID != "" {
+		err := pollUntil(ctx, 30*time.Second, fmt.Sprintf("group %s to be assigned all %d partitions", s.groupID, r.parts), func() (bool, error) {
+			return r.assigned.Load() >= int64(r.parts), nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) consumeLoop(ctx context.Context, c *consumer) {
+	hooks := r.cfg.Hooks
+	maxPoll := r.p.consumer.maxPollRecords
+	for {
+		fs := c.cl.PollRecords(ctx, maxPoll)
+		if ctx.Err() != nil || fs.IsClientClosed() {
+			return
+		}
+		now := time.Since(r.start)
+		fs.EachError(func(_ string, _ int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				c.m.fetchError(err)
+			}
+		})
+		r.posMu.Lock()
+		fs.EachRecord(func(rec *kgo.Record) {
+			intended := time.Duration(-1)
+			ours := r.cfg.Mode == ModeConsume
+			for _, h := range rec.Headers {
+				if h.Key == StampHeader && len(h.Value) == 16 && binary.BigEndian.Uint64(h.Value) == r.runID {
+					intended, ours = time.Duration(binary.BigEndian.Uint64(h.Value[8:])), true
+				}
+			}
+			c.m.consumed(intended, now, len(rec.Key)+len(rec.Value), ours)
+			r.pos[rec.Partition] = max(r.pos[rec.Partition], rec.Offset+1)
+			if hooks != nil && hooks.OnConsume != nil {
+				hooks.OnConsume(rec)
+			}
+		})
+		r.posMu.Unlock()
+	}
+}
+
+// waitConsumed ends a consume run's load phase: every partition read up to
+// where it ended when the run began, NumRecords read, or time is up.
+func (r *run) waitConsumed(ctx context.Context) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if r.cfg.NumRecords > 0 && r.consumedCount() >= r.cfg.NumRecords {
+			return
+		}
+		r.posMu.Lock()
+		done := true
+		for p, end := range r.target {
+			if r.pos[p] < end {
+				done = false
+			}
+		}
+		r.posMu.Unlock()
+		if done && r.cfg.NumRecords == 0 {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (r *run) consumedCount() int64 {
+	var n int64
+	for _, c := range r.consumers {
+		n += c.m.count()
+	}
+	return n
+}
+
+func (r *run) ackedCount() int64 {
+	var n int64
+	for _, pr := range r.producers {
+		n += pr.m.count()
+	}
+	return n
+}
+
+// drain lets e2e consumers catch up with every acknowledged record.
+func (r *run) drain(ctx context.Context) {
+	deadline := time.Now().Add(r.cfg.DrainTimeout)
+	for r.consumedCount() < r.ackedCount() && time.Now().Before(deadline) {
+		if sleepCtx(ctx, 20*time.Millisecond) != nil {
+			return
+		}
+	}
+}
+
+// lag is the consumer lag in records, summed over partitions.
+func (r *run) lag(ctx context.Context) int64 {
+	end, err := r.adm.offsets(ctx, r.cfg.Topic.Name, r.parts, -1)
+	if err != nil {
+		return -1
+	}
+	r.posMu.Lock()
+	defer r.posMu.Unlock()
+	var lag int64
+	for p, e := range end {
+		lag += max(e-r.pos[p], 0)
+	}
+	return lag
+}
+
+// snapshot collects the interval since the previous one from every meter.
+func (r *run) snapshot(idx int) *Interval {
+	t := newTally()
+	for _, pr := range r.producers {
+		pr.m.drainInterval(t)
+	}
+	for _, c := range r.consumers {
+		c.m.drainInterval(t)
+	}
+	now := r.newMark()
+	prev := r.lastIntervalMark
+	r.lastIntervalMark = now
+	iv := &Interval{
+		Mode: r.cfg.Mode, Index: idx, RunStart: r.start,
+		Start: prev.at, End: now.at, Warmup: prev.at < r.cfg.Warmup,
+		Sent: t.sent, Acked: t.acked, Failed: t.failed, AckedBytes: t.ackedBytes,
+		Consumed: t.consumed, ConsumedBytes: t.consumedBytes,
+		Service: t.service, Response: t.response, E2E: t.e2e,
+	}
+	if d := now.at - prev.at; d > 0 {
+		iv.CPUCores = float64(now.cpu-prev.cpu) / float64(d)
+	}
+	return iv
+}
+
+func intervalFigures(iv *Interval) IntervalFigures {
+	d := iv.End - iv.Start
+	return IntervalFigures{
+		End:           secs(iv.End),
+		Warmup:        iv.Warmup,
+		AckedPerSec:   perSec(iv.Acked, d),
+		ConsumedPer:   perSec(iv.Consumed, d),
+		ServiceP99:    ms(iv.Service.ValueAtQuantile(99)),
+		ResponseP99:   ms(iv.Response.ValueAtQuantile(99)),
+		E2EP99:        ms(iv.E2E.ValueAtQuantile(99)),
+		Failed:        iv.Failed,
+		CPUCores:      iv.CPUCores,
+		ResponseCount: iv.Response.TotalCount(),
+	}
+}
+
+func (r *run) result(man Manifest, start *mark, end mark, loadEnd time.Duration, interrupted bool, undelivered, lagAtEnd int64) *Result {
+	res := &Result{
+		Mode: r.cfg.Mode, Settings: r.cfg, Manifest: man, Partitions: r.parts,
+		Elapsed: secs(loadEnd), Interrupted: interrupted,
+	}
+	if r.cfg.Mode != ModeConsume {
+		res.EffectiveProducer = r.p.producer.effectiveProducer()
+	}
+	warm := r.cfg.Warmup
+	var window time.Duration
+	if start != nil {
+		window = end.at - start.at
+		res.Measured = secs(window)
+		res.CPU.Cores = float64(end.cpu-start.cpu) / float64(max(window, 1))
+	}
+	res.CPU.Available = runtime.GOMAXPROCS(0)
+	res.CPU.Saturated = res.CPU.Cores >= CPUSaturation*float64(res.CPU.Available)
+	if ip, ok := r.cfg.Target.(InProcess); ok && ip.InProcess() {
+		res.CPU.IncludesBroker = true
+	}
+	errs := map[errKey]int64{}
+	if r.cfg.Mode != ModeConsume {
+		t := newTally()
+		for _, pr := range r.producers {
+			pr.m.total(t)
+		}
+		addErrs(errs, t.errs)
+		pw := max(t.lastAck-warm, 0)
+		f := &ProduceFigures{
+			TargetRate: r.cfg.Rate, Sent: t.sent, Acked: t.acked, Failed: t.failed,
+			Undelivered:   max(undelivered, t.sent-t.acked-t.failed),
+			RecordsPerSec: perSec(t.acked, pw),
+			MiBPerSec:     perSec(t.ackedBytes, pw) / mib,
+		}
+		if r.cfg.Rate > 0 {
+			f.AchievedPct = 100 * f.RecordsPerSec / r.cfg.Rate
+		}
+		if start != nil {
+			f.WireMiBPerSec = perSec(end.produce-start.produce, window) / mib
+			if w := end.batchWire - start.batchWire; w > 0 {
+				f.CompressionRatio = float64(end.batchRaw-start.batchRaw) / float64(w)
+			}
+		}
+		res.Produce = f
+		res.Latency.Service = summarize(t.service)
+		res.Latency.Response = summarize(t.response)
+	}
+	if r.cfg.Mode != ModeProduce {
+		t := newTally()
+		for _, c := range r.consumers {
+			c.m.total(t)
+		}
+		addErrs(errs, t.errs)
+		cw := max(t.lastConsume-warm, 0)
+		f := &ConsumeFigures{
+			Consumed:      t.consumed,
+			RecordsPerSec: perSec(t.consumed, cw),
+			MiBPerSec:     perSec(t.consumedBytes, cw) / mib,
+			LagAtEnd:      lagAtEnd,
+		}
+		if start != nil {
+			f.WireMiBPerSec = perSec(end.fetch-start.fetch, window) / mib
+		}
+		if r.p.consumer.groupID == "" && r.cfg.Consumers > int(r.parts) {
+			f.IdleConsumers = r.cfg.Consumers - int(r.parts)
+		}
+		if r.cfg.Mode == ModeE2E {
+			f.Unconsumed = max(r.ackedCount()-r.consumedCount(), 0)
+			res.Latency.E2E = summarize(t.e2e)
+		}
+		res.Consume = f
+	}
+	res.Errors = errorCounts(errs)
+	res.judge()
+	return res
+}
+
+func addErrs(dst, src map[errKey]int64) {
+	for k, v := range src {
+		dst[k] += v
+	}
+}

@@ -1,0 +1,366 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Workload says what records look like. The string specs are what users
+// type on the command line and in profiles; Validate checks them.
+type Workload struct {
+	// RecordSize is N (bytes, or with KiB/MiB), uniform:MIN:MAX or normal:MEAN:STDDEV.
+	RecordSize string `json:"record_size"`
+	// Keys is none, round-robin (a new key per record, in sequence),
+	// round-robin:N (N keys in turn), uniform:N or zipf:N:S (S > 1; hot keys).
+	Keys string `json:"keys"`
+	// Payload is random, json (clickstream events) or file:PATH (lines sampled).
+	Payload string `json:"payload"`
+	// Compressibility is the share (0..1) of each random payload made of
+	// repeated text; the rest is random bytes, so a good codec reaches about
+	// 1/(1-Compressibility):1.
+	Compressibility float64 `json:"compressibility"`
+	// Seed makes payloads and keys reproducible; 0 picks one (and the result records it).
+	Seed uint64 `json:"seed"`
+}
+
+type sizeDist struct {
+	kind     string // fixed, uniform, normal
+	a, b     float64
+	fixedLen int
+}
+
+func parseByteCount(s string) (int, error) {
+	mult := 1
+	for _, u := range []struct {
+		suffix string
+		mult   int
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"B", 1}} {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = rest, u.mult
+			break
+		}
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 0 || n > (64<<20)/mult {
+		return 0, fmt.Errorf("%q is not a byte count (like 100, 1KiB, 1MiB; at most 64MiB)", s)
+	}
+	return n * mult, nil
+}
+
+func parseSizeDist(spec string) (sizeDist, error) {
+	parts := strings.Split(spec, ":")
+	bad := func(err error) (sizeDist, error) {
+		return sizeDist{}, fmt.Errorf("record size %q: %w (want N, uniform:MIN:MAX or normal:MEAN:STDDEV)", spec, err)
+	}
+	switch {
+	case len(parts) == 1:
+		n, err := parseByteCount(parts[0])
+		if err != nil {
+			return bad(err)
+		}
+		return sizeDist{kind: "fixed", fixedLen: n}, nil
+	case len(parts) == 3 && (parts[0] == "uniform" || parts[0] == "normal"):
+		a, err := parseByteCount(parts[1])
+		if err != nil {
+			return bad(err)
+		}
+		b, err := parseByteCount(parts[2])
+		if err != nil {
+			return bad(err)
+		}
+		if parts[0] == "uniform" && b < a {
+			return bad(errors.New("max below min"))
+		}
+		return sizeDist{kind: parts[0], a: float64(a), b: float64(b)}, nil
+	}
+	return bad(errors.New("unknown form"))
+}
+
+func (d sizeDist) sample(rng *rand.Rand) int {
+	switch d.kind {
+	case "uniform":
+		return int(d.a) + rng.IntN(int(d.b-d.a)+1)
+	case "normal":
+		// Clamped at 0 and 64 MiB so an unlucky draw is still a legal record.
+		return int(math.Min(math.Max(math.Round(rng.NormFloat64()*d.b+d.a), 0), 64<<20))
+	}
+	return d.fixedLen
+}
+
+type keySpec struct {
+	kind string // none, seq, cycle, uniform, zipf
+	n    uint64
+	s    float64
+}
+
+func parseKeySpec(spec string) (keySpec, error) {
+	parts := strings.Split(spec, ":")
+	bad := func(why string) (keySpec, error) {
+		return keySpec{}, fmt.Errorf("keys %q: %s (want none, round-robin, round-robin:N, uniform:N or zipf:N:S)", spec, why)
+	}
+	count := func(s string) (uint64, bool) {
+		n, err := strconv.ParseUint(s, 10, 64)
+		return n, err == nil && n >= 1
+	}
+	switch {
+	case spec == "" || spec == "none":
+		return keySpec{kind: "none"}, nil
+	case spec == "round-robin":
+		return keySpec{kind: "seq"}, nil
+	case len(parts) == 2 && (parts[0] == "round-robin" || parts[0] == "uniform"):
+		n, ok := count(parts[1])
+		if !ok {
+			return bad("N must be a whole number >= 1")
+		}
+		kind := "uniform"
+		if parts[0] == "round-robin" {
+			kind = "cycle"
+		}
+		return keySpec{kind: kind, n: n}, nil
+	case len(parts) == 3 && parts[0] == "zipf":
+		n, ok := count(parts[1])
+		if !ok || n < 2 {
+			return bad("N must be a whole number >= 2")
+		}
+		s, err := strconv.ParseFloat(parts[2], 64)
+		if err != nil || s <= 1 {
+			return bad("S must be a number > 1")
+		}
+		return keySpec{kind: "zipf", n: n, s: s}, nil
+	}
+	return bad("unknown form")
+}
+
+type payloadSpec struct {
+	kind  string // random, json, file
+	lines [][]byte
+}
+
+func parsePayloadSpec(spec string) (payloadSpec, error) {
+	switch {
+	case spec == "" || spec == "random":
+		return payloadSpec{kind: "random"}, nil
+	case spec == "json":
+		return payloadSpec{kind: "json"}, nil
+	case strings.HasPrefix(spec, "file:"):
+		lines, err := readLines(strings.TrimPrefix(spec, "file:"))
+		if err != nil {
+			return payloadSpec{}, fmt.Errorf("payload %q: %w", spec, err)
+		}
+		return payloadSpec{kind: "file", lines: lines}, nil
+	}
+	return payloadSpec{}, fmt.Errorf("payload %q: want random, json or file:PATH", spec)
+}
+
+// readLines loads the non-empty lines of a sample file (at most 64 MiB).
+func readLines(path string) ([][]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open payload file: %w", err)
+	}
+	defer f.Close()
+	var lines [][]byte
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	total := 0
+	for sc.Scan() {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		total += len(sc.Bytes())
+		if total > 64<<20 {
+			return nil, fmt.Errorf("payload file %s is larger than 64 MiB", path)
+		}
+		lines = append(lines, bytes.Clone(sc.Bytes()))
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read payload file: %w", err)
+	}
+	if len(lines) == 0 {
+		return nil, fmt.Errorf("payload file %s has no non-empty lines", path)
+	}
+	return lines, nil
+}
+
+// parsedWorkload is a validated Workload, shared read-only by generators.
+type parsedWorkload struct {
+	size    sizeDist
+	keys    keySpec
+	payload payloadSpec
+	compr   float64
+	seed    uint64
+}
+
+func (w Workload) parse() (*parsedWorkload, error) {
+	size, err := parseSizeDist(cmpOr(w.RecordSize, "1024"))
+	if err != nil {
+		return nil, err
+	}
+	keys, err := parseKeySpec(w.Keys)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := parsePayloadSpec(w.Payload)
+	if err != nil {
+		return nil, err
+	}
+	if w.Compressibility < 0 || w.Compressibility > 1 || math.IsNaN(w.Compressibility) {
+		return nil, fmt.Errorf("compressibility %v: want a share between 0 and 1", w.Compressibility)
+	}
+	return &parsedWorkload{size: size, keys: keys, payload: payload, compr: w.Compressibility, seed: w.Seed}, nil
+}
+
+// generator makes the records of one producer. It is not safe for
+// concurrent use; each producer owns one.
+type generator struct {
+	w     *parsedWorkload
+	rng   *rand.Rand
+	zipf  *rand.Zipf
+	words []string
+	pages []string
+	refs  []string
+	uas   []string
+	ctry  []string
+	kinds []string
+	devs  []string
+}
+
+// filler is the repeated text that makes random payloads compressible.
+const filler = "kbench compressible filler text: the quick brown fox jumps over the lazy dog. "
+
+func newGenerator(w *parsedWorkload, stream uint64) *generator {
+	rng := rand.New(rand.NewPCG(w.seed, stream))
+	g := &generator{w: w, rng: rng}
+	if w.keys.kind == "zipf" {
+		g.zipf = rand.NewZipf(rng, w.keys.s, 1, w.keys.n-1)
+	}
+	if w.payload.kind == "json" {
+		g.words = strings.Fields("alpha beta gamma delta summer winter sale shoes jacket red blue green size small medium large promo newsletter cart wishlist review rating coupon free shipping express gift")
+		g.pages = []string{"/", "/search", "/cart", "/checkout", "/account", "/category/shoes", "/category/jackets", "/category/bags", "/item/", "/item/", "/item/", "/help/returns"}
+		g.refs = []string{"https://www.google.com/", "https://www.bing.com/", "https://news.example.org/", "", "", "https://mail.example.net/promo"}
+		g.uas = []string{
+			"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
+			"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+			"Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+			"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36",
+		}
+		g.ctry = []string{"DE", "US", "FR", "GB", "NL", "PL", "ES", "IT", "SE", "BR", "IN", "JP"}
+		g.kinds = []string{"page_view", "page_view", "page_view", "click", "click", "add_to_cart", "search", "purchase"}
+		g.devs = []string{"desktop", "mobile", "mobile", "tablet"}
+	}
+	return g
+}
+
+// key returns the key for record seq, nil when records are unkeyed.
+func (g *generator) key(seq uint64) []byte {
+	var n uint64
+	switch g.w.keys.kind {
+	case "none":
+		return nil
+	case "seq":
+		n = seq
+	case "cycle":
+		n = seq % g.w.keys.n
+	case "uniform":
+		n = g.rng.Uint64N(g.w.keys.n)
+	case "zipf":
+		n = g.zipf.Uint64()
+	}
+	return strconv.AppendUint([]byte("key-"), n, 10)
+}
+
+// value returns a fresh payload; key may be used inside it (json session id).
+func (g *generator) value(key []byte, now time.Time) []byte {
+	switch g.w.payload.kind {
+	case "file":
+		return g.w.payload.lines[g.rng.IntN(len(g.w.payload.lines))]
+	case "json":
+		return g.jsonEvent(key, now, g.w.size.sample(g.rng))
+	}
+	return g.random(g.w.size.sample(g.rng))
+}
+
+// random fills n bytes in 64-byte blocks, each block either filler text
+// (with probability compressibility) or random bytes.
+func (g *generator) random(n int) []byte {
+	b := make([]byte, n)
+	for off := 0; off < n; off += 64 {
+		end := min(off+64, n)
+		if g.w.compr > 0 && g.rng.Float64() < g.w.compr {
+			copy(b[off:end], filler)
+			continue
+		}
+		for i := off; i < end; i += 8 {
+			v := g.rng.Uint64()
+			for j := i; j < min(i+8, end); j++ {
+				b[j] = byte(v)
+				v >>= 8
+			}
+		}
+	}
+	return b
+}
+
+func pick[T any](rng *rand.Rand, xs []T) T { return xs[rng.IntN(len(xs))] }
+
+// jsonEvent writes a clickstream event, padded with a words field towards
+// size (never truncated: a realistic event has a natural minimum size).
+func (g *generator) jsonEvent(key []byte, now time.Time, size int) []byte {
+	b := make([]byte, 0, max(size, 384))
+	b = append(b, `{"event_id":"`...)
+	b = strconv.AppendUint(b, g.rng.Uint64(), 16)
+	b = append(b, `","session_id":"`...)
+	if key != nil {
+		b = append(b, key...)
+	} else {
+		b = append(b, "s-"...)
+		b = strconv.AppendUint(b, g.rng.Uint64N(100000), 10)
+	}
+	b = append(b, `","user":"user-`...)
+	b = strconv.AppendUint(b, g.rng.Uint64N(1000000), 10)
+	b = append(b, `","ts":"`...)
+	b = now.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	b = append(b, `","type":"`...)
+	b = append(b, pick(g.rng, g.kinds)...)
+	b = append(b, `","url":"https://shop.example.com`...)
+	page := pick(g.rng, g.pages)
+	b = append(b, page...)
+	if strings.HasSuffix(page, "/") && page != "/" {
+		b = strconv.AppendUint(b, g.rng.Uint64N(50000), 10)
+	}
+	b = append(b, `","referrer":"`...)
+	b = append(b, pick(g.rng, g.refs)...)
+	b = append(b, `","user_agent":"`...)
+	b = append(b, pick(g.rng, g.uas)...)
+	b = append(b, `","country":"`...)
+	b = append(b, pick(g.rng, g.ctry)...)
+	b = append(b, `","device":"`...)
+	b = append(b, pick(g.rng, g.devs)...)
+	b = append(b, `","duration_ms":`...)
+	b = strconv.AppendUint(b, g.rng.Uint64N(30000), 10)
+	const tagsOpen, tagsClose = `,"tags":"`, `"}`
+	if len(b)+len(tagsOpen)+len(tagsClose) >= size {
+		return append(b, '}')
+	}
+	b = append(b, tagsOpen...)
+	room := size - len(b) - len(tagsClose)
+	for room > 0 {
+		w := pick(g.rng, g.words)
+		if len(w)+1 > room {
+			w = "xxxxxxxxxxxxxxxx"[:room]
+		} else if room > len(w) {
+			w += " "
+		}
+		b = append(b, w...)
+		room -= len(w)
+	}
+	return append(b, tagsClose...)
+}
