@@ -1,0 +1,145 @@
+package codecs
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// quick is a small but complete configuration for tests.
+func quick(t *testing.T, payload string, codecs ...string) Config {
+	t.Helper()
+	cfg := Defaults()
+	cfg.Payload = payload
+	cfg.BatchSizes = []int{16 << 10, 64 << 10}
+	cfg.SampleBytes = 192 << 10
+	cfg.MinTime = time.Millisecond
+	cs, err := ParseCodecs(codecs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Codecs = cs
+	return cfg
+}
+
+func find(t *testing.T, rep *Report, label string, batch int) Result {
+	t.Helper()
+	for _, r := range rep.Results {
+		if r.Label == label && r.BatchBytes == batch {
+			return r
+		}
+	}
+	t.Fatalf("no result for %s at %d", label, batch)
+	return Result{}
+}
+
+func TestRunShapes(t *testing.T) {
+	t.Run("json compresses well", func(t *testing.T) {
+		rep, err := Run(context.Background(), quick(t, "json", "none", "zstd", "lz4"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := len(rep.Results), 2*(1+4+2); got != want {
+			t.Fatalf("got %d results, want %d", got, want)
+		}
+		for _, batch := range []int{16 << 10, 64 << 10} {
+			none := find(t, rep, "none", batch)
+			if none.Ratio != 1 || none.Compress != nil || none.Wire != none.Uncompressed {
+				t.Errorf("none at %d: ratio %v, wire %d of %d", batch, none.Ratio, none.Wire, none.Uncompressed)
+			}
+			z := find(t, rep, "zstd:default", batch)
+			// Clickstream JSON with repeated field names and vocabularies
+			// compresses several-fold; 2 is a floor any real codec clears.
+			if z.Ratio < 2 {
+				t.Errorf("zstd:default ratio %.2f at %d on json, want > 2", z.Ratio, batch)
+			}
+			if z.RawBatches != 0 || z.Batches < 2 {
+				t.Errorf("zstd at %d: %d of %d batches raw", batch, z.RawBatches, z.Batches)
+			}
+			if zb := find(t, rep, "zstd:best", batch); zb.Ratio < find(t, rep, "zstd:fastest", batch).Ratio {
+				t.Errorf("zstd:best ratio %.3f below fastest at %d", zb.Ratio, batch)
+			}
+			if l := find(t, rep, "lz4:fast", batch); l.Compress.MedianMBps < z.Compress.MedianMBps/3 {
+				// lz4 fast is not slower than zstd default by 3x on any CPU
+				t.Errorf("lz4:fast %.0f MB/s vs zstd:default %.0f MB/s", l.Compress.MedianMBps, z.Compress.MedianMBps)
+			}
+		}
+		// Kafka compresses per batch: bigger batches compress better.
+		if a, b := find(t, rep, "zstd:default", 16<<10), find(t, rep, "zstd:default", 64<<10); b.Ratio <= a.Ratio {
+			t.Errorf("zstd ratio %.3f at 64KiB, not above %.3f at 16KiB", b.Ratio, a.Ratio)
+		}
+	})
+	t.Run("random:1.0 does not compress", func(t *testing.T) {
+		rep, err := Run(context.Background(), quick(t, "random:1.0", "gzip", "snappy", "lz4", "zstd"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rep.Results {
+			if r.CodecRatio < 0.97 || r.CodecRatio > 1.02 {
+				t.Errorf("%s at %d: codec ratio %.4f on random data, want about 1", r.Label, r.BatchBytes, r.CodecRatio)
+			}
+			// franz-go sends such batches uncompressed.
+			if r.Ratio < 1 || r.Ratio > 1.02 {
+				t.Errorf("%s at %d: wire ratio %.4f, want 1 to 1.02", r.Label, r.BatchBytes, r.Ratio)
+			}
+			if r.CodecRatio < 1 && r.RawBatches != r.Batches {
+				t.Errorf("%s at %d: codec grew the data but only %d of %d batches went raw", r.Label, r.BatchBytes, r.RawBatches, r.Batches)
+			}
+		}
+		for _, rec := range rep.Recommendations {
+			if rec.CPU.Label != "none" || rec.Balanced.Label != "none" {
+				t.Errorf("at %d: recommended %s / %s for incompressible data, want none", rec.BatchBytes, rec.CPU.Label, rec.Balanced.Label)
+			}
+		}
+	})
+	t.Run("random:0.5 halves", func(t *testing.T) {
+		rep, err := Run(context.Background(), quick(t, "random:0.5", "zstd", "gzip"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rep.Results {
+			if r.Ratio < 1.8 || r.Ratio > 2.05 {
+				t.Errorf("%s at %d: ratio %.3f on half-random data, want just under 2", r.Label, r.BatchBytes, r.Ratio)
+			}
+		}
+	})
+}
+
+func TestRunValidates(t *testing.T) {
+	for name, mutate := range map[string]func(*Config){
+		"reps":        func(c *Config) { c.Reps = 3 },
+		"batch-sizes": func(c *Config) { c.BatchSizes = []int{40} },
+		"min-time":    func(c *Config) { c.MinTime = 0 },
+		"codecs":      func(c *Config) { c.Codecs = nil },
+		"payload":     func(c *Config) { c.Payload = "yaml" },
+		"keys":        func(c *Config) { c.Keys = "zipf" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := Defaults()
+			mutate(&cfg)
+			if _, err := Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("got %v, want an error naming %s", err, name)
+			}
+		})
+	}
+}
+
+func TestRunCancelledKeepsFinishedCells(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := quick(t, "json", "snappy", "lz4", "zstd")
+	cfg.Progress = func(done, _ int, _ Codec, _ int) {
+		if done == 2 {
+			cancel()
+		}
+	}
+	rep, err := Run(ctx, cfg)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	if rep == nil || len(rep.Results) != 2 {
+		t.Fatalf("got %v, want the 2 finished cells", rep)
+	}
+}

@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kbench/kbench/bench/codecs"
+	"github.com/kbench/kbench/reports"
+)
+
+type codecsOptions struct {
+	payload    string
+	batchSizes []string
+	codecs     []string
+	levels     []string
+	recordSize string
+	keys       string
+	sort       string
+	jsonPath   string
+	outDir     string
+	reps       int
+	minTime    time.Duration
+	sample     string
+	seed       uint64
+	stdout     io.Writer
+	stderr     io.Writer
+}
+
+func newCodecsCmd(stdout, stderr io.Writer) *cobra.Command {
+	o := &codecsOptions{stdout: stdout, stderr: stderr}
+	d := codecs.Defaults()
+	cmd := &cobra.Command{
+		Use:   "codecs",
+		Short: "Compare Kafka compression codecs and levels on your data, per batch size",
+		Long: `Build Kafka v2 record batches from a payload as franz-go's producer does, compress each
+batch's records with franz-go's own compressor (gzip, snappy, lz4, zstd at the chosen levels),
+read every batch back through franz-go's decompressor, and report per codec, level and batch
+size: compression ratio on the wire, compress and decompress MB/s per core, CPU seconds per
+GB and allocations per batch, each over repeated measurements with the spread. Ends with a
+plain-words recommendation for bandwidth, for CPU, and balanced.
+
+Levels: gzip 1-9 or default; lz4 fast or 1-9; zstd fastest, default, better, best (or 1-4);
+snappy has none. --levels zstd:best,gzip:all replaces those codecs' default levels.`,
+		Example: `  kbench codecs --payload json
+  kbench codecs --payload random:0.5 --batch-sizes 16KiB,1MiB --codecs zstd,lz4 --levels zstd:all
+  kbench codecs --payload file:events.ndjson --sort cpu --json codecs.json --out charts/`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCodecs(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.payload, "payload", d.Payload, "record values: json (clickstream events), random:RATIO (RATIO of each value random, the rest zeros), or file:PATH (lines sampled)")
+	f.StringSliceVar(&o.batchSizes, "batch-sizes", []string{"16KiB", "64KiB", "256KiB", "1MiB"}, "producer batch size limits to compare (uncompressed, as batch.size / ProducerBatchMaxBytes)")
+	f.StringSliceVar(&o.codecs, "codecs", codecs.CodecNames(), "codecs to compare")
+	f.StringSliceVar(&o.levels, "levels", nil, "codec:level items replacing a codec's default levels, e.g. zstd:best,gzip:9,lz4:all")
+	f.StringVar(&o.recordSize, "record-size", codecs.FormatSize(int64(d.RecordSize)), "value size: exact for random, padded to for json (whose events are about 850B unpadded; 0 = unpadded)")
+	f.StringVar(&o.keys, "keys", d.Keys, "record keys: auto (json: session id, else uniform:10000), none, or uniform:N")
+	f.StringVar(&o.sort, "sort", "ratio", "table order within each batch size: ratio, compress, decompress, or cpu")
+	f.StringVar(&o.jsonPath, "json", "", "also write every figure and sample as JSON to this file")
+	f.StringVar(&o.outDir, "out", "", "write charts (ratio by batch size; speed vs ratio Pareto front per batch size) as PNG and SVG into this directory")
+	f.IntVar(&o.reps, "reps", d.Reps, fmt.Sprintf("repetitions per figure; the median and spread are over these (at least %d)", codecs.MinReps))
+	f.DurationVar(&o.minTime, "min-time", d.MinTime, "CPU time each repetition runs for, at least one batch")
+	f.StringVar(&o.sample, "sample", codecs.FormatSize(int64(d.SampleBytes)), "records generated and cut into batches for every batch size (at least two of the largest batches are made)")
+	f.Uint64Var(&o.seed, "seed", d.Seed, "seed of the payload and key generators")
+	return cmd
+}
+
+func (o *codecsOptions) config() (codecs.Config, error) {
+	cfg := codecs.Defaults()
+	cfg.Payload, cfg.Keys, cfg.Reps, cfg.MinTime, cfg.Seed = o.payload, o.keys, o.reps, o.minTime, o.seed
+	cfg.BatchSizes = nil
+	for _, s := range o.batchSizes {
+		n, err := codecs.ParseSize(s)
+		if err != nil {
+			return cfg, fmt.Errorf("--batch-sizes: %w", err)
+		}
+		cfg.BatchSizes = append(cfg.BatchSizes, int(n))
+	}
+	n, err := codecs.ParseSize(o.recordSize)
+	if err != nil {
+		return cfg, fmt.Errorf("--record-size: %w", err)
+	}
+	cfg.RecordSize = int(n)
+	if n, err = codecs.ParseSize(o.sample); err != nil {
+		return cfg, fmt.Errorf("--sample: %w", err)
+	}
+	cfg.SampleBytes = int(n)
+	if cfg.Codecs, err = codecs.ParseCodecs(o.codecs, o.levels); err != nil {
+		return cfg, err
+	}
+	return cfg, codecs.CheckSort(o.sort)
+}
+
+func runCodecs(ctx context.Context, o *codecsOptions) error {
+	cfg, err := o.config()
+	if err != nil {
+		return err
+	}
+	if o.outDir != "" {
+		if err := os.MkdirAll(o.outDir, 0o755); err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+	}
+	cfg.Progress = func(done, total int, c codecs.Codec, batch int) {
+		if done%len(cfg.Codecs) == 0 {
+			fmt.Fprintf(o.stderr, "measuring %d codec settings at %s batches (%d/%d done)\n",
+				len(cfg.Codecs), codecs.FormatSize(int64(batch)), done, total)
+		}
+	}
+	rep, runErr := codecs.Run(ctx, cfg)
+	if rep == nil {
+		return runErr
+	}
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		return runErr
+	}
+	if runErr != nil {
+		fmt.Fprintf(o.stderr, "interrupted: showing the %d finished cells\n", len(rep.Results))
+	}
+	fmt.Fprintf(o.stdout, "payload %s, record size %s, keys %s: %d records, %s of values; %s, %s\n\n",
+		rep.Payload, codecs.FormatSize(int64(rep.RecordSize)), rep.Keys, rep.Records,
+		codecs.FormatSize(rep.SampleBytes), rep.Arch, rep.GoVersion)
+	if err := codecs.WriteTable(o.stdout, rep, o.sort); err != nil {
+		return err
+	}
+	fmt.Fprintln(o.stdout)
+	if err := codecs.WriteRecommendations(o.stdout, rep); err != nil {
+		return err
+	}
+	if o.jsonPath != "" {
+		if err := codecs.WriteJSON(o.jsonPath, rep); err != nil {
+			return fmt.Errorf("--json: %w", err)
+		}
+		fmt.Fprintf(o.stderr, "wrote %s\n", o.jsonPath)
+	}
+	if o.outDir != "" && len(rep.Results) > 0 {
+		var pts []reports.CodecPoint
+		for _, r := range rep.Results {
+			pt := reports.CodecPoint{Label: r.Label, Codec: r.Codec, BatchBytes: r.BatchBytes, Ratio: r.Ratio}
+			if r.Compress != nil {
+				pt.CompressMBps = r.Compress.MedianMBps
+			}
+			pts = append(pts, pt)
+		}
+		files, err := reports.CodecCharts(o.outDir, pts)
+		if err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+		for _, f := range files {
+			fmt.Fprintf(o.stderr, "wrote %s\n", f)
+		}
+	}
+	return runErr
+}
