@@ -34,6 +34,10 @@ func measure(ctx context.Context, n int, size func(int) int, op func(int) error,
 	// The thread clock only means something if the goroutine stays put.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	// Start every cell from a collected heap, so one cell's garbage is not
+	// paid for by the next; the calibration pass then refills franz-go's
+	// codec pools, which a collection empties.
+	runtime.GC()
 	clk := newCPUClock()
 
 	t0 := clk.now()
