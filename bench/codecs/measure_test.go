@@ -46,9 +46,9 @@ func TestCPUClockCountsCPUOnly(t *testing.T) {
 	if slept > 10*time.Millisecond {
 		t.Errorf("sleeping 60ms cost %v of thread CPU, want almost none", slept)
 	}
-	// The spin gets the CPU unless the machine is overloaded; allow for
-	// the other tests' processes.
-	if spun < 15*time.Millisecond || spun > 60*time.Millisecond {
+	// The spin gets at least a share of a core even with other test
+	// binaries running on this 2-core machine.
+	if spun < 10*time.Millisecond || spun > 45*time.Millisecond {
 		t.Errorf("spinning 40ms of wall time counted %v of thread CPU", spun)
 	}
 }
