@@ -1,0 +1,49 @@
+# kbench — see README.md. `make run` and `make test` are the two set-up commands.
+GO       ?= go
+BIN      := bin/kbench
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X github.com/kbench/kbench/internal/cli.Version=$(VERSION)
+APT_PKGS := kcat python3-confluent-kafka python3-kafka
+FUZZTIME ?= 10s
+
+.PHONY: build run test test-deps bench fuzz vet clean
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kbench
+
+# The main job: builds, starts the embedded broker, runs a produce/consume
+# round trip and prints the summary.
+run: build
+	./$(BIN) e2e --duration 10s --rate 20000 --json runs/last-e2e.json
+
+# Installs what the integration tests need (Debian packages), then runs every test.
+test: test-deps build
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 15m ./...
+
+test-deps:
+	@if ! command -v kcat >/dev/null 2>&1 || ! /usr/bin/python3 -c 'import confluent_kafka, kafka' >/dev/null 2>&1; then \
+		echo "installing test prerequisites: $(APT_PKGS)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PKGS) >/dev/null; \
+	fi
+	@command -v kcat >/dev/null && /usr/bin/python3 -c 'import confluent_kafka, kafka' \
+		|| { echo "test prerequisites missing: $(APT_PKGS)"; exit 1; }
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./broker/... ./bench/...
+
+# Short, bounded run of every fuzz target (FUZZTIME each).
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$t"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+vet:
+	gofmt -l . | tee /dev/stderr | (! read)
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

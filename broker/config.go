@@ -1,0 +1,102 @@
+package broker
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/kbench/kbench/broker/storage"
+)
+
+// Config configures one broker. The zero value is not usable: start from
+// DefaultConfig.
+type Config struct {
+	// Listen is the TCP address to bind; default 127.0.0.1:9092. Port 0 picks a free port.
+	Listen string
+	// AdvertisedListener is the host:port put in Metadata; default: the bound address.
+	AdvertisedListener string
+	// DataDir holds one directory per partition plus the topic registry. Required.
+	DataDir string
+	// NodeID is this broker's id; default 1.
+	NodeID int32
+	// ClusterID is reported in Metadata and DescribeCluster; default "kbench-cluster".
+	ClusterID string
+	// AutoCreateTopics creates unknown topics on Metadata requests that allow it; default true.
+	AutoCreateTopics bool
+	// DefaultPartitions is num.partitions for auto-created topics; default 1.
+	DefaultPartitions int32
+	// Log holds the log defaults that topic configs override (log.segment.bytes, ...).
+	Log storage.Config
+	// MessageMaxBytes is message.max.bytes, the largest record batch accepted; default 1048588.
+	MessageMaxBytes int32
+	// MaxRequestBytes is socket.request.max.bytes; larger frames close the connection. Default 100 MiB.
+	MaxRequestBytes int32
+	// MaxInflightBytes caps request bytes read but not yet answered, over all connections;
+	// readers wait (backpressure) while it is exceeded. Default 256 MiB.
+	MaxInflightBytes int64
+	// RetentionCheckInterval is log.retention.check.interval.ms; default 5 minutes.
+	RetentionCheckInterval time.Duration
+	// Logf receives the broker's log lines; default discards them.
+	Logf func(format string, args ...any)
+	// Hooks are test hooks; nil in production.
+	Hooks *Hooks
+}
+
+// Hooks let tests observe or disturb the broker from inside.
+type Hooks struct {
+	// DropResponse, if set, is asked before a response is written; true drops the
+	// response (the request's effects stay), forcing the client to retry.
+	DropResponse func(key int16) bool
+}
+
+// DefaultConfig returns the defaults documented on Config's fields.
+func DefaultConfig() Config {
+	return Config{
+		Listen:                 "127.0.0.1:9092",
+		NodeID:                 1,
+		ClusterID:              "kbench-cluster",
+		AutoCreateTopics:       true,
+		DefaultPartitions:      1,
+		Log:                    storage.DefaultConfig(),
+		MessageMaxBytes:        1048588,
+		MaxRequestBytes:        100 << 20,
+		MaxInflightBytes:       256 << 20,
+		RetentionCheckInterval: 5 * time.Minute,
+	}
+}
+
+func (c *Config) validate() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("config: data dir is required")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("config: listen address %q: %w", c.Listen, err)
+	}
+	if c.AdvertisedListener != "" {
+		if _, _, err := net.SplitHostPort(c.AdvertisedListener); err != nil {
+			return fmt.Errorf("config: advertised listener %q: %w", c.AdvertisedListener, err)
+		}
+	}
+	if c.DefaultPartitions < 1 {
+		return fmt.Errorf("config: default partitions must be >= 1, got %d", c.DefaultPartitions)
+	}
+	if c.MessageMaxBytes < 1 {
+		return fmt.Errorf("config: message.max.bytes must be >= 1, got %d", c.MessageMaxBytes)
+	}
+	if c.MaxRequestBytes < 1024 {
+		return fmt.Errorf("config: socket.request.max.bytes must be >= 1024, got %d", c.MaxRequestBytes)
+	}
+	if c.MaxInflightBytes < int64(c.MaxRequestBytes) {
+		return fmt.Errorf("config: max in-flight bytes (%d) must be >= socket.request.max.bytes (%d)", c.MaxInflightBytes, c.MaxRequestBytes)
+	}
+	if c.ClusterID == "" {
+		c.ClusterID = "kbench-cluster"
+	}
+	if c.RetentionCheckInterval <= 0 {
+		c.RetentionCheckInterval = 5 * time.Minute
+	}
+	if c.Logf == nil {
+		c.Logf = func(string, ...any) {}
+	}
+	return nil
+}

@@ -1,0 +1,300 @@
+package broker
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// idleTimeout is connections.max.idle.ms: a connection that sends nothing for
+// this long is closed, as Kafka does.
+const idleTimeout = 10 * time.Minute
+
+// maxPipeline bounds how many requests of one connection may be read ahead of
+// their responses; the reader blocks beyond it.
+const maxPipeline = 64
+
+type reqHeader struct {
+	key, version int16
+	corr         int32
+	clientID     string
+}
+
+// reply is what a handler returns: an immediate message, a function to run
+// asynchronously (long-poll fetch, acks=all purgatory), a zero-copy fetch body,
+// or nothing at all (acks=0).
+type reply struct {
+	msg   kmsg.Response
+	fetch *fetchWire
+	later func() reply
+	none  bool
+}
+
+// pending is one request's slot in a connection's in-order response queue.
+type pending struct {
+	hdr      reqHeader
+	ready    chan struct{} // nil when r is set at creation
+	r        reply
+	inflight int64
+}
+
+type conn struct {
+	b    *Broker
+	nc   *net.TCPConn
+	out  chan *pending
+	done chan struct{} // closed when the connection is torn down
+	once sync.Once
+	wbuf []byte
+}
+
+func (c *conn) close() {
+	c.once.Do(func() {
+		close(c.done)
+		c.nc.Close()
+	})
+}
+
+// serve runs the reader in this goroutine and the writer in another.
+func (c *conn) serve() {
+	defer c.b.wg.Done()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.writeLoop()
+	}()
+	err := c.readLoop()
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		c.b.cfg.Logf("conn %s: %v", c.nc.RemoteAddr(), err)
+	}
+	close(c.out)
+	wg.Wait()
+	c.close()
+}
+
+func (c *conn) readLoop() error {
+	var sizeBuf [4]byte
+	for {
+		c.nc.SetReadDeadline(time.Now().Add(idleTimeout))
+		if _, err := io.ReadFull(c.nc, sizeBuf[:]); err != nil {
+			return err
+		}
+		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+		if size < 8 || size > c.b.cfg.MaxRequestBytes {
+			return fmt.Errorf("request size %d outside [8, socket.request.max.bytes=%d]: closing connection", size, c.b.cfg.MaxRequestBytes)
+		}
+		if err := c.b.inflight.acquire(int64(size), c.done); err != nil {
+			return err
+		}
+		buf := make([]byte, size)
+		if _, err := io.ReadFull(c.nc, buf); err != nil {
+			c.b.inflight.release(int64(size))
+			return err
+		}
+		p, err := c.handleFrame(buf)
+		if err != nil {
+			c.b.inflight.release(int64(size))
+			return err
+		}
+		if p == nil { // no response (acks=0)
+			c.b.inflight.release(int64(size))
+			continue
+		}
+		p.inflight = int64(size)
+		select {
+		case c.out <- p:
+		case <-c.done:
+			c.b.inflight.release(int64(size))
+			return net.ErrClosed
+		}
+	}
+}
+
+// handleFrame parses one request and runs its handler. It returns nil for a
+// request that gets no response, and an error when the connection must close.
+func (c *conn) handleFrame(buf []byte) (p *pending, err error) {
+	defer func() {
+		// A handler bug must cost one connection, never the broker.
+		if v := recover(); v != nil {
+			p, err = nil, fmt.Errorf("internal error handling request: %v", v)
+		}
+	}()
+	var h reqHeader
+	h.key = int16(binary.BigEndian.Uint16(buf[0:]))
+	h.version = int16(binary.BigEndian.Uint16(buf[2:]))
+	h.corr = int32(binary.BigEndian.Uint32(buf[4:]))
+	body := buf[8:]
+	if len(body) < 2 {
+		return nil, fmt.Errorf("truncated request header")
+	}
+	idLen := int16(binary.BigEndian.Uint16(body))
+	body = body[2:]
+	if idLen > 0 {
+		if int(idLen) > len(body) {
+			return nil, fmt.Errorf("truncated client id")
+		}
+		h.clientID = string(body[:idLen])
+		body = body[idLen:]
+	}
+
+	if h.key == apiVersionsKey && !supported(h.key, h.version) {
+		// KIP-511: answer an unknown ApiVersions version in v0 format with
+		// UNSUPPORTED_VERSION and our ranges, so the client retries lower.
+		resp := apiVersionsResponse(0)
+		resp.ErrorCode = errUnsupportedVersion
+		return &pending{hdr: reqHeader{key: h.key, version: 0, corr: h.corr}, r: reply{msg: resp}}, nil
+	}
+	req := kmsg.RequestForKey(h.key)
+	if req == nil || !supported(h.key, h.version) {
+		return nil, fmt.Errorf("unsupported request key %d version %d from %q", h.key, h.version, h.clientID)
+	}
+	req.SetVersion(h.version)
+	if req.IsFlexible() {
+		if body, err = skipTags(body); err != nil {
+			return nil, fmt.Errorf("key %d v%d: request header tags: %w", h.key, h.version, err)
+		}
+	}
+	if err := req.ReadFrom(body); err != nil {
+		return nil, fmt.Errorf("key %d v%d: malformed request: %w", h.key, h.version, err)
+	}
+	r := c.b.dispatch(c, &h, req)
+	if r.none {
+		return nil, nil
+	}
+	p = &pending{hdr: h, r: r}
+	if r.later != nil {
+		p.ready = make(chan struct{})
+		go func() {
+			defer close(p.ready)
+			defer func() {
+				if v := recover(); v != nil {
+					c.b.cfg.Logf("conn %s: internal error: %v", c.nc.RemoteAddr(), v)
+					c.close()
+				}
+			}()
+			p.r = r.later()
+		}()
+	}
+	return p, nil
+}
+
+// skipTags skips a tagged-field section.
+func skipTags(b []byte) ([]byte, error) {
+	n, l := binary.Uvarint(b)
+	if l <= 0 {
+		return nil, errors.New("bad tag count")
+	}
+	b = b[l:]
+	for i := uint64(0); i < n; i++ {
+		if _, l = binary.Uvarint(b); l <= 0 {
+			return nil, errors.New("bad tag id")
+		}
+		b = b[l:]
+		size, l := binary.Uvarint(b)
+		if l <= 0 || uint64(len(b)-l) < size {
+			return nil, errors.New("bad tag size")
+		}
+		b = b[l+int(size):]
+	}
+	return b, nil
+}
+
+func (c *conn) writeLoop() {
+	for p := range c.out {
+		if p.ready != nil {
+			select {
+			case <-p.ready:
+			case <-c.done:
+				c.b.inflight.release(p.inflight)
+				continue
+			}
+		}
+		if p.r.msg == nil && p.r.fetch == nil { // its handler failed
+			c.b.inflight.release(p.inflight)
+			continue
+		}
+		err := c.writeReply(p)
+		c.b.inflight.release(p.inflight)
+		if err != nil {
+			c.b.cfg.Logf("conn %s: write: %v", c.nc.RemoteAddr(), err)
+			c.close()
+		}
+	}
+}
+
+func (c *conn) writeReply(p *pending) error {
+	if p.r.fetch != nil {
+		defer p.r.fetch.release()
+	}
+	if h := c.b.cfg.Hooks; h != nil && h.DropResponse != nil && h.DropResponse(p.hdr.key) {
+		return nil
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(2 * idleTimeout))
+	// Header: size (patched below), correlation id, and an empty tag section
+	// when the response is flexible — except ApiVersions, whose response
+	// header never carries tags.
+	b := append(c.wbuf[:0], 0, 0, 0, 0)
+	b = binary.BigEndian.AppendUint32(b, uint32(p.hdr.corr))
+	req := kmsg.RequestForKey(p.hdr.key)
+	req.SetVersion(p.hdr.version)
+	if req.IsFlexible() && p.hdr.key != apiVersionsKey {
+		b = append(b, 0)
+	}
+	if p.r.fetch != nil {
+		c.wbuf = b
+		return p.r.fetch.writeTo(c, b)
+	}
+	b = p.r.msg.AppendTo(b)
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	c.wbuf = b
+	if cap(c.wbuf) > 1<<20 {
+		c.wbuf = nil // do not pin a large buffer per idle connection
+	}
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// byteSemaphore bounds in-flight request bytes across all connections.
+type byteSemaphore struct {
+	mu    sync.Mutex
+	cond  *sync.Cond
+	avail int64
+}
+
+func newByteSemaphore(n int64) *byteSemaphore {
+	s := &byteSemaphore{avail: n}
+	s.cond = sync.NewCond(&s.mu)
+	return s
+}
+
+// acquire waits until n bytes are available or done is closed.
+func (s *byteSemaphore) acquire(n int64, done <-chan struct{}) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.avail < n {
+		select {
+		case <-done:
+			return net.ErrClosed
+		default:
+		}
+		// Wake periodically to notice done; releases also broadcast.
+		t := time.AfterFunc(100*time.Millisecond, s.cond.Broadcast)
+		s.cond.Wait()
+		t.Stop()
+	}
+	s.avail -= n
+	return nil
+}
+
+func (s *byteSemaphore) release(n int64) {
+	s.mu.Lock()
+	s.avail += n
+	s.mu.Unlock()
+	s.cond.Broadcast()
+}
