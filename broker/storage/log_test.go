@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -339,14 +340,21 @@ func TestRetentionBySize(t *testing.T) {
 	perSeg := int(cfg.SegmentBytes) / len(b)
 	segSize := int64(perSeg * len(b))
 	total := l.Size()
-	cfg.RetentionBytes = total - 2*segSize // room for all but two segments' worth
+	// One byte short of room for all but two segments: deleting one segment is enough.
+	cfg.RetentionBytes = total - 2*segSize + 1
 	l.SetConfig(cfg)
 	n, err := l.EnforceRetention(time.Now())
+	if err != nil || n != 1 {
+		t.Fatalf("limit %d with %d bytes: deleted %d (%v), want 1", cfg.RetentionBytes, total, n, err)
+	}
+	cfg.RetentionBytes = total - 2*segSize
+	l.SetConfig(cfg)
+	n, err = l.EnforceRetention(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 2 || l.Size() != total-2*segSize || l.StartOffset() != int64(2*perSeg*8) {
-		t.Fatalf("got %d deleted, size %d, start %d; want 2, %d, %d", n, l.Size(), l.StartOffset(), total-2*segSize, 2*perSeg*8)
+	if n != 1 || l.Size() != total-2*segSize || l.StartOffset() != int64(2*perSeg*8) {
+		t.Fatalf("got %d more deleted, size %d, start %d; want 1, %d, %d", n, l.Size(), l.StartOffset(), total-2*segSize, 2*perSeg*8)
 	}
 	// The active segment is never deleted, even when the limit is 0.
 	cfg.RetentionBytes = 0
@@ -609,6 +617,15 @@ func TestTornTailRecovery(t *testing.T) {
 			defer f.Close()
 			f.Write(make([]byte, 4096))
 		}},
+		{"stale batch appended", func(t *testing.T, path string, _ int64) {
+			// A whole, CRC-valid batch whose offsets go backwards is not part of this log.
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			f.Write(mkBatch(3, 200, 7)) // base offset 0
+		}},
 		{"huge length in a trailing header", func(t *testing.T, path string, _ int64) {
 			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 			if err != nil {
@@ -639,7 +656,7 @@ func TestTornTailRecovery(t *testing.T) {
 
 			l2 := openLog(t, dir, cfg)
 			keep := as
-			if tt.name != "garbage appended" && tt.name != "zeros appended" && tt.name != "huge length in a trailing header" {
+			if !strings.HasSuffix(tt.name, "appended") && tt.name != "huge length in a trailing header" {
 				keep = as[:9] // the damaged last batch is dropped
 			}
 			wantEnd := keep[len(keep)-1].last + 1
@@ -693,6 +710,34 @@ func TestRecoveryOfSealedSegmentWithoutIndex(t *testing.T) {
 	sameBatches(t, got, want)
 	if n := len(segmentFiles(t, dir, ".index")); n != len(segs)-1 {
 		t.Fatalf("got %d index files, want the rebuilt one back (%d)", n, len(segs)-1)
+	}
+}
+
+// TestRecoveryOfSealedSegmentWithStaleTail: index files that look fine do not vouch for
+// bytes after the last indexed batch; a stale batch there is found and cut.
+func TestRecoveryOfSealedSegmentWithStaleTail(t *testing.T) {
+	dir := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = 3000
+	l := openLog(t, dir, cfg)
+	var as []appended
+	for range 9 {
+		as = append(as, mustAppend(t, l, mkBatch(3, 250, 1), 0))
+	}
+	l.Close()
+	first := filepath.Join(dir, segmentFiles(t, dir, ".log")[0])
+	size := fileSize(t, first)
+	f, err := os.OpenFile(first, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(as[0].data) // whole and CRC-valid, but offsets 0-2 again
+	f.Close()
+
+	l2 := openLog(t, dir, cfg)
+	sameBatches(t, readAll(t, l2), as)
+	if got := fileSize(t, first); got != size {
+		t.Fatalf("sealed segment is %d bytes after recovery, want %d", got, size)
 	}
 }
 
