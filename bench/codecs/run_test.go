@@ -61,7 +61,7 @@ func TestRunShapes(t *testing.T) {
 			if zb := find(t, rep, "zstd:best", batch); zb.Ratio < find(t, rep, "zstd:fastest", batch).Ratio {
 				t.Errorf("zstd:best ratio %.3f below fastest at %d", zb.Ratio, batch)
 			}
-			if l := find(t, rep, "lz4:fast", batch); l.Compress.MedianMBps < z.Compress.MedianMBps/3 {
+			if l := find(t, rep, "lz4:fast", batch); !raceEnabled && l.Compress.MedianMBps < z.Compress.MedianMBps/3 {
 				// lz4 fast is not slower than zstd default by 3x on any CPU
 				t.Errorf("lz4:fast %.0f MB/s vs zstd:default %.0f MB/s", l.Compress.MedianMBps, z.Compress.MedianMBps)
 			}
