@@ -41,7 +41,9 @@ func ParseFlushPolicy(s string) (FlushPolicy, error) {
 	return 0, fmt.Errorf("unknown flush policy %q (want never, interval or batch)", s)
 }
 
-// Config holds one partition log's settings, named after Kafka's topic configs.
+// Config holds one partition log's settings, named after Kafka's topic configs. Start from
+// DefaultConfig: zero segment, index and flush fields get defaults, but zero retention fields
+// mean "keep nothing" as in Kafka.
 type Config struct {
 	SegmentBytes       int64 // segment.bytes: roll before a segment would exceed this
 	SegmentMs          int64 // segment.ms: roll when the active segment's first append is this old

@@ -43,6 +43,27 @@ func openLog(t testing.TB, dir string, cfg Config) *Log {
 	return l
 }
 
+// smallConfig is DefaultConfig with small segments, and a small index interval when
+// indexInterval > 0, so tests cross segment and index boundaries with little data.
+func smallConfig(segmentBytes int64, indexInterval int) Config {
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = segmentBytes
+	if indexInterval > 0 {
+		cfg.IndexIntervalBytes = indexInterval
+	}
+	return cfg
+}
+
+// fill appends n batches, batch i built by mk(i), with leader epoch 0.
+func fill(t testing.TB, l *Log, n int, mk func(i int) []byte) []appended {
+	t.Helper()
+	as := make([]appended, 0, n)
+	for i := range n {
+		as = append(as, mustAppend(t, l, mk(i), 0))
+	}
+	return as
+}
+
 // mkBatch builds a batch of n records of size bytes with record timestamps ts, ts+1, ...
 func mkBatch(n, size int, ts int64) []byte {
 	return recordstest.Batch(recordstest.BatchOpts{

@@ -507,13 +507,8 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 		return err
 	}
 	l.mu.Lock()
-	l.start.Store(offset)
-	epochsChanged := l.epochs.truncateFromStart(offset)
+	err := l.raiseStartLocked(offset)
 	l.mu.Unlock()
-	var err error
-	if epochsChanged {
-		err = writeEpochs(l.dir, l.epochs)
-	}
 	_, derr := l.deleteOld(time.Time{}, false)
 	return errors.Join(err, derr)
 }
@@ -566,18 +561,23 @@ func (l *Log) deleteOld(now time.Time, byRetention bool) (int, error) {
 	l.mu.Lock()
 	victims := l.segs[:k]
 	l.segs = slices.Clone(l.segs[k:])
-	newStart := max(l.start.Load(), l.segs[0].base)
-	l.start.Store(newStart)
-	epochsChanged := l.epochs.truncateFromStart(newStart)
+	err := l.raiseStartLocked(l.segs[0].base)
 	l.mu.Unlock()
-	var err error
-	if epochsChanged {
-		err = writeEpochs(l.dir, l.epochs)
-	}
 	for _, s := range victims {
 		err = errors.Join(err, s.remove())
 	}
 	return k, err
+}
+
+// raiseStartLocked moves the log start offset up to off (never down) and drops the epoch
+// history below it, persisting the history if it changed. Caller holds appendMu and mu.
+func (l *Log) raiseStartLocked(off int64) error {
+	off = max(off, l.start.Load())
+	l.start.Store(off)
+	if l.epochs.truncateFromStart(off) {
+		return writeEpochs(l.dir, l.epochs)
+	}
+	return nil
 }
 
 // Truncate drops everything at and after offset (replication: a divergent suffix). Batches
@@ -664,7 +664,9 @@ func (l *Log) truncateFully(offset int64) error {
 	err = errors.Join(writeLogStart(l.dir, offset), writeEpochs(l.dir, nil))
 	for _, s := range victims {
 		if s.base == offset {
-			// Its log file was already replaced by the new segment's; only let go of it.
+			// Its log file was already replaced by the new segment's; drop its stale indexes
+			// (the new segment has none yet) and let go of it.
+			err = errors.Join(err, s.removeIndexes())
 			s.unref()
 			continue
 		}

@@ -64,14 +64,9 @@ func TestAppendAssignsOffsets(t *testing.T) {
 }
 
 func TestReadLimits(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.SegmentBytes = 5000
-	cfg.IndexIntervalBytes = 700
+	cfg := smallConfig(5000, 700)
 	l := openLog(t, t.TempDir(), cfg)
-	var as []appended
-	for i := range 60 {
-		as = append(as, mustAppend(t, l, mkBatch(4, 50+i%3*40, int64(i)), 0))
-	}
+	as := fill(t, l, 60, func(i int) []byte { return mkBatch(4, 50+i%3*40, int64(i)) })
 	if n := len(segmentFiles(t, l.Dir(), ".log")); n < 5 {
 		t.Fatalf("got %d segments, want several for cross-segment reads", n)
 	}
@@ -136,14 +131,10 @@ func TestReadLimits(t *testing.T) {
 // TestIndexLookups compares Read's starting batch for random and boundary offsets against
 // a plain list of what was appended, with a sparse index.
 func TestIndexLookups(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.SegmentBytes = 64 << 10
+	cfg := smallConfig(64<<10, 0)
 	l := openLog(t, t.TempDir(), cfg)
 	rng := rand.New(rand.NewPCG(1, 2))
-	var as []appended
-	for i := range 600 {
-		as = append(as, mustAppend(t, l, mkBatch(1+rng.IntN(10), 10+rng.IntN(300), int64(i)), 0))
-	}
+	as := fill(t, l, 600, func(i int) []byte { return mkBatch(1+rng.IntN(10), 10+rng.IntN(300), int64(i)) })
 	l.mu.RLock()
 	segs := len(l.segs)
 	var entries, batches int
@@ -186,8 +177,7 @@ func TestIndexLookups(t *testing.T) {
 
 func TestRollBySize(t *testing.T) {
 	dir := t.TempDir()
-	cfg := DefaultConfig()
-	cfg.SegmentBytes = 4096
+	cfg := smallConfig(4096, 0)
 	l := openLog(t, dir, cfg)
 	b := mkBatch(10, 100, 0) // ~1.2 KiB: three fit in a segment, four do not
 	var bases []int64
@@ -260,8 +250,7 @@ func TestRollByTime(t *testing.T) {
 
 func TestRetentionByTime(t *testing.T) {
 	dir := t.TempDir()
-	cfg := DefaultConfig()
-	cfg.SegmentBytes = 3000
+	cfg := smallConfig(3000, 0)
 	cfg.RetentionMs = 10_000
 	l := openLog(t, dir, cfg)
 	now := int64(1_700_000_000_000)
@@ -329,8 +318,7 @@ func TestRetentionByTime(t *testing.T) {
 
 func TestRetentionBySize(t *testing.T) {
 	dir := t.TempDir()
-	cfg := DefaultConfig()
-	cfg.SegmentBytes = 4000
+	cfg := smallConfig(4000, 0)
 	cfg.RetentionMs = -1
 	l := openLog(t, dir, cfg)
 	b := mkBatch(8, 100, 0)
@@ -374,13 +362,9 @@ func TestRetentionBySize(t *testing.T) {
 
 func TestDeleteRecordsBefore(t *testing.T) {
 	dir := t.TempDir()
-	cfg := DefaultConfig()
-	cfg.SegmentBytes = 2000
+	cfg := smallConfig(2000, 0)
 	l := openLog(t, dir, cfg)
-	var as []appended
-	for range 12 {
-		as = append(as, mustAppend(t, l, mkBatch(4, 100, 0), 0))
-	}
+	as := fill(t, l, 12, func(_ int) []byte { return mkBatch(4, 100, 0) })
 	before := segmentFiles(t, dir, ".log")
 	// Inside the sixth batch: segments entirely below it go.
 	cut := as[5].base + 2
@@ -437,9 +421,7 @@ func TestDeleteRecordsBefore(t *testing.T) {
 
 func TestOffsetForTimestamp(t *testing.T) {
 	dir := t.TempDir()
-	cfg := DefaultConfig()
-	cfg.SegmentBytes = 3000
-	cfg.IndexIntervalBytes = 500
+	cfg := smallConfig(3000, 500)
 	l := openLog(t, dir, cfg)
 	rng := rand.New(rand.NewPCG(3, 4))
 	var as []appended
@@ -493,9 +475,7 @@ func TestOffsetForTimestamp(t *testing.T) {
 
 func TestReopenKeepsEverything(t *testing.T) {
 	dir := t.TempDir()
-	cfg := DefaultConfig()
-	cfg.SegmentBytes = 5000
-	cfg.IndexIntervalBytes = 600
+	cfg := smallConfig(5000, 600)
 	l := openLog(t, dir, cfg)
 	var as []appended
 	for i := range 80 {
@@ -640,13 +620,9 @@ func TestTornTailRecovery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			cfg := DefaultConfig()
-			cfg.SegmentBytes = 4000
+			cfg := smallConfig(4000, 0)
 			l := openLog(t, dir, cfg)
-			var as []appended
-			for range 10 {
-				as = append(as, mustAppend(t, l, mkBatch(3, 200, 7), 0))
-			}
+			as := fill(t, l, 10, func(_ int) []byte { return mkBatch(3, 200, 7) })
 			l.Close()
 			segs := segmentFiles(t, dir, ".log")
 			tail := filepath.Join(dir, segs[len(segs)-1])
@@ -684,13 +660,9 @@ func TestTornTailRecovery(t *testing.T) {
 // segment with no index files and a torn end; it is scanned and truncated like the tail.
 func TestRecoveryOfSealedSegmentWithoutIndex(t *testing.T) {
 	dir := t.TempDir()
-	cfg := DefaultConfig()
-	cfg.SegmentBytes = 3000
+	cfg := smallConfig(3000, 0)
 	l := openLog(t, dir, cfg)
-	var as []appended
-	for range 9 {
-		as = append(as, mustAppend(t, l, mkBatch(3, 250, 1), 0))
-	}
+	as := fill(t, l, 9, func(_ int) []byte { return mkBatch(3, 250, 1) })
 	l.Close()
 	segs := segmentFiles(t, dir, ".log")
 	first := filepath.Join(dir, segs[0])
@@ -717,13 +689,9 @@ func TestRecoveryOfSealedSegmentWithoutIndex(t *testing.T) {
 // bytes after the last indexed batch; a stale batch there is found and cut.
 func TestRecoveryOfSealedSegmentWithStaleTail(t *testing.T) {
 	dir := t.TempDir()
-	cfg := DefaultConfig()
-	cfg.SegmentBytes = 3000
+	cfg := smallConfig(3000, 0)
 	l := openLog(t, dir, cfg)
-	var as []appended
-	for range 9 {
-		as = append(as, mustAppend(t, l, mkBatch(3, 250, 1), 0))
-	}
+	as := fill(t, l, 9, func(_ int) []byte { return mkBatch(3, 250, 1) })
 	l.Close()
 	first := filepath.Join(dir, segmentFiles(t, dir, ".log")[0])
 	size := fileSize(t, first)
@@ -743,9 +711,7 @@ func TestRecoveryOfSealedSegmentWithStaleTail(t *testing.T) {
 
 func TestTruncate(t *testing.T) {
 	dir := t.TempDir()
-	cfg := DefaultConfig()
-	cfg.SegmentBytes = 3000
-	cfg.IndexIntervalBytes = 600
+	cfg := smallConfig(3000, 600)
 	l := openLog(t, dir, cfg)
 	var as []appended
 	for i := range 30 {
@@ -810,13 +776,9 @@ func TestTruncate(t *testing.T) {
 
 func TestTruncateToSegmentBase(t *testing.T) {
 	dir := t.TempDir()
-	cfg := DefaultConfig()
-	cfg.SegmentBytes = 3000
+	cfg := smallConfig(3000, 0)
 	l := openLog(t, dir, cfg)
-	var as []appended
-	for range 12 {
-		as = append(as, mustAppend(t, l, mkBatch(4, 100, 0), 0))
-	}
+	as := fill(t, l, 12, func(_ int) []byte { return mkBatch(4, 100, 0) })
 	segs := segmentFiles(t, dir, ".log")
 	var base int64
 	fmt.Sscanf(segs[1], "%d.log", &base)

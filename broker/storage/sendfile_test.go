@@ -106,8 +106,7 @@ func TestSendfile(t *testing.T) {
 // TestReadSendfile is the fetch path end to end: Read hands out file ranges, Sendfile moves
 // them, the receiver sees exactly the stored batches.
 func TestReadSendfile(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.SegmentBytes = 20000
+	cfg := smallConfig(20000, 0)
 	l := openLog(t, t.TempDir(), cfg)
 	var want []byte
 	for i := range 100 {
@@ -152,8 +151,7 @@ func TestReadSendfile(t *testing.T) {
 // TestConcurrentReadAppend runs readers against a busy appender with rolls and retention;
 // with -race it also checks the locking. Bounded by a fixed amount of work.
 func TestConcurrentReadAppend(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.SegmentBytes = 16 << 10
+	cfg := smallConfig(16<<10, 0)
 	cfg.RetentionBytes = 64 << 10
 	cfg.RetentionMs = -1
 	l := openLog(t, t.TempDir(), cfg)
