@@ -76,9 +76,21 @@ func (b *Broker) produceTo(p *partition, s *topicSettings, recs []byte, now int6
 		})
 	}
 	p.appendMu.Lock()
+	chk := p.ps.check(recs)
+	if chk.code != 0 || chk.duplicate {
+		p.appendMu.Unlock()
+		if chk.duplicate {
+			// A retried batch already in the log: acknowledge it with its
+			// original offset instead of appending it again.
+			return 0, chk.dupBase
+		}
+		return chk.code, -1
+	}
 	base, last, err := p.log.Append(recs, p.epoch.Load())
 	if err == nil {
+		p.ps.appended(chk, base, last)
 		p.hw.Store(last + 1)
+		p.updateLSO()
 	}
 	p.appendMu.Unlock()
 	if err != nil {

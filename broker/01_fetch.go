@@ -86,6 +86,7 @@ func (b *Broker) buildFetch(r *kmsg.FetchRequest) (*fetchWire, int64) {
 		remaining = int64(r.MaxBytes)
 	}
 	var total int64
+	readCommitted := r.Version >= 4 && r.IsolationLevel == 1
 	fw.arrayLen(len(r.Topics))
 	for _, rt := range r.Topics {
 		fw.str(rt.Topic)
@@ -105,21 +106,26 @@ func (b *Broker) buildFetch(r *kmsg.FetchRequest) (*fetchWire, int64) {
 				continue
 			}
 			hw := p.hw.Load()
+			lso := p.lso.Load()
+			limit := hw
+			if readCommitted {
+				limit = lso
+			}
 			start := p.log.StartOffset()
 			if rp.FetchOffset < start || rp.FetchOffset > hw {
-				fw.partitionHeader(rp.Partition, kerr.OffsetOutOfRange.Code, hw, hw, start)
+				fw.partitionHeader(rp.Partition, kerr.OffsetOutOfRange.Code, hw, lso, start, nil)
 				fw.records(nil)
 				fw.hasErr = true
 				continue
 			}
 			var slice *storage.Slice
-			if rp.FetchOffset < hw && remaining > 0 {
-				limit := min(int64(rp.PartitionMaxBytes), remaining)
-				s, err := p.log.Read(rp.FetchOffset, limit, hw)
+			if rp.FetchOffset < limit && remaining > 0 {
+				maxBytes := min(int64(rp.PartitionMaxBytes), remaining)
+				s, err := p.log.Read(rp.FetchOffset, maxBytes, limit)
 				switch {
 				case errors.Is(err, storage.ErrOffsetOutOfRange):
 					// Retention moved the start between our check and the read.
-					fw.partitionHeader(rp.Partition, kerr.OffsetOutOfRange.Code, hw, hw, p.log.StartOffset())
+					fw.partitionHeader(rp.Partition, kerr.OffsetOutOfRange.Code, hw, lso, p.log.StartOffset(), nil)
 					fw.records(nil)
 					fw.hasErr = true
 					continue
@@ -131,13 +137,19 @@ func (b *Broker) buildFetch(r *kmsg.FetchRequest) (*fetchWire, int64) {
 				}
 				// Only the first partition with data may exceed the limits
 				// (KIP-74), so a client can always make progress.
-				if s.Bytes > limit && total > 0 {
+				if s.Bytes > maxBytes && total > 0 {
 					s.Release()
 				} else {
 					slice = s
 				}
 			}
-			fw.partitionHeader(rp.Partition, 0, hw, hw, start)
+			var aborted []abortedTxn
+			if readCommitted && slice != nil {
+				p.appendMu.Lock()
+				aborted = p.ps.abortedIn(rp.FetchOffset, limit)
+				p.appendMu.Unlock()
+			}
+			fw.partitionHeader(rp.Partition, 0, hw, lso, start, aborted)
 			fw.records(slice)
 			if slice != nil {
 				total += slice.Bytes

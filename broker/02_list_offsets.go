@@ -36,6 +36,9 @@ func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) *kmsg.ListOffsets
 			switch rp.Timestamp {
 			case -1:
 				sp.Offset = p.hw.Load()
+				if r.IsolationLevel == 1 {
+					sp.Offset = p.lso.Load()
+				}
 			case -2:
 				sp.Offset = p.log.StartOffset()
 			case -3:

@@ -23,6 +23,7 @@ type Broker struct {
 	cfg      Config
 	ln       *net.TCPListener
 	topics   topics
+	txns     *txnCoordinator
 	inflight *byteSemaphore
 
 	advHost string
@@ -58,6 +59,12 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := b.topics.load(); err != nil {
 		return nil, err
 	}
+	txns, err := openTxnCoordinator(b)
+	if err != nil {
+		b.topics.closeAll()
+		return nil, fmt.Errorf("open transaction state: %w", err)
+	}
+	b.txns = txns
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
 	if err != nil {
@@ -143,6 +150,8 @@ func (b *Broker) housekeeping() {
 	defer retention.Stop()
 	flush := time.NewTicker(100 * time.Millisecond)
 	defer flush.Stop()
+	txnTick := time.NewTicker(time.Second) // transaction.abort.timed.out.transaction.cleanup.interval.ms
+	defer txnTick.Stop()
 	for {
 		select {
 		case <-b.stop:
@@ -151,6 +160,8 @@ func (b *Broker) housekeeping() {
 			b.EnforceRetention()
 		case <-flush.C:
 			b.flushDue()
+		case now := <-txnTick.C:
+			b.txns.expire(now)
 		}
 	}
 }
@@ -199,5 +210,6 @@ func (b *Broker) Close() error {
 	}
 	b.mu.Unlock()
 	b.wg.Wait()
+	b.txns.close()
 	return b.topics.closeAll()
 }

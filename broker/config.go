@@ -45,7 +45,8 @@ type Config struct {
 // Hooks let tests observe or disturb the broker from inside.
 type Hooks struct {
 	// DropResponse, if set, is asked before a response is written; true drops the
-	// response (the request's effects stay), forcing the client to retry.
+	// response and closes the connection (the request's effects stay), as a
+	// network failure after the append would, forcing the client to retry.
 	DropResponse func(key int16) bool
 }
 

@@ -184,6 +184,8 @@ func (c *conn) handleFrame(buf []byte) (p *pending, err error) {
 	return p, nil
 }
 
+var errDroppedByHook = errors.New("response dropped by test hook, closing connection")
+
 // skipTags skips a tagged-field section.
 func skipTags(b []byte) ([]byte, error) {
 	n, l := binary.Uvarint(b)
@@ -233,7 +235,7 @@ func (c *conn) writeReply(p *pending) error {
 		defer p.r.fetch.release()
 	}
 	if h := c.b.cfg.Hooks; h != nil && h.DropResponse != nil && h.DropResponse(p.hdr.key) {
-		return nil
+		return errDroppedByHook
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(2 * idleTimeout))
 	// Header: size (patched below), correlation id, and an empty tag section

@@ -25,6 +25,10 @@ var advertised = []apiRange{
 	{19, 5}, // CreateTopics
 	{20, 4}, // DeleteTopics
 	{21, 2}, // DeleteRecords
+	{22, 4}, // InitProducerId
+	{24, 3}, // AddPartitionsToTxn
+	{25, 3}, // AddOffsetsToTxn
+	{26, 3}, // EndTxn
 	{32, 4}, // DescribeConfigs
 	{33, 2}, // AlterConfigs
 	{37, 2}, // CreatePartitions
@@ -64,6 +68,14 @@ func (b *Broker) dispatch(c *conn, h *reqHeader, req kmsg.Request) reply {
 		return reply{msg: b.handleDeleteTopics(r)}
 	case *kmsg.DeleteRecordsRequest:
 		return reply{msg: b.handleDeleteRecords(r)}
+	case *kmsg.InitProducerIDRequest:
+		return reply{msg: b.handleInitProducerID(r)}
+	case *kmsg.AddPartitionsToTxnRequest:
+		return reply{msg: b.handleAddPartitionsToTxn(r)}
+	case *kmsg.AddOffsetsToTxnRequest:
+		return reply{msg: b.handleAddOffsetsToTxn(r)}
+	case *kmsg.EndTxnRequest:
+		return reply{msg: b.handleEndTxn(r)}
 	case *kmsg.DescribeConfigsRequest:
 		return reply{msg: b.handleDescribeConfigs(r)}
 	case *kmsg.AlterConfigsRequest:

@@ -33,6 +33,7 @@ func (f *fetchWire) i16(v int16) { f.buf = binary.BigEndian.AppendUint16(f.buf, 
 func (f *fetchWire) i32(v int32) { f.buf = binary.BigEndian.AppendUint32(f.buf, uint32(v)) }
 func (f *fetchWire) i64(v int64) { f.buf = binary.BigEndian.AppendUint64(f.buf, uint64(v)) }
 
+// arrayLen writes an array length; -1 is a null array.
 func (f *fetchWire) arrayLen(n int) {
 	if f.flexible {
 		f.buf = binary.AppendUvarint(f.buf, uint64(n)+1)
@@ -67,7 +68,7 @@ func (f *fetchWire) header(errCode int16, sessionID int32) {
 	}
 }
 
-func (f *fetchWire) partitionHeader(partition int32, errCode int16, hw, lso, logStart int64) {
+func (f *fetchWire) partitionHeader(partition int32, errCode int16, hw, lso, logStart int64, aborted []abortedTxn) {
 	f.i32(partition)
 	f.i16(errCode)
 	f.i64(hw)
@@ -78,11 +79,15 @@ func (f *fetchWire) partitionHeader(partition int32, errCode int16, hw, lso, log
 		f.i64(logStart)
 	}
 	if f.version >= 4 {
-		// aborted transactions: null
-		if f.flexible {
-			f.buf = append(f.buf, 0)
+		if aborted == nil {
+			f.arrayLen(-1) // null
 		} else {
-			f.i32(-1)
+			f.arrayLen(len(aborted))
+			for _, a := range aborted {
+				f.i64(a.producerID)
+				f.i64(a.first)
+				f.tags()
+			}
 		}
 	}
 	if f.version >= 11 {
@@ -91,7 +96,7 @@ func (f *fetchWire) partitionHeader(partition int32, errCode int16, hw, lso, log
 }
 
 func (f *fetchWire) partitionError(partition int32, code int16) {
-	f.partitionHeader(partition, code, -1, -1, -1)
+	f.partitionHeader(partition, code, -1, -1, -1, nil)
 	f.records(nil)
 }
 

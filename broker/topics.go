@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kbench/kbench/broker/records"
 	"github.com/kbench/kbench/broker/storage"
 )
 
@@ -40,6 +41,11 @@ type partition struct {
 	hw atomic.Int64
 	// epoch is the leader epoch stamped on appended batches.
 	epoch atomic.Int32
+	// lso is the last stable offset: the high watermark, or the first offset
+	// of the earliest open transaction if that is lower.
+	lso atomic.Int64
+	// ps is the idempotence and transaction state; guarded by appendMu.
+	ps producerState
 
 	waitMu  sync.Mutex
 	waiters []chan struct{}
@@ -161,12 +167,52 @@ func (ts *topics) openPartition(t *topic, i int32) (*partition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open partition %s-%d: %w", t.name, i, err)
 	}
-	p := &partition{topic: t.name, index: i, log: l}
+	p := &partition{topic: t.name, index: i, log: l, ps: newProducerState()}
 	p.hw.Store(l.EndOffset())
 	if e := l.LatestEpoch(); e > 0 {
 		p.epoch.Store(e)
 	}
+	if err := p.rebuildProducerState(); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("open partition %s-%d: %w", t.name, i, err)
+	}
 	return p, nil
+}
+
+// rebuildProducerState replays every batch header of the log (and the body of
+// transaction markers) into the producer state, then sets the LSO.
+func (p *partition) rebuildProducerState() error {
+	p.ps = newProducerState()
+	var loadErr error
+	err := p.log.Scan(p.log.StartOffset(), func(h records.Header, body func() ([]byte, error)) bool {
+		var b []byte
+		if h.Control() {
+			if b, loadErr = body(); loadErr != nil {
+				return false
+			}
+		}
+		p.ps.observe(h, b)
+		return true
+	})
+	if err == nil {
+		err = loadErr
+	}
+	if err != nil {
+		return fmt.Errorf("rebuild producer state: %w", err)
+	}
+	p.updateLSO()
+	return nil
+}
+
+// updateLSO recomputes the last stable offset. Caller holds appendMu (or is
+// the only user of p).
+func (p *partition) updateLSO() {
+	hw := p.hw.Load()
+	if f := p.ps.firstUnstable(); f != -1 && f < hw {
+		p.lso.Store(f)
+		return
+	}
+	p.lso.Store(hw)
 }
 
 // save writes the registry atomically (temp file, fsync, rename). Caller holds mu.

@@ -1,0 +1,450 @@
+package broker
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/kbench/kbench/broker/records"
+)
+
+// The transaction coordinator: producer id allocation, transactional.id
+// state (epochs, member partitions and groups, timeouts) and the two-phase
+// completion that writes commit/abort markers into every partition of a
+// transaction. State is an append-only log of JSON snapshots under
+// DataDir/__transaction_state, compacted when the broker starts; a
+// transaction found in PrepareCommit/PrepareAbort at start is completed.
+
+type txnState string
+
+const (
+	txnEmpty          txnState = "Empty"
+	txnOngoing        txnState = "Ongoing"
+	txnPrepareCommit  txnState = "PrepareCommit"
+	txnPrepareAbort   txnState = "PrepareAbort"
+	txnCompleteCommit txnState = "CompleteCommit"
+	txnCompleteAbort  txnState = "CompleteAbort"
+)
+
+// maxTxnTimeout is transaction.max.timeout.ms.
+const maxTxnTimeout = 15 * time.Minute
+
+// pidBlock is how many producer ids are reserved per persisted allocation.
+const pidBlock = 1000
+
+type txnMeta struct {
+	ID         string             `json:"id"`
+	PID        int64              `json:"pid"`
+	Epoch      int16              `json:"epoch"`
+	State      txnState           `json:"state"`
+	TimeoutMs  int32              `json:"timeoutMs"`
+	Partitions map[string][]int32 `json:"partitions,omitempty"`
+	Groups     []string           `json:"groups,omitempty"`
+	StartMs    int64              `json:"startMs,omitempty"`
+}
+
+type txnCoordinator struct {
+	b   *Broker
+	dir string
+
+	mu      sync.Mutex
+	txns    map[string]*txnMeta
+	logFile *os.File
+	nextPID int64
+	pidEnd  int64 // exclusive end of the reserved block
+
+	// groupsDone applies (commit) or drops the offsets a producer staged
+	// with TxnOffsetCommit; set by the group coordinator.
+	groupsDone func(pid int64, commit bool)
+}
+
+func (tc *txnCoordinator) logPath() string   { return filepath.Join(tc.dir, "txn.log") }
+func (tc *txnCoordinator) blockPath() string { return filepath.Join(tc.dir, "producer-id-block") }
+
+func openTxnCoordinator(b *Broker) (*txnCoordinator, error) {
+	tc := &txnCoordinator{b: b, dir: filepath.Join(b.cfg.DataDir, "__transaction_state"), txns: map[string]*txnMeta{}}
+	if err := os.MkdirAll(tc.dir, 0o755); err != nil {
+		return nil, err
+	}
+	if raw, err := os.ReadFile(tc.blockPath()); err == nil {
+		if _, err := fmt.Sscanf(string(raw), "%d", &tc.nextPID); err != nil {
+			return nil, fmt.Errorf("parse %s: %w", tc.blockPath(), err)
+		}
+		tc.pidEnd = tc.nextPID // force a new reservation before the first id
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if f, err := os.Open(tc.logPath()); err == nil {
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 64<<20)
+		for sc.Scan() {
+			var m txnMeta
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				break // a torn last line: everything before it stands
+			}
+			tc.txns[m.ID] = &m
+		}
+		f.Close()
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	// Compact: rewrite one snapshot per transactional id.
+	var buf []byte
+	ids := make([]string, 0, len(tc.txns))
+	for id := range tc.txns {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		line, _ := json.Marshal(tc.txns[id])
+		buf = append(append(buf, line...), '\n')
+	}
+	if err := writeFileAtomic(tc.logPath(), buf); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(tc.logPath(), os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	tc.logFile = f
+	// Finish what was decided but not completed before the stop.
+	for _, m := range tc.txns {
+		switch m.State {
+		case txnPrepareCommit:
+			tc.complete(m, true)
+		case txnPrepareAbort:
+			tc.complete(m, false)
+		}
+	}
+	return tc, nil
+}
+
+func (tc *txnCoordinator) close() {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if tc.logFile != nil {
+		tc.logFile.Close()
+		tc.logFile = nil
+	}
+}
+
+// persist appends m's snapshot. Like the partition logs under the default
+// flush policy it is written, not fsynced: the page cache survives a process
+// crash. Caller holds mu.
+func (tc *txnCoordinator) persist(m *txnMeta) error {
+	line, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if tc.logFile == nil {
+		return errors.New("transaction coordinator closed")
+	}
+	_, err = tc.logFile.Write(append(line, '\n'))
+	return err
+}
+
+// allocPID hands out a producer id, reserving blocks on disk so ids are never
+// reused across restarts. Caller holds mu.
+func (tc *txnCoordinator) allocPID() (int64, error) {
+	if tc.nextPID >= tc.pidEnd {
+		end := tc.nextPID + pidBlock
+		if err := writeFileAtomic(tc.blockPath(), fmt.Appendf(nil, "%d\n", end)); err != nil {
+			return -1, fmt.Errorf("reserve producer ids: %w", err)
+		}
+		tc.pidEnd = end
+	}
+	id := tc.nextPID
+	tc.nextPID++
+	return id, nil
+}
+
+// initProducerID implements InitProducerId for both idempotent (txnID nil)
+// and transactional producers. reqPID/reqEpoch are KIP-360's expected values
+// (-1 when absent).
+func (tc *txnCoordinator) initProducerID(txnID *string, timeoutMs int32, reqPID int64, reqEpoch int16) (int64, int16, int16) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if txnID == nil {
+		if reqPID >= 0 && reqEpoch >= 0 && reqEpoch < math.MaxInt16-1 {
+			return reqPID, reqEpoch + 1, 0 // KIP-360 epoch bump of an idempotent producer
+		}
+		pid, err := tc.allocPID()
+		if err != nil {
+			tc.b.cfg.Logf("init producer id: %v", err)
+			return -1, -1, kerr.CoordinatorNotAvailable.Code
+		}
+		return pid, 0, 0
+	}
+	if timeoutMs <= 0 || time.Duration(timeoutMs)*time.Millisecond > maxTxnTimeout {
+		return -1, -1, kerr.InvalidTransactionTimeout.Code
+	}
+	m := tc.txns[*txnID]
+	if m == nil {
+		pid, err := tc.allocPID()
+		if err != nil {
+			return -1, -1, kerr.CoordinatorNotAvailable.Code
+		}
+		m = &txnMeta{ID: *txnID, PID: pid, Epoch: 0, State: txnEmpty, TimeoutMs: timeoutMs}
+		tc.txns[*txnID] = m
+		if err := tc.persist(m); err != nil {
+			return -1, -1, kerr.CoordinatorNotAvailable.Code
+		}
+		return m.PID, m.Epoch, 0
+	}
+	if reqPID >= 0 && (reqPID != m.PID || reqEpoch != m.Epoch) {
+		return -1, -1, kerr.ProducerFenced.Code
+	}
+	switch m.State {
+	case txnOngoing:
+		// A new producer instance takes over: abort the open transaction with
+		// a bumped epoch so the old instance (a zombie) is fenced everywhere.
+		m.Epoch++
+		tc.complete(m, false)
+	case txnPrepareCommit:
+		tc.complete(m, true)
+	case txnPrepareAbort:
+		tc.complete(m, false)
+	}
+	if m.Epoch >= math.MaxInt16-1 {
+		pid, err := tc.allocPID()
+		if err != nil {
+			return -1, -1, kerr.CoordinatorNotAvailable.Code
+		}
+		m.PID, m.Epoch = pid, 0
+	} else {
+		m.Epoch++
+	}
+	m.TimeoutMs = timeoutMs
+	m.State = txnEmpty
+	if err := tc.persist(m); err != nil {
+		return -1, -1, kerr.CoordinatorNotAvailable.Code
+	}
+	return m.PID, m.Epoch, 0
+}
+
+// lookup validates a producer's id and epoch against its transactional id.
+// Caller holds mu.
+func (tc *txnCoordinator) lookup(txnID string, pid int64, epoch int16) (*txnMeta, int16) {
+	m := tc.txns[txnID]
+	switch {
+	case m == nil || m.PID != pid:
+		return nil, kerr.InvalidProducerIDMapping.Code
+	case epoch != m.Epoch:
+		return nil, kerr.ProducerFenced.Code
+	case m.State == txnPrepareCommit || m.State == txnPrepareAbort:
+		return nil, kerr.ConcurrentTransactions.Code
+	}
+	return m, 0
+}
+
+// begin moves m to Ongoing (first partition or group of a transaction).
+func (tc *txnCoordinator) begin(m *txnMeta) {
+	if m.State != txnOngoing {
+		m.State = txnOngoing
+		m.Partitions = map[string][]int32{}
+		m.Groups = nil
+		m.StartMs = time.Now().UnixMilli()
+	}
+}
+
+// addPartitions adds partitions; per-partition codes are returned in the
+// same shape as the request.
+func (tc *txnCoordinator) addPartitions(txnID string, pid int64, epoch int16, parts map[string][]int32) map[string]map[int32]int16 {
+	out := make(map[string]map[int32]int16, len(parts))
+	fill := func(code func(topic string, p int32) int16) map[string]map[int32]int16 {
+		for t, ps := range parts {
+			out[t] = make(map[int32]int16, len(ps))
+			for _, p := range ps {
+				out[t][p] = code(t, p)
+			}
+		}
+		return out
+	}
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	m, code := tc.lookup(txnID, pid, epoch)
+	if code != 0 {
+		return fill(func(string, int32) int16 { return code })
+	}
+	unknown := false
+	for t, ps := range parts {
+		for _, p := range ps {
+			if tc.b.topics.partition(t, p) == nil {
+				unknown = true
+			}
+		}
+	}
+	if unknown {
+		return fill(func(t string, p int32) int16 {
+			if tc.b.topics.partition(t, p) == nil {
+				return kerr.UnknownTopicOrPartition.Code
+			}
+			return kerr.OperationNotAttempted.Code
+		})
+	}
+	tc.begin(m)
+	for t, ps := range parts {
+		for _, p := range ps {
+			if !containsInt32(m.Partitions[t], p) {
+				m.Partitions[t] = append(m.Partitions[t], p)
+			}
+		}
+	}
+	if err := tc.persist(m); err != nil {
+		return fill(func(string, int32) int16 { return kerr.CoordinatorNotAvailable.Code })
+	}
+	return fill(func(string, int32) int16 { return 0 })
+}
+
+func (tc *txnCoordinator) addGroup(txnID string, pid int64, epoch int16, group string) int16 {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	m, code := tc.lookup(txnID, pid, epoch)
+	if code != 0 {
+		return code
+	}
+	tc.begin(m)
+	found := false
+	for _, g := range m.Groups {
+		found = found || g == group
+	}
+	if !found {
+		m.Groups = append(m.Groups, group)
+	}
+	if err := tc.persist(m); err != nil {
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	return 0
+}
+
+// checkProducer validates a TxnOffsetCommit's producer against its
+// transaction, which must include the group.
+func (tc *txnCoordinator) checkProducer(txnID string, pid int64, epoch int16, group string) int16 {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	m, code := tc.lookup(txnID, pid, epoch)
+	if code != 0 {
+		return code
+	}
+	if m.State != txnOngoing {
+		return kerr.InvalidTxnState.Code
+	}
+	for _, g := range m.Groups {
+		if g == group {
+			return 0
+		}
+	}
+	return kerr.InvalidTxnState.Code
+}
+
+// endTxn commits or aborts.
+func (tc *txnCoordinator) endTxn(txnID string, pid int64, epoch int16, commit bool) int16 {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	m, code := tc.lookup(txnID, pid, epoch)
+	if code != 0 {
+		return code
+	}
+	switch m.State {
+	case txnOngoing:
+	case txnCompleteCommit:
+		if commit { // a retried EndTxn after it completed
+			return 0
+		}
+		return kerr.InvalidTxnState.Code
+	case txnCompleteAbort:
+		if !commit {
+			return 0
+		}
+		return kerr.InvalidTxnState.Code
+	default:
+		return kerr.InvalidTxnState.Code
+	}
+	if code := tc.complete(m, commit); code != 0 {
+		return code
+	}
+	return 0
+}
+
+// complete runs the second phase: record the decision, write markers to every
+// partition, apply or drop the group offsets, record completion. Caller holds mu.
+func (tc *txnCoordinator) complete(m *txnMeta, commit bool) int16 {
+	m.State = txnPrepareAbort
+	if commit {
+		m.State = txnPrepareCommit
+	}
+	if err := tc.persist(m); err != nil {
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	for t, ps := range m.Partitions {
+		for _, i := range ps {
+			if p := tc.b.topics.partition(t, i); p != nil {
+				if err := p.writeMarker(m.PID, m.Epoch, commit); err != nil {
+					tc.b.cfg.Logf("txn %s: marker to %s-%d: %v", m.ID, t, i, err)
+					return kerr.KafkaStorageError.Code
+				}
+			}
+		}
+	}
+	if tc.groupsDone != nil {
+		tc.groupsDone(m.PID, commit)
+	}
+	m.State = txnCompleteAbort
+	if commit {
+		m.State = txnCompleteCommit
+	}
+	m.Partitions, m.Groups, m.StartMs = nil, nil, 0
+	if err := tc.persist(m); err != nil {
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	return 0
+}
+
+// expire aborts transactions open longer than their timeout, bumping the
+// epoch so the late producer is fenced (as Kafka does).
+func (tc *txnCoordinator) expire(now time.Time) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	for _, m := range tc.txns {
+		if m.State == txnOngoing && now.UnixMilli()-m.StartMs > int64(m.TimeoutMs) {
+			tc.b.cfg.Logf("txn %s: timed out after %d ms, aborting", m.ID, m.TimeoutMs)
+			m.Epoch++
+			tc.complete(m, false)
+		}
+	}
+}
+
+// writeMarker appends a transaction marker for pid/epoch.
+func (p *partition) writeMarker(pid int64, epoch int16, commit bool) error {
+	batch := records.AppendControlBatch(nil, pid, epoch, commit, 0, time.Now().UnixMilli())
+	p.appendMu.Lock()
+	base, last, err := p.log.Append(batch, p.epoch.Load())
+	if err == nil {
+		p.ps.marker(pid, epoch, commit, base)
+		p.hw.Store(last + 1)
+		p.updateLSO()
+	}
+	p.appendMu.Unlock()
+	if err == nil {
+		p.wake()
+	}
+	return err
+}
+
+func containsInt32(s []int32, v int32) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
