@@ -1,0 +1,96 @@
+// Package topicconf lists the topic-level configs kbench understands and
+// validates values, for the broker and the controller alike. Any other key is
+// rejected: a benchmark must never silently ignore a setting the user
+// believes is in force.
+package topicconf
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Key is one supported topic config.
+type Key struct {
+	Name  string
+	Check func(v string) error
+	Doc   string
+}
+
+// keys is read-only.
+var keys = []Key{
+	{"cleanup.policy", oneOf("delete"), "only delete is implemented; compact is rejected"},
+	{"compression.type", oneOf("producer"), "batches are stored as the producer compressed them"},
+	{"flush.messages", intMin(1), "1 fsyncs every produced batch; anything else leaves flushing to the OS"},
+	{"flush.ms", intMin(0), "fsync interval"},
+	{"index.interval.bytes", intMin(0), "bytes between offset index entries"},
+	{"max.message.bytes", intMin(0), "largest record batch accepted"},
+	{"message.timestamp.type", oneOf("CreateTime", "LogAppendTime"), "which timestamp batches carry"},
+	{"min.insync.replicas", intMin(1), "in-sync replicas an acks=all write needs"},
+	{"retention.bytes", intMin(-1), "per-partition size cap, -1 = none"},
+	{"retention.ms", intMin(-1), "age cap, -1 = forever"},
+	{"segment.bytes", intMin(14), "segment size before a roll"},
+	{"segment.ms", intMin(1), "segment age before a roll"},
+	{"unclean.leader.election.enable", oneOf("true", "false"), "whether an out-of-sync replica may become leader"},
+}
+
+// Keys returns the supported keys in name order.
+func Keys() []Key { return append([]Key(nil), keys...) }
+
+// Lookup finds a key by name.
+func Lookup(name string) (Key, bool) {
+	for _, k := range keys {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
+// Names lists the supported key names.
+func Names() []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k.Name
+	}
+	return out
+}
+
+// Validate checks every key and value; the error names the key and the valid
+// choices.
+func Validate(cfg map[string]string) error {
+	for k, v := range cfg {
+		key, ok := Lookup(k)
+		if !ok {
+			return fmt.Errorf("unknown or unsupported topic config %q (supported: %s)", k, strings.Join(Names(), ", "))
+		}
+		if err := key.Check(v); err != nil {
+			return fmt.Errorf("topic config %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+func oneOf(valid ...string) func(string) error {
+	return func(v string) error {
+		for _, x := range valid {
+			if strings.EqualFold(v, x) {
+				return nil
+			}
+		}
+		return fmt.Errorf("invalid value %q, valid values: %s", v, strings.Join(valid, ", "))
+	}
+}
+
+func intMin(min int64) func(string) error {
+	return func(v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("invalid value %q: not an integer", v)
+		}
+		if n < min {
+			return fmt.Errorf("invalid value %d: must be >= %d", n, min)
+		}
+		return nil
+	}
+}
