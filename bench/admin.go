@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -25,9 +28,44 @@ type admin struct {
 // reachTimeout bounds the first contact, so a wrong --bootstrap fails fast.
 const reachTimeout = 10 * time.Second
 
+// connWatch remembers the last failed connection attempt and ends the
+// first contact early: at once when the broker answered with an error code,
+// after a few failures otherwise (franz-go would retry until the deadline).
+type connWatch struct {
+	mu       sync.Mutex
+	last     error
+	failures int
+	cancel   context.CancelFunc
+}
+
+var _ kgo.HookBrokerConnect = (*connWatch)(nil)
+
+func (w *connWatch) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if err == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.last = err
+	w.failures++
+	var ke *kerr.Error
+	if errors.As(err, &ke) || w.failures >= 3 {
+		w.cancel()
+	}
+}
+
+func (w *connWatch) lastErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last
+}
+
 func newAdmin(ctx context.Context, p *plan) (*admin, error) {
 	seeds := p.cfg.Target.Bootstrap()
-	opts := append(slices.Clone(p.adminOpts), kgo.SeedBrokers(seeds...), kgo.DialTimeout(reachTimeout))
+	pctx, cancel := context.WithTimeout(ctx, reachTimeout)
+	defer cancel()
+	watch := &connWatch{cancel: cancel}
+	opts := append(slices.Clone(p.adminOpts), kgo.SeedBrokers(seeds...), kgo.DialTimeout(reachTimeout), kgo.WithHooks(watch))
 	if p.cfg.Dial != nil {
 		opts = append(opts, kgo.Dialer(p.cfg.Dial))
 	}
@@ -36,18 +74,27 @@ func newAdmin(ctx context.Context, p *plan) (*admin, error) {
 		return nil, fmt.Errorf("admin client: %w", err)
 	}
 	a := &admin{cl: cl, bootstrap: seeds}
-	pctx, cancel := context.WithTimeout(ctx, reachTimeout)
-	defer cancel()
 	resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(pctx, cl)
 	if err == nil {
 		err = kerr.ErrorForCode(resp.ErrorCode)
 	}
 	if err != nil {
 		cl.Close()
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			return nil, fmt.Errorf("cannot reach the cluster at %s within %v", strings.Join(seeds, ","), reachTimeout)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("cannot reach the cluster at %s: %w", strings.Join(seeds, ","), err)
+		where := strings.Join(seeds, ",")
+		if last := watch.lastErr(); last != nil {
+			hint := ""
+			if p.admin.saslMechanism != "" && (errors.Is(last, io.EOF) || errors.Is(last, net.ErrClosed)) {
+				hint = fmt.Sprintf(" (the broker closed the connection: with SASL %s this usually means it rejected sasl.username/sasl.password or the mechanism)", p.admin.saslMechanism)
+			}
+			return nil, fmt.Errorf("cannot reach the cluster at %s: %w%s", where, last, hint)
+		}
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return nil, fmt.Errorf("cannot reach the cluster at %s within %v: no answer", where, reachTimeout)
+		}
+		return nil, fmt.Errorf("cannot reach the cluster at %s: %w", where, err)
 	}
 	a.versions = kversion.FromApiVersionsResponse(resp)
 	return a, nil

@@ -194,6 +194,7 @@ func (c RunConfig) withDefaults() RunConfig {
 type plan struct {
 	cfg          RunConfig
 	work         *parsedWorkload
+	admin        *clientSettings
 	producer     *clientSettings
 	consumer     *clientSettings
 	producerOpts []kgo.Opt
@@ -258,6 +259,7 @@ func (c RunConfig) plan() (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.admin = all
 	if p.adminOpts, err = all.connOptions(); err != nil {
 		return nil, err
 	}

@@ -69,6 +69,8 @@ type meter struct {
 	iv     *tally // since the last snapshot, warmup included (for live lines)
 	tot    *tally // measured window only
 	all    int64  // records acked or consumed, warmup included (for draining)
+	// pending counts records handed to the client and not yet acked or failed.
+	pending int64
 }
 
 func newMeter(warmup time.Duration) *meter {
@@ -78,6 +80,7 @@ func newMeter(warmup time.Duration) *meter {
 func (m *meter) sent(intended time.Duration) {
 	m.mu.Lock()
 	m.iv.sent++
+	m.pending++
 	if intended >= m.warmup {
 		m.tot.sent++
 	}
@@ -88,6 +91,7 @@ func (m *meter) sent(intended time.Duration) {
 func (m *meter) ack(intended, actual, acked time.Duration, bytes int, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.pending--
 	measured := intended >= m.warmup
 	if err != nil {
 		k := classify(err)
@@ -159,6 +163,12 @@ func (m *meter) total(dst *tally) {
 	m.mu.Lock()
 	dst.merge(m.tot)
 	m.mu.Unlock()
+}
+
+func (m *meter) outstanding() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pending
 }
 
 func (m *meter) count() int64 {

@@ -75,6 +75,9 @@ type ConsumeFigures struct {
 	LagAtEnd int64 `json:"lag_at_end"`
 	// Unconsumed counts acknowledged records the consumers never read (e2e).
 	Unconsumed int64 `json:"unconsumed"`
+	// Redelivered counts records read again after a group rebalance; only
+	// their first delivery is measured.
+	Redelivered int64 `json:"redelivered"`
 	// IdleConsumers got no partition (more consumers than partitions).
 	IdleConsumers int `json:"idle_consumers,omitempty"`
 }

@@ -83,8 +83,10 @@ type run struct {
 
 	markMu           sync.Mutex
 	measureStart     *mark
-	assigned         atomic.Int64
 	lastIntervalMark mark
+
+	taken       atomic.Int64 // consume mode: records counted against NumRecords
+	redelivered atomic.Int64 // records seen again below a partition's position
 }
 
 type producer struct {
@@ -96,8 +98,9 @@ type producer struct {
 }
 
 type consumer struct {
-	cl *kgo.Client
-	m  *meter
+	cl       *kgo.Client
+	m        *meter
+	assigned atomic.Int64 // partitions held through a group
 }
 
 // Run executes one run. Intervals stream to sink (nil for none). When ctx
@@ -376,7 +379,9 @@ func (r *run) produceLoop(loadCtx, produceCtx context.Context, pr *producer) {
 }
 
 // flush waits for every buffered record; on interruption, or when the
-// broker does not answer within the delivery timeout, it aborts the rest.
+// broker does not answer within the delivery timeout, it gives up: closing
+// the clients fails what is left, and those failures count as errors.
+// It returns how many records never got any outcome.
 func (r *run) flush(interrupted bool, abort context.CancelFunc) int64 {
 	limit := r.p.producer.deliveryTimeout + 5*time.Second
 	if interrupted {
@@ -389,15 +394,25 @@ func (r *run) flush(interrupted bool, abort context.CancelFunc) int64 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = pr.cl.Flush(fctx) // a timeout shows up as undelivered records
+			_ = pr.cl.Flush(fctx) // a timeout shows in the outstanding count
 		}()
 	}
 	wg.Wait()
 	abort()
-	var undelivered int64
 	for _, pr := range r.producers {
-		undelivered += pr.cl.BufferedProduceRecords()
+		if pr.m.outstanding() > 0 {
+			pr.cl.Close()
+		}
 	}
+	// Closing finishes the promises on franz-go's goroutines; give them a moment.
+	var undelivered int64
+	_ = pollUntil(context.Background(), 2*time.Second, "producer callbacks", func() (bool, error) {
+		undelivered = 0
+		for _, pr := range r.producers {
+			undelivered += pr.m.outstanding()
+		}
+		return undelivered == 0, nil
+	})
 	return undelivered
 }
 
@@ -446,6 +461,7 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 		n = min(n, int(r.parts))
 	}
 	for i := range n {
+		c := &consumer{m: newMeter(r.cfg.Warmup)}
 		var extra []kgo.Opt
 		if s.groupID == "" {
 			assign := map[int32]kgo.Offset{}
@@ -456,13 +472,13 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 		} else {
 			extra = append(extra, kgo.ConsumeTopics(topic),
 				kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-					r.assigned.Add(int64(len(m[topic])))
+					c.assigned.Add(int64(len(m[topic])))
 				}),
 				kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-					r.assigned.Add(-int64(len(m[topic])))
+					c.assigned.Add(-int64(len(m[topic])))
 				}),
 				kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-					r.assigned.Add(-int64(len(m[topic])))
+					c.assigned.Add(-int64(len(m[topic])))
 				}),
 				// Partitions without a committed offset start where this
 				// run starts, not wherever the reset policy would put them.
@@ -480,7 +496,7 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 		if err != nil {
 			return fmt.Errorf("consumer client: %w", err)
 		}
-		c := &consumer{cl: cl, m: newMeter(r.cfg.Warmup)}
+		c.cl = cl
 		r.consumers = append(r.consumers, c)
 		wg.Add(1)
 		go func() {
@@ -489,8 +505,19 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 		}()
 	}
 	if s.groupID != "" {
-		err := pollUntil(ctx, 30*time.Second, fmt.Sprintf("group %s to be assigned all %d partitions", s.groupID, r.parts), func() (bool, error) {
-			return r.assigned.Load() >= int64(r.parts), nil
+		// Wait for a settled group: every partition held and, when there are
+		// enough partitions, every consumer holding some. Starting earlier
+		// means a rebalance during the measurement.
+		err := pollUntil(ctx, 30*time.Second, fmt.Sprintf("group %s to assign all %d partitions to its %d consumers", s.groupID, r.parts, n), func() (bool, error) {
+			var total int64
+			for _, c := range r.consumers {
+				held := c.assigned.Load()
+				if held == 0 && n <= int(r.parts) {
+					return false, nil
+				}
+				total += held
+			}
+			return total == int64(r.parts), nil
 		})
 		if err != nil {
 			return err
@@ -515,6 +542,16 @@ func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 		})
 		r.posMu.Lock()
 		fs.EachRecord(func(rec *kgo.Record) {
+			if rec.Offset < r.pos[rec.Partition] {
+				// A rebalance handed this partition over from an older
+				// position: the record was measured the first time.
+				r.redelivered.Add(1)
+				return
+			}
+			r.pos[rec.Partition] = rec.Offset + 1
+			if r.cfg.Mode == ModeConsume && r.cfg.NumRecords > 0 && r.taken.Add(1) > r.cfg.NumRecords {
+				return
+			}
 			intended := time.Duration(-1)
 			ours := r.cfg.Mode == ModeConsume
 			for _, h := range rec.Headers {
@@ -523,7 +560,6 @@ func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 				}
 			}
 			c.m.consumed(intended, now, len(rec.Key)+len(rec.Value), ours)
-			r.pos[rec.Partition] = max(r.pos[rec.Partition], rec.Offset+1)
 			if hooks != nil && hooks.OnConsume != nil {
 				hooks.OnConsume(rec)
 			}
@@ -672,7 +708,7 @@ func (r *run) result(man Manifest, start *mark, end mark, loadEnd time.Duration,
 		pw := max(t.lastAck-warm, 0)
 		f := &ProduceFigures{
 			TargetRate: r.cfg.Rate, Sent: t.sent, Acked: t.acked, Failed: t.failed,
-			Undelivered:   max(undelivered, t.sent-t.acked-t.failed),
+			Undelivered:   undelivered,
 			RecordsPerSec: perSec(t.acked, pw),
 			MiBPerSec:     perSec(t.ackedBytes, pw) / mib,
 		}
@@ -701,6 +737,7 @@ func (r *run) result(man Manifest, start *mark, end mark, loadEnd time.Duration,
 			RecordsPerSec: perSec(t.consumed, cw),
 			MiBPerSec:     perSec(t.consumedBytes, cw) / mib,
 			LagAtEnd:      lagAtEnd,
+			Redelivered:   r.redelivered.Load(),
 		}
 		if start != nil {
 			f.WireMiBPerSec = perSec(end.fetch-start.fetch, window) / mib

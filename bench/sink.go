@@ -110,14 +110,17 @@ func NewHlogSink(w io.Writer) *HlogSink { return &HlogSink{w: hdr.NewHistogramLo
 // Interval writes the interval's histograms.
 func (s *HlogSink) Interval(iv *Interval) error {
 	startMs := iv.RunStart.UnixMilli()
+	// The log's StartTime and BaseTime lines hold whole seconds, so the base
+	// is truncated to match and the sub-second rest goes in each timestamp.
+	baseMs := startMs / 1000 * 1000
 	if !s.started {
 		s.started = true
-		s.w.SetBaseTime(startMs)
+		s.w.SetBaseTime(baseMs)
 		for _, err := range []error{
 			s.w.OutputLogFormatVersion(),
 			s.w.OutputComment(fmt.Sprintf("[kbench %s run; values in nanoseconds; tags: service, response, e2e]", iv.Mode)),
-			s.w.OutputStartTime(startMs),
-			s.w.OutputBaseTime(startMs),
+			s.w.OutputStartTime(baseMs),
+			s.w.OutputBaseTime(baseMs),
 			s.w.OutputLegend(),
 		} {
 			if err != nil {
