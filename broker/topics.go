@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"sync"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/kbench/kbench/broker/records"
 	"github.com/kbench/kbench/broker/storage"
+	"github.com/kbench/kbench/broker/topicconf"
 )
 
 // topic is one topic: its id, configs and partitions. Partitions only grow.
@@ -108,8 +108,6 @@ type topicRecord struct {
 	Partitions int32             `json:"partitions"`
 	Configs    map[string]string `json:"configs,omitempty"`
 }
-
-var validTopicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 
 var (
 	errTopicExists   = errors.New("topic already exists")
@@ -286,8 +284,8 @@ func (ts *topics) snapshot() []*topic {
 
 // create makes a topic; validateOnly checks without creating.
 func (ts *topics) create(name string, partitions int32, configs map[string]string, validateOnly bool) (*topic, error) {
-	if !validTopicName.MatchString(name) || name == "." || name == ".." {
-		return nil, fmt.Errorf("%w: %q (1-249 characters of [a-zA-Z0-9._-])", errInvalidTopic, name)
+	if err := topicconf.ValidateName(name); err != nil {
+		return nil, fmt.Errorf("%w: %v", errInvalidTopic, err)
 	}
 	if partitions < 1 || partitions > 100000 {
 		return nil, fmt.Errorf("%w: %d (must be 1..100000)", errInvalidParts, partitions)

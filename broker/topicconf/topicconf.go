@@ -6,9 +6,20 @@ package topicconf
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
+
+var validName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+
+// ValidateName checks a topic name as Kafka does.
+func ValidateName(name string) error {
+	if !validName.MatchString(name) || name == "." || name == ".." {
+		return fmt.Errorf("invalid topic name %q (1-249 characters of [a-zA-Z0-9._-], not . or ..)", name)
+	}
+	return nil
+}
 
 // Key is one supported topic config.
 type Key struct {
