@@ -84,15 +84,19 @@ func newAdmin(ctx context.Context, p *plan) (*admin, error) {
 			return nil, ctx.Err()
 		}
 		where := strings.Join(seeds, ",")
-		if last := watch.lastErr(); last != nil {
+		last := watch.lastErr()
+		if errors.Is(pctx.Err(), context.DeadlineExceeded) {
+			if last != nil {
+				return nil, fmt.Errorf("cannot reach the cluster at %s within %v (last error: %w)", where, reachTimeout, last)
+			}
+			return nil, fmt.Errorf("cannot reach the cluster at %s within %v: no answer", where, reachTimeout)
+		}
+		if last != nil {
 			hint := ""
 			if p.admin.saslMechanism != "" && (errors.Is(last, io.EOF) || errors.Is(last, net.ErrClosed)) {
 				hint = fmt.Sprintf(" (the broker closed the connection: with SASL %s this usually means it rejected sasl.username/sasl.password or the mechanism)", p.admin.saslMechanism)
 			}
 			return nil, fmt.Errorf("cannot reach the cluster at %s: %w%s", where, last, hint)
-		}
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-			return nil, fmt.Errorf("cannot reach the cluster at %s within %v: no answer", where, reachTimeout)
 		}
 		return nil, fmt.Errorf("cannot reach the cluster at %s: %w", where, err)
 	}
