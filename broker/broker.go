@@ -24,6 +24,7 @@ type Broker struct {
 	ln       *net.TCPListener
 	topics   topics
 	txns     *txnCoordinator
+	groups   *groupCoordinator
 	inflight *byteSemaphore
 
 	advHost string
@@ -83,6 +84,15 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	b.advHost, b.advPort = host, port
+	groups, err := newGroupCoordinator(cfg.DataDir, b.groupSettings(), b.topicID, cfg.Logf)
+	if err != nil {
+		ln.Close()
+		b.txns.close()
+		b.topics.closeAll()
+		return nil, fmt.Errorf("open group coordinator: %w", err)
+	}
+	b.groups = groups
+	b.txns.groupsDone = b.groupsTxnDone
 	b.wg.Add(2)
 	go b.acceptLoop()
 	go b.housekeeping()
@@ -211,5 +221,6 @@ func (b *Broker) Close() error {
 	b.mu.Unlock()
 	b.wg.Wait()
 	b.txns.close()
-	return b.topics.closeAll()
+	gerr := b.groups.close()
+	return errors.Join(gerr, b.topics.closeAll())
 }

@@ -21,6 +21,15 @@ var advertised = []apiRange{
 	{1, 12}, // Fetch
 	{2, 7},  // ListOffsets (v7: MAX_TIMESTAMP)
 	{3, 9},  // Metadata
+	{8, 8},  // OffsetCommit
+	{9, 8},  // OffsetFetch (v8: batched groups)
+	{10, 4}, // FindCoordinator (v4: batched keys)
+	{11, 6}, // JoinGroup (v5+: static membership)
+	{12, 4}, // Heartbeat
+	{13, 4}, // LeaveGroup
+	{14, 4}, // SyncGroup
+	{15, 5}, // DescribeGroups
+	{16, 4}, // ListGroups
 	{18, 3}, // ApiVersions
 	{19, 5}, // CreateTopics
 	{20, 4}, // DeleteTopics
@@ -32,7 +41,9 @@ var advertised = []apiRange{
 	{32, 4}, // DescribeConfigs
 	{33, 2}, // AlterConfigs
 	{37, 2}, // CreatePartitions
+	{42, 2}, // DeleteGroups
 	{44, 1}, // IncrementalAlterConfigs
+	{47, 0}, // OffsetDelete
 	{60, 0}, // DescribeCluster
 }
 
@@ -60,6 +71,28 @@ func (b *Broker) dispatch(c *conn, h *reqHeader, req kmsg.Request) reply {
 		return reply{msg: b.handleListOffsets(r)}
 	case *kmsg.MetadataRequest:
 		return reply{msg: b.handleMetadata(r)}
+	case *kmsg.OffsetCommitRequest:
+		return reply{msg: b.handleOffsetCommit(r)}
+	case *kmsg.OffsetFetchRequest:
+		return reply{msg: b.handleOffsetFetch(r)}
+	case *kmsg.FindCoordinatorRequest:
+		return reply{msg: b.handleFindCoordinator(r)}
+	case *kmsg.JoinGroupRequest:
+		return b.handleJoinGroup(c, h, r)
+	case *kmsg.HeartbeatRequest:
+		return reply{msg: b.handleHeartbeat(r)}
+	case *kmsg.LeaveGroupRequest:
+		return reply{msg: b.handleLeaveGroup(r)}
+	case *kmsg.SyncGroupRequest:
+		return b.handleSyncGroup(c, r)
+	case *kmsg.DescribeGroupsRequest:
+		return reply{msg: b.handleDescribeGroups(r)}
+	case *kmsg.ListGroupsRequest:
+		return reply{msg: b.handleListGroups(r)}
+	case *kmsg.DeleteGroupsRequest:
+		return reply{msg: b.handleDeleteGroups(r)}
+	case *kmsg.OffsetDeleteRequest:
+		return reply{msg: b.handleOffsetDelete(r)}
 	case *kmsg.ApiVersionsRequest:
 		return reply{msg: apiVersionsResponse(r.Version)}
 	case *kmsg.CreateTopicsRequest:

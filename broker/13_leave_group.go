@@ -1,0 +1,14 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// LeaveGroup v0-v4. v1 throttle; v3 (KIP-345) removes a batch of members by
+// member id or group.instance.id with per-member errors; v4 flexible.
+
+func (b *Broker) handleLeaveGroup(r *kmsg.LeaveGroupRequest) *kmsg.LeaveGroupResponse {
+	return b.groups.leave(r, time.Now())
+}

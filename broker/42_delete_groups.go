@@ -1,0 +1,44 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// DeleteGroups v0-v2. v1 throttle; v2 flexible. Only an Empty group can be
+// deleted (NON_EMPTY_GROUP otherwise); its committed offsets go with it.
+
+func (b *Broker) handleDeleteGroups(r *kmsg.DeleteGroupsRequest) *kmsg.DeleteGroupsResponse {
+	resp := r.ResponseKind().(*kmsg.DeleteGroupsResponse)
+	for _, id := range r.Groups {
+		dg := kmsg.NewDeleteGroupsResponseGroup()
+		dg.Group = id
+		dg.ErrorCode = b.groups.deleteGroup(id, time.Now())
+		resp.Groups = append(resp.Groups, dg)
+	}
+	return resp
+}
+
+func (c *groupCoordinator) deleteGroup(id string, now time.Time) int16 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.group(id, now)
+	switch {
+	case g == nil:
+		return kerr.GroupIDNotFound.Code
+	case g.state != groupEmpty || len(g.members) > 0:
+		return kerr.NonEmptyGroup.Code
+	}
+	if err := c.offsets.deleteGroup(id); err != nil {
+		c.logf("delete group %s: %v", id, err)
+		return kerr.UnknownServerError.Code
+	}
+	for pid := range g.pending {
+		delete(g.pending, pid)
+	}
+	g.state = groupDead
+	delete(c.groups, id)
+	return 0
+}
