@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -18,10 +19,21 @@ import (
 // exactly as received with only baseOffset and partitionLeaderEpoch rewritten
 // (both precede the CRC-covered bytes). acks=0 gets no response.
 
+// ackWait is an acks=all partition waiting for its high watermark.
+type ackWait struct {
+	p      *partition
+	target int64
+	minISR int
+	sp     *kmsg.ProduceResponseTopicPartition
+}
+
 func (b *Broker) handleProduce(r *kmsg.ProduceRequest) reply {
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
 	badAcks := r.Acks != 0 && r.Acks != 1 && r.Acks != -1
 	now := time.Now().UnixMilli()
+	var waits []ackWait
+	type at struct{ t, p int }
+	var waitAt []at
 	for i := range r.Topics {
 		rt := &r.Topics[i]
 		st := kmsg.NewProduceResponseTopic()
@@ -41,11 +53,16 @@ func (b *Broker) handleProduce(r *kmsg.ProduceRequest) reply {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			default:
 				p := t.partitions[rp.Partition]
-				sp.ErrorCode, sp.BaseOffset = b.produceTo(p, &t.settings, rp.Records, now)
+				var next int64
+				sp.ErrorCode, sp.BaseOffset, next = b.produceTo(p, &t.settings, rp.Records, now, r.Acks)
 				if sp.ErrorCode == 0 && t.settings.logAppendTime {
 					sp.LogAppendTime = now
 				}
 				sp.LogStartOffset = p.log.StartOffset()
+				if sp.ErrorCode == 0 && r.Acks == -1 && p.hw.Load() < next {
+					waits = append(waits, ackWait{p: p, target: next, minISR: t.settings.minInsync})
+					waitAt = append(waitAt, at{i, len(st.Partitions)})
+				}
 			}
 			if sp.ErrorCode != 0 && r.Version >= 8 {
 				sp.ErrorMessage = strp(kerr.ErrorForCode(sp.ErrorCode).Error())
@@ -57,17 +74,42 @@ func (b *Broker) handleProduce(r *kmsg.ProduceRequest) reply {
 	if r.Acks == 0 {
 		return reply{none: true}
 	}
-	return reply{msg: resp}
+	if len(waits) == 0 {
+		return reply{msg: resp}
+	}
+	// acks=all: answer once the high watermark passes every batch (the
+	// purgatory), or with REQUEST_TIMED_OUT after the request's timeout.
+	return reply{later: func() reply {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(max(r.TimeoutMillis, 1))*time.Millisecond)
+		defer cancel()
+		for i, w := range waits {
+			sp := &resp.Topics[waitAt[i].t].Partitions[waitAt[i].p]
+			if code := w.p.waitHW(ctx, w.target, w.minISR); code != 0 {
+				sp.ErrorCode, sp.BaseOffset = code, -1
+				if r.Version >= 8 {
+					sp.ErrorMessage = strp(kerr.ErrorForCode(code).Error())
+				}
+			}
+		}
+		return reply{msg: resp}
+	}}
 }
 
 // produceTo validates and appends one partition's records; it returns the
-// Kafka error code and the base offset assigned.
-func (b *Broker) produceTo(p *partition, s *topicSettings, recs []byte, now int64) (int16, int64) {
+// Kafka error code, the base offset assigned and the offset after the last
+// record (what the high watermark must reach for acks=all).
+func (b *Broker) produceTo(p *partition, s *topicSettings, recs []byte, now int64, acks int16) (int16, int64, int64) {
+	if !p.isLeader.Load() {
+		return kerr.NotLeaderForPartition.Code, -1, -1
+	}
+	if acks == -1 && int(p.isrLen.Load()) < s.minInsync {
+		return kerr.NotEnoughReplicas.Code, -1, -1
+	}
 	if len(recs) == 0 {
-		return kerr.CorruptMessage.Code, -1
+		return kerr.CorruptMessage.Code, -1, -1
 	}
 	if _, err := records.Validate(recs, s.maxMessageBytes); err != nil {
-		return recordsErrorCode(err), -1
+		return recordsErrorCode(err), -1, -1
 	}
 	if s.logAppendTime {
 		records.Iterate(recs, func(_ records.Header, batch []byte) bool {
@@ -76,29 +118,33 @@ func (b *Broker) produceTo(p *partition, s *topicSettings, recs []byte, now int6
 		})
 	}
 	p.appendMu.Lock()
+	if !p.isLeader.Load() { // lost leadership since the check above
+		p.appendMu.Unlock()
+		return kerr.NotLeaderForPartition.Code, -1, -1
+	}
 	chk := p.ps.check(recs)
 	if chk.code != 0 || chk.duplicate {
 		p.appendMu.Unlock()
 		if chk.duplicate {
 			// A retried batch already in the log: acknowledge it with its
 			// original offset instead of appending it again.
-			return 0, chk.dupBase
+			return 0, chk.dupBase, chk.dupEnd + 1
 		}
-		return chk.code, -1
+		return chk.code, -1, -1
 	}
 	base, last, err := p.log.Append(recs, p.epoch.Load())
 	if err == nil {
 		p.ps.appended(chk, base, last)
-		p.hw.Store(last + 1)
-		p.updateLSO()
+		p.openTxnsChanged()
+		p.leaderAppended()
 	}
 	p.appendMu.Unlock()
 	if err != nil {
 		b.cfg.Logf("append %s-%d: %v", p.topic, p.index, err)
-		return kerr.KafkaStorageError.Code, -1
+		return kerr.KafkaStorageError.Code, -1, -1
 	}
 	p.wake()
-	return 0, base
+	return 0, base, last + 1
 }
 
 func recordsErrorCode(err error) int16 {

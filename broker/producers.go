@@ -72,6 +72,7 @@ type appendCheck struct {
 	code      int16
 	duplicate bool
 	dupBase   int64
+	dupEnd    int64
 	pid       int64
 	epoch     int16
 	first     int32
@@ -121,7 +122,7 @@ func (s *producerState) check(recs []byte) appendCheck {
 		}
 	default:
 		if r, ok := e.find(c.first, c.last); ok {
-			c.duplicate, c.dupBase = true, r.base
+			c.duplicate, c.dupBase, c.dupEnd = true, r.base, r.end
 			return c
 		}
 		if last := e.lastSeq(); last != -1 && c.first != last+1 && !(last == 1<<31-1 && c.first == 0) {

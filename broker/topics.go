@@ -46,6 +46,15 @@ type partition struct {
 	lso atomic.Int64
 	// ps is the idempotence and transaction state; guarded by appendMu.
 	ps producerState
+	// firstOpen mirrors ps.firstUnstable() (-1: none) for updateLSO.
+	firstOpen atomic.Int64
+	lsoMu     sync.Mutex
+
+	// Replication (replica.go); rs is guarded by repMu.
+	repMu    sync.Mutex
+	rs       replicaState
+	isLeader atomic.Bool
+	isrLen   atomic.Int32
 
 	waitMu  sync.Mutex
 	waiters []chan struct{}
@@ -98,6 +107,9 @@ func (p *partition) removeWaiter(ch chan struct{}) {
 // topics is the broker's topic registry, persisted as topics.json in the data dir.
 type topics struct {
 	cfg *Config
+	// clustered: topics and leadership come from the controller, not from
+	// the local registry.
+	clustered bool
 	mu  sync.RWMutex
 	m   map[string]*topic
 }
@@ -166,13 +178,16 @@ func (ts *topics) openPartition(t *topic, i int32) (*partition, error) {
 		return nil, fmt.Errorf("open partition %s-%d: %w", t.name, i, err)
 	}
 	p := &partition{topic: t.name, index: i, log: l, ps: newProducerState()}
-	p.hw.Store(l.EndOffset())
-	if e := l.LatestEpoch(); e > 0 {
-		p.epoch.Store(e)
-	}
+	// The HW is not checkpointed: it starts at the log start and rises as
+	// replicas confirm their offsets (at once for a single node).
+	p.hw.Store(l.StartOffset())
 	if err := p.rebuildProducerState(); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("open partition %s-%d: %w", t.name, i, err)
+	}
+	if !ts.clustered {
+		self := ts.cfg.NodeID
+		p.becomeLeader(self, max(l.LatestEpoch(), 0), 0, []int32{self}, []int32{self})
 	}
 	return p, nil
 }
@@ -198,19 +213,26 @@ func (p *partition) rebuildProducerState() error {
 	if err != nil {
 		return fmt.Errorf("rebuild producer state: %w", err)
 	}
-	p.updateLSO()
+	p.openTxnsChanged()
 	return nil
 }
 
-// updateLSO recomputes the last stable offset. Caller holds appendMu (or is
-// the only user of p).
+// openTxnsChanged refreshes firstOpen after ps changed. Caller holds appendMu.
+func (p *partition) openTxnsChanged() {
+	p.firstOpen.Store(p.ps.firstUnstable())
+	p.updateLSO()
+}
+
+// updateLSO recomputes the last stable offset from the HW and the first
+// open transaction.
 func (p *partition) updateLSO() {
-	hw := p.hw.Load()
-	if f := p.ps.firstUnstable(); f != -1 && f < hw {
-		p.lso.Store(f)
-		return
+	p.lsoMu.Lock()
+	lso := p.hw.Load()
+	if f := p.firstOpen.Load(); f >= 0 && f < lso {
+		lso = f
 	}
-	p.lso.Store(hw)
+	p.lso.Store(lso)
+	p.lsoMu.Unlock()
 }
 
 // save writes the registry atomically (temp file, fsync, rename). Caller holds mu.

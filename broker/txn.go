@@ -427,11 +427,11 @@ func (tc *txnCoordinator) expire(now time.Time) {
 func (p *partition) writeMarker(pid int64, epoch int16, commit bool) error {
 	batch := records.AppendControlBatch(nil, pid, epoch, commit, 0, time.Now().UnixMilli())
 	p.appendMu.Lock()
-	base, last, err := p.log.Append(batch, p.epoch.Load())
+	base, _, err := p.log.Append(batch, p.epoch.Load())
 	if err == nil {
 		p.ps.marker(pid, epoch, commit, base)
-		p.hw.Store(last + 1)
-		p.updateLSO()
+		p.openTxnsChanged()
+		p.leaderAppended()
 	}
 	p.appendMu.Unlock()
 	if err == nil {

@@ -1,0 +1,230 @@
+package broker
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Replication state of one partition on this broker, the Kafka way: the
+// leader tracks each follower's log end offset (from the offsets of its
+// fetches); the high watermark is the minimum log end offset over the ISR;
+// a follower stays in the ISR while it caught up within
+// replica.lag.time.max.ms; ISR changes go through the controller
+// (AlterPartition). A single-node broker is a leader whose ISR is itself.
+//
+// Lock order: appendMu, then repMu.
+
+type replicaState struct {
+	self           int32
+	leader         int32
+	partitionEpoch int32
+	replicas, isr  []int32
+	followers      map[int32]*followerState
+	alterInFlight  bool
+	hwCh           chan struct{} // closed when the HW, ISR or leadership changes
+}
+
+type followerState struct {
+	leo          int64 // -1 until the follower's first fetch
+	caughtUp     time.Time
+	lastFetch    time.Time
+	lastFetchLEO int64 // the leader's LEO at the follower's previous fetch
+}
+
+// notifyLocked wakes acks=all waiters. Caller holds repMu.
+func (p *partition) notifyLocked() {
+	if p.rs.hwCh != nil {
+		close(p.rs.hwCh)
+	}
+	p.rs.hwCh = make(chan struct{})
+}
+
+// becomeLeader makes this broker the partition's leader at leaderEpoch.
+// Followers' offsets are unknown until they fetch, so the HW waits for them;
+// each in-sync follower gets a full lag window to do so.
+func (p *partition) becomeLeader(self, leaderEpoch, partitionEpoch int32, replicas, isr []int32) {
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	p.repMu.Lock()
+	defer p.repMu.Unlock()
+	p.epoch.Store(leaderEpoch)
+	now := time.Now()
+	p.rs = replicaState{self: self, leader: self, partitionEpoch: partitionEpoch,
+		replicas: slices.Clone(replicas), isr: slices.Clone(isr), followers: map[int32]*followerState{}, hwCh: p.rs.hwCh}
+	for _, r := range replicas {
+		if r != self {
+			p.rs.followers[r] = &followerState{leo: -1, caughtUp: now, lastFetchLEO: -1}
+		}
+	}
+	p.isLeader.Store(true)
+	p.isrLen.Store(int32(len(isr)))
+	p.advanceHWLocked()
+	p.notifyLocked()
+	defer p.wake()
+}
+
+// becomeFollower makes this broker a follower of leader (or of nobody, -1).
+func (p *partition) becomeFollower(self, leader, leaderEpoch, partitionEpoch int32, replicas, isr []int32) {
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	p.repMu.Lock()
+	defer p.repMu.Unlock()
+	p.epoch.Store(leaderEpoch)
+	p.rs = replicaState{self: self, leader: leader, partitionEpoch: partitionEpoch,
+		replicas: slices.Clone(replicas), isr: slices.Clone(isr), hwCh: p.rs.hwCh}
+	p.isLeader.Store(false)
+	p.isrLen.Store(int32(len(isr)))
+	p.notifyLocked()
+}
+
+// setISR applies a newer ISR (from the controller) without a leader change.
+func (p *partition) setISR(partitionEpoch int32, isr []int32) {
+	p.repMu.Lock()
+	defer p.repMu.Unlock()
+	if partitionEpoch <= p.rs.partitionEpoch {
+		return
+	}
+	p.rs.partitionEpoch = partitionEpoch
+	p.rs.isr = slices.Clone(isr)
+	p.isrLen.Store(int32(len(isr)))
+	if p.isLeader.Load() {
+		p.advanceHWLocked()
+	}
+	p.notifyLocked()
+}
+
+// leaderState returns the leader id and whether this broker leads.
+func (p *partition) leaderState() (leader int32, isLeader bool) {
+	p.repMu.Lock()
+	defer p.repMu.Unlock()
+	return p.rs.leader, p.isLeader.Load()
+}
+
+// advanceHWLocked raises the HW to the minimum LEO over the ISR and reports
+// whether it moved (consumers waiting below it should be woken). Caller
+// holds repMu.
+func (p *partition) advanceHWLocked() bool {
+	if !p.isLeader.Load() {
+		return false
+	}
+	hw := p.log.EndOffset()
+	for _, r := range p.rs.isr {
+		if r == p.rs.self {
+			continue
+		}
+		f := p.rs.followers[r]
+		if f == nil || f.leo < 0 {
+			return false // unknown follower position: hold the HW
+		}
+		hw = min(hw, f.leo)
+	}
+	if hw <= p.hw.Load() {
+		return false
+	}
+	p.hw.Store(hw)
+	p.updateLSO()
+	p.notifyLocked()
+	return true
+}
+
+// leaderAppended recomputes the HW after a leader append (the caller wakes
+// fetches). Caller holds appendMu.
+func (p *partition) leaderAppended() {
+	p.repMu.Lock()
+	p.advanceHWLocked()
+	p.repMu.Unlock()
+}
+
+// followerFetched records a follower's fetch at fetchOffset. It returns the
+// new ISR to propose when the follower caught up and should rejoin, or nil.
+func (p *partition) followerFetched(replica int32, fetchOffset int64, now time.Time) (expand []int32, epochs [2]int32) {
+	p.repMu.Lock()
+	defer p.repMu.Unlock()
+	f := p.rs.followers[replica]
+	if f == nil || !p.isLeader.Load() {
+		return nil, epochs
+	}
+	leo := p.log.EndOffset()
+	switch {
+	case fetchOffset >= leo:
+		f.caughtUp = now
+	case f.lastFetchLEO >= 0 && fetchOffset >= f.lastFetchLEO:
+		f.caughtUp = f.lastFetch
+	}
+	f.leo, f.lastFetch, f.lastFetchLEO = fetchOffset, now, leo
+	if p.advanceHWLocked() {
+		defer p.wake() // consumers waiting for data below the HW
+	}
+	if !slices.Contains(p.rs.isr, replica) && fetchOffset >= p.hw.Load() && !p.rs.alterInFlight {
+		p.rs.alterInFlight = true
+		isr := append(slices.Clone(p.rs.isr), replica)
+		slices.Sort(isr)
+		return isr, [2]int32{p.epoch.Load(), p.rs.partitionEpoch}
+	}
+	return nil, epochs
+}
+
+// laggingISR returns the ISR without followers that have not caught up for
+// lagMax, when that differs from the current ISR.
+func (p *partition) laggingISR(now time.Time, lagMax time.Duration) (shrunk []int32, epochs [2]int32) {
+	p.repMu.Lock()
+	defer p.repMu.Unlock()
+	if !p.isLeader.Load() || p.rs.alterInFlight {
+		return nil, epochs
+	}
+	var keep []int32
+	for _, r := range p.rs.isr {
+		if f := p.rs.followers[r]; r != p.rs.self && (f == nil || now.Sub(f.caughtUp) > lagMax) {
+			continue
+		}
+		keep = append(keep, r)
+	}
+	if len(keep) == len(p.rs.isr) {
+		return nil, epochs
+	}
+	p.rs.alterInFlight = true
+	return keep, [2]int32{p.epoch.Load(), p.rs.partitionEpoch}
+}
+
+// alterDone applies the controller's answer to an ISR change.
+func (p *partition) alterDone(code int16, leaderEpoch, partitionEpoch int32, isr []int32) {
+	p.repMu.Lock()
+	p.rs.alterInFlight = false
+	p.repMu.Unlock()
+	if code == 0 && leaderEpoch == p.epoch.Load() {
+		p.setISR(partitionEpoch, isr)
+	}
+}
+
+// waitHW waits until the HW reaches target (acks=all). It returns 0, or
+// NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS_AFTER_APPEND, REQUEST_TIMED_OUT.
+func (p *partition) waitHW(ctx context.Context, target int64, minISR int) int16 {
+	for {
+		p.repMu.Lock()
+		ch := p.rs.hwCh
+		if ch == nil {
+			p.notifyLocked()
+			ch = p.rs.hwCh
+		}
+		isLeader := p.isLeader.Load()
+		isr := len(p.rs.isr)
+		p.repMu.Unlock()
+		if !isLeader {
+			return kerr.NotLeaderForPartition.Code
+		}
+		if p.hw.Load() >= target {
+			if isr < minISR {
+				return kerr.NotEnoughReplicasAfterAppend.Code
+			}
+			return 0
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return kerr.RequestTimedOut.Code
+		}
+	}
+}
