@@ -392,10 +392,11 @@ type Manifest struct {
 	ClusterID  string    `json:"cluster_id,omitempty"`
 	Brokers    int       `json:"brokers,omitempty"`
 	Controller int32     `json:"controller_id"`
-	// BrokerVersion is franz-go's guess of the Apache Kafka release whose
-	// API versions match what the broker advertised (kbench's own broker
-	// advertises a custom set, so expect "unknown custom" there).
-	BrokerVersion string `json:"broker_version"`
+	// BrokerVersionGuess is franz-go's guess of the Apache Kafka release
+	// whose API versions match what the broker advertised in ApiVersions.
+	// Non-Apache brokers (kbench's own included) advertise their own mix,
+	// so read it with Target, which names the software when kbench knows it.
+	BrokerVersionGuess string `json:"broker_version_guess"`
 	// APIVersions is the max version per API key the broker advertised.
 	APIVersions map[string]int16 `json:"api_versions,omitempty"`
 }
@@ -403,7 +404,7 @@ type Manifest struct {
 // describeCluster fills the target half of a manifest.
 func (a *admin) describeCluster(ctx context.Context, m *Manifest) {
 	m.Bootstrap = slices.Clone(a.bootstrap)
-	m.BrokerVersion = a.versions.VersionGuess()
+	m.BrokerVersionGuess = a.versions.VersionGuess()
 	m.APIVersions = map[string]int16{}
 	a.versions.EachMaxKeyVersion(func(k, v int16) {
 		name := kmsg.NameForKey(k)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -705,19 +706,12 @@ func (s *clientSettings) effectiveProducer() map[string]string {
 		"enable.idempotence":                    strconv.FormatBool(s.idempotence),
 		"max.in.flight.requests.per.connection": strconv.Itoa(s.maxInFlight),
 		"buffer.memory":                         strconv.FormatInt(s.bufferMemory, 10),
-		"partitioner.class":                     cmpOr(s.partitioner, "default"),
+		"partitioner.class":                     cmp.Or(s.partitioner, "default"),
 	}
 	if lvl, ok := s.levels[s.compression]; ok {
 		m["compression."+s.compression+".level"] = strconv.Itoa(lvl)
 	}
 	return m
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 var jaasRe = regexp.MustCompile(`^\s*(\S+)\s+(required|requisite|sufficient|optional)\s+(.*?);?\s*$`)

@@ -128,7 +128,7 @@ func sampleResult() *Result {
 		EffectiveProducer: map[string]string{"acks": "all"},
 		Manifest: Manifest{Kbench: "v1", Go: "go1.26", OS: "linux", Arch: "amd64", CPUModel: "cpu", CPUs: 2, GoMaxProcs: 2,
 			Hostname: "h", Started: time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC), Target: "external", Bootstrap: []string{"a:1"},
-			ClusterID: "c", Brokers: 3, Controller: 1, BrokerVersion: "v3.7", APIVersions: map[string]int16{"Produce": 9}},
+			ClusterID: "c", Brokers: 3, Controller: 1, BrokerVersionGuess: "v3.7", APIVersions: map[string]int16{"Produce": 9}},
 		Partitions: 3, Elapsed: 12.5, Measured: 10.25, Interrupted: true,
 		Produce: &ProduceFigures{TargetRate: 1234.5, Sent: 10, Acked: 9, Failed: 1, Undelivered: 0, RecordsPerSec: 1.5, AchievedPct: 99.5,
 			MiBPerSec: 0.25, WireMiBPerSec: 0.125, CompressionRatio: 3.5},

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -229,8 +230,12 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 	repStop := make(chan struct{})
 	repDone := make(chan struct{})
 	idx := 0
-	emit := func() {
+	emit := func(final bool) {
 		iv := r.snapshot(idx)
+		iv.Final = final
+		if final && iv.Sent+iv.Acked+iv.Failed+iv.Consumed == 0 {
+			return // an empty tail says nothing
+		}
 		idx++
 		intervals = append(intervals, intervalFigures(iv))
 		if err := sink.Interval(iv); err != nil && sinkErr == nil {
@@ -244,7 +249,7 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 		for {
 			select {
 			case <-tick.C:
-				emit()
+				emit(false)
 			case <-repStop:
 				return
 			}
@@ -293,7 +298,7 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 	cwg.Wait()
 	close(repStop)
 	<-repDone
-	emit()
+	emit(true)
 
 	r.markMu.Lock()
 	start := r.measureStart
@@ -306,7 +311,7 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 func newManifest(cfg RunConfig) Manifest {
 	host, _ := os.Hostname()
 	return Manifest{
-		Kbench:     cmpOr(cfg.Version, "dev"),
+		Kbench:     cmp.Or(cfg.Version, "dev"),
 		Go:         runtime.Version(),
 		OS:         runtime.GOOS,
 		Arch:       runtime.GOARCH,
@@ -448,6 +453,13 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 	if r.cfg.Mode == ModeConsume {
 		if r.target, err = r.adm.offsets(ctx, topic, r.parts, -1); err != nil {
 			return err
+		}
+		var avail int64
+		for p, end := range r.target {
+			avail += end - start[p]
+		}
+		if avail == 0 && r.cfg.NumRecords == 0 {
+			return fmt.Errorf("topic %s has nothing to read from where consuming starts: give --prefill N to write records first, or --num-records N to wait for N new ones", topic)
 		}
 	}
 	r.posMu.Lock()
@@ -656,7 +668,9 @@ func (r *run) snapshot(idx int) *Interval {
 		Consumed: t.consumed, ConsumedBytes: t.consumedBytes,
 		Service: t.service, Response: t.response, E2E: t.e2e,
 	}
-	if d := now.at - prev.at; d > 0 {
+	// CPU time is accounted in scheduler ticks, so a very short interval
+	// would show noise; it is left at 0.
+	if d := now.at - prev.at; d >= 100*time.Millisecond {
 		iv.CPUCores = float64(now.cpu-prev.cpu) / float64(d)
 	}
 	return iv

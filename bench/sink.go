@@ -19,7 +19,10 @@ type Interval struct {
 	Start    time.Duration // since RunStart
 	End      time.Duration
 	// Warmup is set when the interval began before the warmup ended.
-	Warmup                  bool
+	Warmup bool
+	// Final marks the last, usually partial, interval (it includes the
+	// wait for outstanding acknowledgements and the consumers' drain).
+	Final                   bool
 	Sent, Acked, Failed     int64
 	AckedBytes              int64
 	Consumed, ConsumedBytes int64
@@ -91,6 +94,9 @@ func (s LineSink) Interval(iv *Interval) error {
 	fmt.Fprintf(&b, ", cpu %.2f cores", iv.CPUCores)
 	if iv.Warmup {
 		b.WriteString(" (warmup)")
+	}
+	if iv.Final {
+		b.WriteString(" (end)")
 	}
 	b.WriteByte('\n')
 	_, err := io.WriteString(s.W, b.String())

@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -200,7 +201,7 @@ type parsedWorkload struct {
 }
 
 func (w Workload) parse() (*parsedWorkload, error) {
-	size, err := parseSizeDist(cmpOr(w.RecordSize, "1024"))
+	size, err := parseSizeDist(cmp.Or(w.RecordSize, "1024"))
 	if err != nil {
 		return nil, err
 	}
