@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -142,14 +143,15 @@ func (c *groupCoordinator) join(r *kmsg.JoinGroupRequest, clientID, clientHost s
 
 // rejoinStatic handles a static member that restarted (empty member id, known
 // instance id): it takes over the old member id's place. In a Stable group
-// with unchanged protocols there is no rebalance — the member gets the
-// current generation and re-reads its assignment with SyncGroup. The leader
-// id returned is the old one, so a restarted leader does not reassign.
+// where the rejoin changes neither the selected protocol nor the member's
+// subscription there is no rebalance — the member gets the current
+// generation and re-reads its assignment with SyncGroup. The leader id
+// returned is the old one, so a restarted leader does not reassign.
 func (g *group) rejoinStatic(old *groupMember, r *kmsg.JoinGroupRequest, update func(*groupMember), park func(*groupMember) (kmsg.Response, <-chan kmsg.Response), now time.Time) (kmsg.Response, <-chan kmsg.Response) {
 	old.failJoin(kerr.FencedInstanceID.Code)
 	old.failSync(kerr.FencedInstanceID.Code)
 	oldLeader := g.leader
-	same := sameProtocols(old.protocols, r.Protocols)
+	same := g.sameSelection(old, r.Protocols)
 	m := old
 	delete(g.members, m.id)
 	if g.leader == m.id {
@@ -315,4 +317,40 @@ func (c *groupCoordinator) leave(r *kmsg.LeaveGroupRequest, now time.Time) *kmsg
 		resp.Members = append(resp.Members, rm)
 	}
 	return resp
+}
+
+// sameSelection says whether replacing m's protocols with ps keeps the
+// group's selected protocol and, for consumer groups, m's subscribed topics.
+// Kafka checks only the former; the subscription check keeps a static
+// member that restarts with different topics from being silently ignored.
+// Owned partitions and user data may differ: a restarted client owns nothing.
+func (g *group) sameSelection(m *groupMember, ps []kmsg.JoinGroupRequestProtocol) bool {
+	oldProtocols := m.protocols
+	m.protocols = ps
+	next := g.selectProtocol()
+	m.protocols = oldProtocols
+	if next != g.protocol {
+		return false
+	}
+	oldMeta := m.metadataFor(g.protocol)
+	var newMeta []byte
+	for _, p := range ps {
+		if p.Name == g.protocol {
+			newMeta = p.Metadata
+		}
+	}
+	if g.protocolType != "consumer" {
+		return true
+	}
+	var a, b kmsg.ConsumerMemberMetadata
+	if a.ReadFrom(oldMeta) != nil || b.ReadFrom(newMeta) != nil {
+		return string(oldMeta) == string(newMeta)
+	}
+	return slices.Equal(sortedCopy(a.Topics), sortedCopy(b.Topics))
+}
+
+func sortedCopy(ss []string) []string {
+	out := slices.Clone(ss)
+	slices.Sort(out)
+	return out
 }
