@@ -69,8 +69,9 @@ type meter struct {
 	iv     *tally // since the last snapshot, warmup included (for live lines)
 	tot    *tally // measured window only
 	all    int64  // records acked or consumed, warmup included (for draining)
-	// pending counts records handed to the client and not yet acked or failed.
-	pending int64
+	// pending counts records handed to the client and not yet acked or
+	// failed; outcomes those that were.
+	pending, outcomes int64
 }
 
 func newMeter(warmup time.Duration) *meter {
@@ -92,6 +93,7 @@ func (m *meter) ack(intended, actual, acked time.Duration, bytes int, err error)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pending--
+	m.outcomes++
 	measured := intended >= m.warmup
 	if err != nil {
 		k := classify(err)
@@ -163,6 +165,14 @@ func (m *meter) total(dst *tally) {
 	m.mu.Lock()
 	dst.merge(m.tot)
 	m.mu.Unlock()
+}
+
+// progress returns how many records got an outcome (warmup included) and
+// how many are still waiting for one.
+func (m *meter) progress() (done, pending int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.outcomes, m.pending
 }
 
 func (m *meter) outstanding() int64 {

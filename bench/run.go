@@ -91,18 +91,25 @@ type run struct {
 }
 
 type producer struct {
-	id    int
-	cl    *kgo.Client
-	pacer Pacer
-	gen   *generator
-	m     *meter
+	id     int
+	cl     *kgo.Client
+	pacer  Pacer
+	gen    *generator
+	m      *meter
+	closer sync.Once
 }
+
+// close closes the client once; several stages may want it closed.
+func (p *producer) close() { p.closer.Do(p.cl.Close) }
 
 type consumer struct {
 	cl       *kgo.Client
 	m        *meter
 	assigned atomic.Int64 // partitions held through a group
+	closer   sync.Once
 }
+
+func (c *consumer) close() { c.closer.Do(c.cl.Close) }
 
 // Run executes one run. Intervals stream to sink (nil for none). When ctx
 // is cancelled the run stops early, still waits briefly for outstanding
@@ -190,13 +197,16 @@ func (r *run) newMark() mark {
 
 func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 	cfg := r.cfg
-	defer r.closeClients()
 	manifest := newManifest(cfg)
 	r.adm.describeCluster(ctx, &manifest)
 
 	consumeCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopConsumers()
 	var cwg sync.WaitGroup
+	defer func() {
+		stopConsumers()
+		r.closeClients()
+		cwg.Wait()
+	}()
 	if cfg.Mode != ModeProduce {
 		if err := r.startConsumers(ctx, consumeCtx, &cwg); err != nil {
 			return nil, err
@@ -275,10 +285,17 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 			r.produceLoop(loadCtx, produceCtx, pr)
 		}()
 	}
+	loadDone, watchDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		r.watchdog(ctx, loadDone, abort)
+	}()
 	if cfg.Mode == ModeConsume {
 		r.waitConsumed(loadCtx)
 	}
 	pwg.Wait()
+	close(loadDone)
+	<-watchDone
 	loadEnd := time.Since(r.start)
 	interrupted := ctx.Err() != nil
 
@@ -406,7 +423,7 @@ func (r *run) flush(interrupted bool, abort context.CancelFunc) int64 {
 	abort()
 	for _, pr := range r.producers {
 		if pr.m.outstanding() > 0 {
-			pr.cl.Close()
+			pr.close()
 		}
 	}
 	// Closing finishes the promises on franz-go's goroutines; give them a moment.
@@ -421,12 +438,51 @@ func (r *run) flush(interrupted bool, abort context.CancelFunc) int64 {
 	return undelivered
 }
 
+// watchdog keeps the load phase bounded when producers sit blocked in
+// Produce (buffer full, broker gone): after Ctrl-C it allows 5 s, and
+// without any acknowledgement for the delivery timeout plus 5 s it gives
+// up. Closing the clients fails the blocked and buffered records.
+func (r *run) watchdog(ctx context.Context, loadDone <-chan struct{}, abort context.CancelFunc) {
+	stall := r.p.producer.deliveryTimeout + 5*time.Second
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	last, lastChange := int64(-1), time.Now()
+	var interrupted time.Time
+	for {
+		select {
+		case <-loadDone:
+			return
+		case <-tick.C:
+		}
+		if ctx.Err() != nil && interrupted.IsZero() {
+			interrupted = time.Now()
+		}
+		var done, pending int64
+		for _, pr := range r.producers {
+			d, p := pr.m.progress()
+			done, pending = done+d, pending+p
+		}
+		if done != last {
+			last, lastChange = done, time.Now()
+		}
+		stuck := pending > 0 && time.Since(lastChange) > stall
+		late := !interrupted.IsZero() && time.Since(interrupted) > 5*time.Second
+		if stuck || late {
+			abort()
+			for _, pr := range r.producers {
+				pr.close()
+			}
+			return
+		}
+	}
+}
+
 func (r *run) closeClients() {
 	for _, pr := range r.producers {
-		pr.cl.Close()
+		pr.close()
 	}
 	for _, c := range r.consumers {
-		c.cl.Close()
+		c.close()
 	}
 }
 
@@ -719,7 +775,10 @@ func (r *run) result(man Manifest, start *mark, end mark, loadEnd time.Duration,
 			pr.m.total(t)
 		}
 		addErrs(errs, t.errs)
-		pw := max(t.lastAck-warm, 0)
+		// The window runs to the last acknowledgement or to when sending
+		// stopped, whichever is later: a broker that stops acknowledging
+		// must not shrink the window and flatter the rate.
+		pw := max(max(t.lastAck, loadEnd)-warm, 0)
 		f := &ProduceFigures{
 			TargetRate: r.cfg.Rate, Sent: t.sent, Acked: t.acked, Failed: t.failed,
 			Undelivered:   undelivered,
@@ -745,7 +804,7 @@ func (r *run) result(man Manifest, start *mark, end mark, loadEnd time.Duration,
 			c.m.total(t)
 		}
 		addErrs(errs, t.errs)
-		cw := max(t.lastConsume-warm, 0)
+		cw := max(max(t.lastConsume, loadEnd)-warm, 0)
 		f := &ConsumeFigures{
 			Consumed:      t.consumed,
 			RecordsPerSec: perSec(t.consumed, cw),

@@ -523,3 +523,28 @@ func TestValidateErrors(t *testing.T) {
 		t.Error("bootstrap without port accepted")
 	}
 }
+
+// TestBrokerGoneForGood stalls the broker for good while the producer's
+// small buffer is full, so Produce blocks: the run must still end (after
+// delivery.timeout.ms plus a grace period without any acknowledgement),
+// count the stranded records as errors and report.
+func TestBrokerGoneForGood(t *testing.T) {
+	tg := startEmbedded(t)
+	proxy := newStallProxy(t, tg.Bootstrap()[0])
+	time.AfterFunc(time.Second, proxy.pause)
+	t.Cleanup(proxy.unpause)
+	start := time.Now()
+	res, out := mustRun(t, RunConfig{Mode: ModeProduce, Target: tg, Dial: proxy.dialVia, Rate: 1000, Duration: 3 * time.Second,
+		Producer: map[string]string{"buffer.memory": "600", "delivery.timeout.ms": "1000", "linger.ms": "0"}, Workload: Workload{RecordSize: "100"}})
+	took := time.Since(start)
+	t.Log(out)
+	if took > 15*time.Second {
+		t.Errorf("run took %v with the broker gone", took)
+	}
+	if res.Valid || res.Produce.Failed == 0 || res.Produce.Undelivered != 0 {
+		t.Errorf("valid %v failed %d undelivered %d: want invalid, failures counted, nothing left unaccounted", res.Valid, res.Produce.Failed, res.Produce.Undelivered)
+	}
+	if res.Produce.Acked < 800 || res.Produce.Acked > 1100 {
+		t.Errorf("acked %d, want the ~1000 sent before the stall", res.Produce.Acked)
+	}
+}
