@@ -73,6 +73,9 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		newBrokerCmd(stdout, stderr),
 		newCodecsCmd(stdout, stderr),
+		newProduceCmd(stdout, stderr),
+		newConsumeCmd(stdout, stderr),
+		newE2ECmd(stdout, stderr),
 	)
 	return root
 }
