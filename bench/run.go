@@ -72,7 +72,10 @@ type run struct {
 	adm   *admin
 	parts int32
 	runID uint64
-	start time.Time
+	// start is when load began; written once before producers and the
+	// reporter start. Consumers run earlier and read it through started.
+	start   time.Time
+	started atomic.Pointer[time.Time]
 
 	wire      wireStats
 	producers []*producer
@@ -219,6 +222,7 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 	}
 
 	r.start = time.Now()
+	r.started.Store(&r.start)
 	manifest.Started = r.start
 	r.lastIntervalMark = r.newMark()
 	if cfg.Warmup == 0 {
@@ -602,7 +606,12 @@ func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 		if ctx.Err() != nil || fs.IsClientClosed() {
 			return
 		}
-		now := time.Since(r.start)
+		// Consumers start before the clock does (so they miss nothing);
+		// what they read before it counts as time 0.
+		var now time.Duration
+		if st := r.started.Load(); st != nil {
+			now = time.Since(*st)
+		}
 		fs.EachError(func(_ string, _ int32, err error) {
 			if !errors.Is(err, context.Canceled) {
 				c.m.fetchError(err)
