@@ -673,21 +673,41 @@ func (r *run) waitConsumed(ctx context.Context) {
 	}
 }
 
-func (r *run) consumedCount() int64 {
+func (r *run) producerMeters() []*meter {
+	ms := make([]*meter, len(r.producers))
+	for i, pr := range r.producers {
+		ms[i] = pr.m
+	}
+	return ms
+}
+
+func (r *run) consumerMeters() []*meter {
+	ms := make([]*meter, len(r.consumers))
+	for i, c := range r.consumers {
+		ms[i] = c.m
+	}
+	return ms
+}
+
+func totalOf(ms []*meter) *tally {
+	t := newTally()
+	for _, m := range ms {
+		m.total(t)
+	}
+	return t
+}
+
+func countOf(ms []*meter) int64 {
 	var n int64
-	for _, c := range r.consumers {
-		n += c.m.count()
+	for _, m := range ms {
+		n += m.count()
 	}
 	return n
 }
 
-func (r *run) ackedCount() int64 {
-	var n int64
-	for _, pr := range r.producers {
-		n += pr.m.count()
-	}
-	return n
-}
+func (r *run) consumedCount() int64 { return countOf(r.consumerMeters()) }
+
+func (r *run) ackedCount() int64 { return countOf(r.producerMeters()) }
 
 // drain lets e2e consumers catch up with every acknowledged record.
 func (r *run) drain(ctx context.Context) {
@@ -717,11 +737,8 @@ func (r *run) lag(ctx context.Context) int64 {
 // snapshot collects the interval since the previous one from every meter.
 func (r *run) snapshot(idx int) *Interval {
 	t := newTally()
-	for _, pr := range r.producers {
-		pr.m.drainInterval(t)
-	}
-	for _, c := range r.consumers {
-		c.m.drainInterval(t)
+	for _, m := range append(r.producerMeters(), r.consumerMeters()...) {
+		m.drainInterval(t)
 	}
 	now := r.newMark()
 	prev := r.lastIntervalMark
@@ -779,10 +796,7 @@ func (r *run) result(man Manifest, start *mark, end mark, loadEnd time.Duration,
 	}
 	errs := map[errKey]int64{}
 	if r.cfg.Mode != ModeConsume {
-		t := newTally()
-		for _, pr := range r.producers {
-			pr.m.total(t)
-		}
+		t := totalOf(r.producerMeters())
 		addErrs(errs, t.errs)
 		// The window runs to the last acknowledgement or to when sending
 		// stopped, whichever is later: a broker that stops acknowledging
@@ -808,10 +822,7 @@ func (r *run) result(man Manifest, start *mark, end mark, loadEnd time.Duration,
 		res.Latency.Response = summarize(t.response)
 	}
 	if r.cfg.Mode != ModeProduce {
-		t := newTally()
-		for _, c := range r.consumers {
-			c.m.total(t)
-		}
+		t := totalOf(r.consumerMeters())
 		addErrs(errs, t.errs)
 		cw := max(max(t.lastConsume, loadEnd)-warm, 0)
 		f := &ConsumeFigures{
