@@ -20,6 +20,7 @@ type brokerOptions struct {
 	cfg     broker.Config
 	flush   string
 	verbose bool
+	brokers int
 	stdout  io.Writer
 	stderr  io.Writer
 }
@@ -37,6 +38,9 @@ cleanly; a second signal exits at once.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.parseFlush(); err != nil {
 				return err
+			}
+			if o.brokers > 1 {
+				return runBrokerCluster(cmd.Context(), o, brokerPassthrough(cmd))
 			}
 			return runBroker(cmd.Context(), o)
 		},
@@ -58,6 +62,7 @@ cleanly; a second signal exits at once.`,
 	f.Int32Var(&o.cfg.MessageMaxBytes, "message-max-bytes", d.MessageMaxBytes, "largest record batch accepted (message.max.bytes)")
 	f.Int32Var(&o.cfg.MaxRequestBytes, "socket-request-max-bytes", d.MaxRequestBytes, "largest request accepted; larger frames close the connection (socket.request.max.bytes)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log connections, topic changes and retention")
+	f.IntVar(&o.brokers, "brokers", 1, "run a cluster of N broker processes on consecutive ports from --listen, supervised by this one (see kbench cluster)")
 	return cmd
 }
 

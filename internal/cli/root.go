@@ -72,6 +72,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.AddCommand(
 		newBrokerCmd(stdout, stderr),
+		newClusterCmd(stdout, stderr),
 		newCodecsCmd(stdout, stderr),
 		newProduceCmd(stdout, stderr),
 		newConsumeCmd(stdout, stderr),
