@@ -149,7 +149,8 @@ func lines(t *testing.T, path string) []string {
 }
 
 func TestStartAndClose(t *testing.T) {
-	c, _ := startFake(t, 3, nil)
+	brokerArgs := []string{"--log-flush=batch", "--verbose=true"}
+	c, _ := startFake(t, 3, func(cfg *cluster.Config) { cfg.BrokerArgs = brokerArgs })
 	boot := c.Bootstrap()
 	if len(boot) != 3 {
 		t.Fatalf("got bootstrap %v, want 3 addresses", boot)
@@ -170,6 +171,9 @@ func TestStartAndClose(t *testing.T) {
 		}
 		if got := lines(t, filepath.Join(b.DataDir, clustertest.BootsFile)); !slices.Equal(got, []string{"pid " + strconv.Itoa(b.PID)}) {
 			t.Errorf("broker %d: boots %q, want one start by pid %d", b.ID, got, b.PID)
+		}
+		if got := lines(t, filepath.Join(b.DataDir, clustertest.ArgsFile)); !slices.Equal(got, brokerArgs) {
+			t.Errorf("broker %d: got extra args %q, want %q", b.ID, got, brokerArgs)
 		}
 		if b.DataDir != filepath.Join(c.Dir(), "broker-"+strconv.Itoa(i+1)) {
 			t.Errorf("broker %d: data dir %s", b.ID, b.DataDir)

@@ -25,6 +25,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -44,6 +45,7 @@ const EnvVar = "KBENCH_FAKE_BROKER"
 const (
 	BootsFile    = "boots"    // one "pid N" line per start
 	CommandsFile = "commands" // every stdin line, as received
+	ArgsFile     = "args"     // the unknown --name=value flags, one a line
 )
 
 // Main runs a fake broker with args ("broker --node-id N --listen ADDR
@@ -66,7 +68,18 @@ func Main(args []string, stdin io.Reader, stdout io.Writer) int {
 	exitAfter := fs.Duration("fake-exit-after", 0, "")
 	noListen := fs.Bool("fake-no-listen", false, "")
 	ignoreTerm := fs.Bool("fake-ignore-term", false, "")
-	if err := fs.Parse(args); err != nil {
+	// Flags meant for the real broker ("--name=value") are recorded in
+	// DATA_DIR/args rather than refused, so tests see what was passed on.
+	var known, extra []string
+	for _, a := range args {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "--") && strings.Contains(a, "=") && fs.Lookup(name) == nil {
+			extra = append(extra, a)
+		} else {
+			known = append(known, a)
+		}
+	}
+	if err := fs.Parse(known); err != nil {
 		return 2
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
@@ -79,6 +92,10 @@ func Main(args []string, stdin io.Reader, stdout io.Writer) int {
 		return 1
 	}
 	if err := appendLine(filepath.Join(*dir, BootsFile), "pid "+strconv.Itoa(os.Getpid())); err != nil {
+		logf("fake broker: %v", err)
+		return 1
+	}
+	if err := os.WriteFile(filepath.Join(*dir, ArgsFile), []byte(strings.Join(extra, "\n")), 0o644); err != nil {
 		logf("fake broker: %v", err)
 		return 1
 	}
