@@ -94,7 +94,8 @@ type RunConfig struct {
 	// Version is the kbench version recorded in the manifest.
 	Version string `json:"-"`
 	// Dial, if set, replaces how clients open broker connections (proxies,
-	// fault injection, tests).
+	// fault injection, tests). franz-go refuses it together with TLS, so it
+	// cannot be used with the SSL security protocols.
 	Dial  func(ctx context.Context, network, host string) (net.Conn, error) `json:"-"`
 	Hooks *Hooks                                                            `json:"-"`
 }
