@@ -602,3 +602,13 @@ func (b *Broker) groupsTxnDone(producerID int64, commit bool) {
 		b.cfg.Logf("complete transactional offsets of producer %d: %v", producerID, err)
 	}
 }
+
+// generationOf reports a group's generation (-1 if unknown); for tests and metrics.
+func (c *groupCoordinator) generationOf(name string) int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if g := c.groups[name]; g != nil {
+		return g.generation
+	}
+	return -1
+}

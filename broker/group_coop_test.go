@@ -235,3 +235,90 @@ func TestGroupCooperativeKill(t *testing.T) {
 		t.Errorf("group after the kill: %s with %d members, want Stable with 3", d.State, len(d.Members))
 	}
 }
+
+// TestGroupStaticFranzRestart: a franz-go static member (group.instance.id)
+// closes without leaving and restarts; it gets its old partitions back in
+// the same generation and the other members see no rebalance at all.
+func TestGroupStaticFranzRestart(t *testing.T) {
+	b := startBroker(t)
+	b.groups.configure(func(s *groupSettings) { s.initialDelay = 500 * time.Millisecond })
+	ctx := testCtx(t, 40*time.Second)
+	const topic, group = "static-fr", "static-fr-group"
+	createTopic(ctx, t, b, topic, 6)
+	start := func(instance string) (*ownership, *kgo.Client) {
+		o := &ownership{owned: map[int32]bool{}}
+		opts := append(coopOpts(group, topic), kgo.InstanceID(instance))
+		cl := newClient(t, b, append(opts, o.opts(topic)...)...)
+		go func() {
+			for ctx.Err() == nil && !isClosed(cl) {
+				cl.PollFetches(ctx)
+			}
+		}()
+		return o, cl
+	}
+	members := map[string]*ownership{}
+	var s2 *kgo.Client
+	for _, id := range []string{"s1", "s2", "s3"} {
+		o, cl := start(id)
+		members[id] = o
+		if id == "s2" {
+			s2 = cl
+		}
+	}
+	settled := func() bool {
+		for _, o := range members {
+			if owned, _ := o.snapshot(); len(owned) != 2 {
+				return false
+			}
+		}
+		return describeGroup(t, b, group).State == "Stable"
+	}
+	for !settled() {
+		if ctx.Err() != nil {
+			t.Fatalf("static group never settled")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	gen := b.groups.generationOf(group)
+	old2, _ := members["s2"].snapshot()
+	_, mark1 := members["s1"].snapshot()
+	_, mark3 := members["s3"].snapshot()
+
+	s2.Close() // static: no LeaveGroup
+	o2, _ := start("s2")
+	for {
+		if owned, _ := o2.snapshot(); len(owned) == 2 {
+			if !slices.Equal(owned, old2) {
+				t.Fatalf("restarted static member got %v, had %v", owned, old2)
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("restarted static member never got its partitions")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Give a (wrong) rebalance time to show itself.
+	time.Sleep(1500 * time.Millisecond)
+	if ev := members["s1"].eventsSince(mark1); len(ev) != 0 {
+		t.Fatalf("s1 saw %v during the static restart, want nothing", ev)
+	}
+	if ev := members["s3"].eventsSince(mark3); len(ev) != 0 {
+		t.Fatalf("s3 saw %v during the static restart, want nothing", ev)
+	}
+	if g := b.groups.generationOf(group); g != gen {
+		t.Fatalf("generation %d after the static restart, want %d (no rebalance)", g, gen)
+	}
+	if d := describeGroup(t, b, group); d.State != "Stable" || len(d.Members) != 3 {
+		t.Fatalf("group: %s with %d members, want Stable with 3", d.State, len(d.Members))
+	}
+}
+
+func isClosed(cl *kgo.Client) bool {
+	select {
+	case <-cl.Context().Done():
+		return true
+	default:
+		return false
+	}
+}
