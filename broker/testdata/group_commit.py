@@ -41,7 +41,8 @@ admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_fact
 
 p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": False})
 for i in range(n):
-    p.produce(topic, value=b"value-%d" % i)
+    # Keyed: librdkafka's sticky partitioner would put keyless records in one partition.
+    p.produce(topic, key=b"key-%d" % i, value=b"value-%d" % i)
     if i % 1000 == 0:
         p.poll(0)
 assert p.flush(30) == 0, "unflushed records"
