@@ -21,7 +21,8 @@ import (
 // binary re-executed as kbench), produces acks=all with an idempotent
 // franz-go producer to a topic with RF 3, kill -9s the partition leader
 // mid-stream and checks that producing continues on the new leader and that
-// every acknowledged record is read back exactly once.
+// every acknowledged record is read back exactly once; then it restarts the
+// killed broker and waits for a full ISR.
 func TestClusterFailoverRealBrokers(t *testing.T) {
 	if newBrokerCmd(io.Discard, io.Discard).Flags().Lookup("controller") == nil {
 		t.Skip("kbench broker has no --controller flag yet: replication has not landed")
@@ -219,4 +220,16 @@ func TestClusterFailoverRealBrokers(t *testing.T) {
 			break
 		}
 	}
+
+	// The killed broker comes back on its data dir and rejoins the ISR.
+	start := time.Now()
+	if err := c.Restart(leader); err != nil {
+		t.Fatal(err)
+	}
+	hctx, hcancel = context.WithTimeout(ctx, 20*time.Second)
+	defer hcancel()
+	if err := c.WaitHealthy(hctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("broker %d restarted and back in the ISR after %s", leader, time.Since(start).Round(time.Millisecond))
 }
