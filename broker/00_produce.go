@@ -51,6 +51,8 @@ func (b *Broker) handleProduce(r *kmsg.ProduceRequest) reply {
 				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
 			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.partitions):
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case t.partitions[rp.Partition] == nil:
+				sp.ErrorCode = kerr.NotLeaderForPartition.Code
 			default:
 				p := t.partitions[rp.Partition]
 				var next int64

@@ -87,32 +87,50 @@ func (b *Broker) buildFetch(r *kmsg.FetchRequest) (*fetchWire, int64) {
 	}
 	var total int64
 	readCommitted := r.Version >= 4 && r.IsolationLevel == 1
+	// A follower (replica id >= 0) reads up to the log end, and its fetch
+	// offset tells the leader how far it has replicated.
+	replica := r.ReplicaID >= 0
+	now := time.Now()
 	fw.arrayLen(len(r.Topics))
 	for _, rt := range r.Topics {
 		fw.str(rt.Topic)
 		fw.arrayLen(len(rt.Partitions))
 		t := b.topics.get(rt.Topic)
 		for _, rp := range rt.Partitions {
-			var p *partition
-			if t != nil && rp.Partition >= 0 && int(rp.Partition) < len(t.partitions) {
-				p = t.partitions[rp.Partition]
-			}
-			if p == nil {
+			if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.partitions) {
 				fw.partitionError(rp.Partition, kerr.UnknownTopicOrPartition.Code)
+				fw.hasErr = true
+				continue
+			}
+			p := t.partitions[rp.Partition]
+			if p == nil || !p.isLeader.Load() {
+				fw.partitionError(rp.Partition, kerr.NotLeaderForPartition.Code)
+				fw.hasErr = true
 				continue
 			}
 			if code := checkLeaderEpoch(rp.CurrentLeaderEpoch, p.epoch.Load()); code != 0 {
 				fw.partitionError(rp.Partition, code)
+				fw.hasErr = true
 				continue
+			}
+			if replica {
+				if isr, epochs := p.followerFetched(r.ReplicaID, rp.FetchOffset, now); isr != nil {
+					b.cfg.Logf("%s-%d: replica %d caught up, expanding ISR to %v", p.topic, p.index, r.ReplicaID, isr)
+					b.alterISR(p, isr, epochs)
+				}
 			}
 			hw := p.hw.Load()
 			lso := p.lso.Load()
+			leo := p.log.EndOffset()
 			limit := hw
-			if readCommitted {
+			switch {
+			case replica:
+				limit = leo
+			case readCommitted:
 				limit = lso
 			}
 			start := p.log.StartOffset()
-			if rp.FetchOffset < start || rp.FetchOffset > hw {
+			if rp.FetchOffset < start || rp.FetchOffset > leo {
 				fw.partitionHeader(rp.Partition, kerr.OffsetOutOfRange.Code, hw, lso, start, nil)
 				fw.records(nil)
 				fw.hasErr = true

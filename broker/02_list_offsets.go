@@ -20,9 +20,9 @@ func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) *kmsg.ListOffsets
 			sp.Partition = rp.Partition
 			sp.Timestamp = -1
 			sp.Offset = -1
-			p := b.topics.partition(rt.Topic, rp.Partition)
-			if p == nil {
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			p, code := b.leaderPartition(rt.Topic, rp.Partition)
+			if code != 0 {
+				sp.ErrorCode = code
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}

@@ -18,10 +18,10 @@ func (b *Broker) handleDeleteRecords(r *kmsg.DeleteRecordsRequest) *kmsg.DeleteR
 			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.LowWatermark = -1
-			p := b.topics.partition(rt.Topic, rp.Partition)
+			p, code := b.leaderPartition(rt.Topic, rp.Partition)
 			switch {
-			case p == nil:
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case code != 0:
+				sp.ErrorCode = code
 			default:
 				off := rp.Offset
 				hw := p.hw.Load()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kbench/kbench/broker/storage"
+	"github.com/kbench/kbench/broker/wire"
 )
 
 // Broker is one running broker.
@@ -24,11 +25,17 @@ type Broker struct {
 	ln       *net.TCPListener
 	topics   topics
 	txns     *txnCoordinator
+	link     clusterLink
+	image    atomic.Pointer[clusterImage]
+	fetchers fetchers
 	groups   *groupCoordinator
 	inflight *byteSemaphore
 
 	advHost string
 	advPort int32
+
+	// dropProduce is the fraction (float64 bits) of produce responses to drop.
+	dropProduce atomic.Uint64
 
 	// sendfileBytes counts record bytes sent with sendfile, so tests and
 	// metrics can prove the zero-copy path is taken.
@@ -57,6 +64,9 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		stop:     make(chan struct{}),
 	}
 	b.topics.cfg = &b.cfg
+	b.topics.clustered = b.clustered()
+	b.fetchers = fetchers{b: b, m: map[int32]*fetcher{}}
+	b.link = clusterLink{ctrl: &wire.Client{Addr: cfg.Controller, ClientID: fmt.Sprintf("kbench-broker-%d", cfg.NodeID)}, configs: map[string]map[string]string{}}
 	if err := b.topics.load(); err != nil {
 		return nil, err
 	}
@@ -96,6 +106,14 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	b.wg.Add(2)
 	go b.acceptLoop()
 	go b.housekeeping()
+	if b.clustered() {
+		if err := b.register(ctx); err != nil {
+			b.Close()
+			return nil, err
+		}
+		b.wg.Add(1)
+		go b.heartbeats()
+	}
 	return b, nil
 }
 
@@ -162,6 +180,8 @@ func (b *Broker) housekeeping() {
 	defer flush.Stop()
 	txnTick := time.NewTicker(time.Second) // transaction.abort.timed.out.transaction.cleanup.interval.ms
 	defer txnTick.Stop()
+	isrTick := time.NewTicker(b.cfg.ReplicaLagTimeMax / 4)
+	defer isrTick.Stop()
 	for {
 		select {
 		case <-b.stop:
@@ -172,6 +192,8 @@ func (b *Broker) housekeeping() {
 			b.flushDue()
 		case now := <-txnTick.C:
 			b.txns.expire(now)
+		case now := <-isrTick.C:
+			b.shrinkISRs(now)
 		}
 	}
 }
@@ -182,6 +204,9 @@ func (b *Broker) EnforceRetention() {
 	now := time.Now()
 	for _, t := range b.topics.snapshot() {
 		for _, p := range t.partitions {
+			if p == nil {
+				continue
+			}
 			if n, err := p.log.EnforceRetention(now); err != nil {
 				b.cfg.Logf("retention %s-%d: %v", p.topic, p.index, err)
 			} else if n > 0 {
@@ -199,22 +224,33 @@ func (b *Broker) flushDue() {
 			continue
 		}
 		for _, p := range t.partitions {
-			p.maybeFlush(t.settings.log.FlushIntervalMs)
+			if p != nil {
+				p.maybeFlush(t.settings.log.FlushIntervalMs)
+			}
 		}
 	}
 }
 
 // Close stops accepting, closes every connection, waits for them and closes
-// the logs.
-func (b *Broker) Close() error {
+// the logs. In a cluster it first asks the controller to move its leadership.
+func (b *Broker) Close() error { return b.close(true) }
+
+func (b *Broker) close(controlled bool) error {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
 		return nil
 	}
 	b.closed = true
+	b.mu.Unlock()
+	if controlled && b.clustered() {
+		b.controlledShutdown()
+	}
+	b.mu.Lock()
 	close(b.stop)
 	b.ln.Close()
+	b.fetchers.stopAll()
+	b.link.ctrl.Close()
 	for c := range b.conns {
 		c.close()
 	}

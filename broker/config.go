@@ -36,6 +36,14 @@ type Config struct {
 	MaxInflightBytes int64
 	// RetentionCheckInterval is log.retention.check.interval.ms; default 5 minutes.
 	RetentionCheckInterval time.Duration
+	// Controller is the cluster controller's address; empty runs a single
+	// node that owns its topics itself.
+	Controller string
+	// HeartbeatInterval is broker.heartbeat.interval.ms; default 250ms.
+	HeartbeatInterval time.Duration
+	// ReplicaLagTimeMax is replica.lag.time.max.ms: a follower that has not
+	// caught up for this long leaves the ISR. Default 10s (Kafka: 30s).
+	ReplicaLagTimeMax time.Duration
 	// Logf receives the broker's log lines; default discards them.
 	Logf func(format string, args ...any)
 	// Hooks are test hooks; nil in production.
@@ -63,6 +71,8 @@ func DefaultConfig() Config {
 		MaxRequestBytes:        100 << 20,
 		MaxInflightBytes:       256 << 20,
 		RetentionCheckInterval: 5 * time.Minute,
+		HeartbeatInterval:      250 * time.Millisecond,
+		ReplicaLagTimeMax:      10 * time.Second,
 	}
 }
 
@@ -95,6 +105,12 @@ func (c *Config) validate() error {
 	}
 	if c.RetentionCheckInterval <= 0 {
 		c.RetentionCheckInterval = 5 * time.Minute
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = 250 * time.Millisecond
+	}
+	if c.ReplicaLagTimeMax <= 0 {
+		c.ReplicaLagTimeMax = 10 * time.Second
 	}
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}

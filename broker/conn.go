@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"time"
@@ -151,7 +153,7 @@ func (c *conn) handleFrame(buf []byte) (p *pending, err error) {
 		return &pending{hdr: reqHeader{key: h.key, version: 0, corr: h.corr}, r: reply{msg: resp}}, nil
 	}
 	req := kmsg.RequestForKey(h.key)
-	if req == nil || !supported(h.key, h.version) {
+	if req == nil || !(supported(h.key, h.version) || fromController(&h) && supportedInternal(h.key, h.version)) {
 		return nil, fmt.Errorf("unsupported request key %d version %d from %q", h.key, h.version, h.clientID)
 	}
 	req.SetVersion(h.version)
@@ -236,6 +238,11 @@ func (c *conn) writeReply(p *pending) error {
 	}
 	if h := c.b.cfg.Hooks; h != nil && h.DropResponse != nil && h.DropResponse(p.hdr.key) {
 		return errDroppedByHook
+	}
+	if p.hdr.key == 0 {
+		if f := math.Float64frombits(c.b.dropProduce.Load()); f > 0 && rand.Float64() < f {
+			return errDroppedByHook
+		}
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(2 * idleTimeout))
 	// Header: size (patched below), correlation id, and an empty tag section

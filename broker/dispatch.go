@@ -35,6 +35,7 @@ var advertised = []apiRange{
 	{20, 4}, // DeleteTopics
 	{21, 2}, // DeleteRecords
 	{22, 4}, // InitProducerId
+	{23, 4}, // OffsetForLeaderEpoch
 	{24, 3}, // AddPartitionsToTxn
 	{25, 3}, // AddOffsetsToTxn
 	{26, 3}, // EndTxn
@@ -45,6 +46,11 @@ var advertised = []apiRange{
 	{44, 1}, // IncrementalAlterConfigs
 	{47, 0}, // OffsetDelete
 	{60, 0}, // DescribeCluster
+}
+
+// internal lists keys accepted only from the controller, never advertised.
+var internal = []apiRange{
+	{6, 7}, // UpdateMetadata: the controller's partition-state push
 }
 
 func supported(key, version int16) bool {
@@ -59,10 +65,37 @@ func supported(key, version int16) bool {
 	return false
 }
 
+func supportedInternal(key, version int16) bool {
+	for _, a := range internal {
+		if a.key == key {
+			return version >= 0 && version <= a.max
+		}
+	}
+	return false
+}
+
 // dispatch runs the handler for one request. Handlers are named after the
 // API and live one per file, numbered by key.
 func (b *Broker) dispatch(c *conn, h *reqHeader, req kmsg.Request) reply {
 	switch r := req.(type) {
+	case *kmsg.UpdateMetadataRequest:
+		return reply{msg: b.applyMetadata(r)}
+	case *kmsg.AlterConfigsRequest:
+		if fromController(h) {
+			return reply{msg: b.applyConfigs(r)}
+		}
+		if b.clustered() {
+			return b.forward(r)
+		}
+		return reply{msg: b.handleAlterConfigs(r)}
+	case *kmsg.CreateTopicsRequest, *kmsg.DeleteTopicsRequest, *kmsg.CreatePartitionsRequest, *kmsg.IncrementalAlterConfigsRequest:
+		if b.clustered() {
+			return b.forward(req)
+		}
+	}
+	switch r := req.(type) {
+	case *kmsg.OffsetForLeaderEpochRequest:
+		return reply{msg: b.handleOffsetForLeaderEpoch(r)}
 	case *kmsg.ProduceRequest:
 		return b.handleProduce(r)
 	case *kmsg.FetchRequest:
@@ -70,7 +103,7 @@ func (b *Broker) dispatch(c *conn, h *reqHeader, req kmsg.Request) reply {
 	case *kmsg.ListOffsetsRequest:
 		return reply{msg: b.handleListOffsets(r)}
 	case *kmsg.MetadataRequest:
-		return reply{msg: b.handleMetadata(r)}
+		return b.handleMetadata(r)
 	case *kmsg.OffsetCommitRequest:
 		return reply{msg: b.handleOffsetCommit(r)}
 	case *kmsg.OffsetFetchRequest:
@@ -111,8 +144,6 @@ func (b *Broker) dispatch(c *conn, h *reqHeader, req kmsg.Request) reply {
 		return reply{msg: b.handleEndTxn(r)}
 	case *kmsg.DescribeConfigsRequest:
 		return reply{msg: b.handleDescribeConfigs(r)}
-	case *kmsg.AlterConfigsRequest:
-		return reply{msg: b.handleAlterConfigs(r)}
 	case *kmsg.CreatePartitionsRequest:
 		return reply{msg: b.handleCreatePartitions(r)}
 	case *kmsg.IncrementalAlterConfigsRequest:

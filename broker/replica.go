@@ -80,6 +80,29 @@ func (p *partition) becomeFollower(self, leader, leaderEpoch, partitionEpoch int
 	p.notifyLocked()
 }
 
+// leaderPartition finds a partition this broker leads, or the error code a
+// client should get: UNKNOWN_TOPIC_OR_PARTITION or NOT_LEADER_OR_FOLLOWER.
+func (b *Broker) leaderPartition(topic string, index int32) (*partition, int16) {
+	t := b.topics.get(topic)
+	if t == nil || index < 0 || int(index) >= len(t.partitions) {
+		return nil, kerr.UnknownTopicOrPartition.Code
+	}
+	p := t.partitions[index]
+	if p == nil || !p.isLeader.Load() {
+		return nil, kerr.NotLeaderForPartition.Code
+	}
+	return p, 0
+}
+
+// stepDown stops leading (fenced by the controller) until the next push.
+func (p *partition) stepDown() {
+	p.repMu.Lock()
+	defer p.repMu.Unlock()
+	p.isLeader.Store(false)
+	p.rs.leader = -1
+	p.notifyLocked()
+}
+
 // setISR applies a newer ISR (from the controller) without a leader change.
 func (p *partition) setISR(partitionEpoch int32, isr []int32) {
 	p.repMu.Lock()

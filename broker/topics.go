@@ -110,8 +110,8 @@ type topics struct {
 	// clustered: topics and leadership come from the controller, not from
 	// the local registry.
 	clustered bool
-	mu  sync.RWMutex
-	m   map[string]*topic
+	mu        sync.RWMutex
+	m         map[string]*topic
 }
 
 type topicRecord struct {
@@ -138,6 +138,9 @@ func partitionDir(dataDir, topic string, p int32) string {
 // load opens every topic recorded in the registry, recovering each log.
 func (ts *topics) load() error {
 	ts.m = make(map[string]*topic)
+	if ts.clustered {
+		return nil // partitions open as the controller assigns them
+	}
 	raw, err := os.ReadFile(ts.registryPath())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -237,6 +240,9 @@ func (p *partition) updateLSO() {
 
 // save writes the registry atomically (temp file, fsync, rename). Caller holds mu.
 func (ts *topics) save() error {
+	if ts.clustered {
+		return nil // the controller owns the topic registry
+	}
 	recs := make([]topicRecord, 0, len(ts.m))
 	for _, t := range ts.m {
 		recs = append(recs, topicRecord{Name: t.name, ID: hex.EncodeToString(t.id[:]), Partitions: int32(len(t.partitions)), Configs: t.configs})
@@ -357,8 +363,10 @@ func (ts *topics) delete(name string) error {
 	err := ts.save()
 	ts.mu.Unlock()
 	for _, p := range t.partitions {
-		p.wake()
-		p.log.Delete()
+		if p != nil {
+			p.wake()
+			p.log.Delete()
+		}
 	}
 	return err
 }
@@ -424,6 +432,9 @@ func (ts *topics) closeAll() error {
 	var first error
 	for _, t := range ts.m {
 		for _, p := range t.partitions {
+			if p == nil {
+				continue
+			}
 			p.wake()
 			if err := p.log.Close(); err != nil && first == nil {
 				first = err

@@ -71,6 +71,7 @@ func (c *Controller) handleHeartbeat(r *kmsg.BrokerHeartbeatRequest) kmsg.Respon
 	}
 	b.lastHeartbeat = time.Now()
 	resp.IsCaughtUp = true
+	resp.IsFenced = false // the schema's default is true
 	if r.WantShutdown {
 		c.cfg.Logf("controller: broker %d shutting down: moving its leadership", b.ID)
 		c.fence(b)

@@ -48,3 +48,17 @@ func (l *Log) Scan(from int64, fn func(h records.Header, body func() ([]byte, er
 	}
 	return nil
 }
+
+// Reset empties the log and restarts it at offset: a follower that fell
+// behind the leader's log start (retention) starts over there.
+func (l *Log) Reset(offset int64) error {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if offset < 0 {
+		return fmt.Errorf("reset to %d: %w", offset, ErrOffsetOutOfRange)
+	}
+	return l.truncateFully(offset)
+}

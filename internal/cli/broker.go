@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 
 type brokerOptions struct {
 	cfg     broker.Config
+	stdin   io.Reader
 	flush   string
 	verbose bool
 	brokers int
@@ -26,7 +28,7 @@ type brokerOptions struct {
 }
 
 func newBrokerCmd(stdout, stderr io.Writer) *cobra.Command {
-	o := &brokerOptions{cfg: broker.DefaultConfig(), stdout: stdout, stderr: stderr}
+	o := &brokerOptions{cfg: broker.DefaultConfig(), stdout: stdout, stderr: stderr, stdin: os.Stdin}
 	cmd := &cobra.Command{
 		Use:   "broker",
 		Short: "Run kbench's Kafka-compatible broker",
@@ -63,6 +65,9 @@ cleanly; a second signal exits at once.`,
 	f.Int32Var(&o.cfg.MaxRequestBytes, "socket-request-max-bytes", d.MaxRequestBytes, "largest request accepted; larger frames close the connection (socket.request.max.bytes)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log connections, topic changes and retention")
 	f.IntVar(&o.brokers, "brokers", 1, "run a cluster of N broker processes on consecutive ports from --listen, supervised by this one (see kbench cluster)")
+	f.StringVar(&o.cfg.Controller, "controller", "", "cluster controller address: run as one broker of a cluster (set by the cluster supervisor; fault commands are read from stdin)")
+	f.DurationVar(&o.cfg.ReplicaLagTimeMax, "replica-lag-time-max", d.ReplicaLagTimeMax, "a follower not caught up for this long leaves the ISR (replica.lag.time.max.ms)")
+	f.DurationVar(&o.cfg.HeartbeatInterval, "heartbeat-interval", d.HeartbeatInterval, "broker heartbeat interval to the controller (broker.heartbeat.interval.ms)")
 	return cmd
 }
 
@@ -102,10 +107,53 @@ func runBroker(ctx context.Context, o *brokerOptions) error {
 		return err
 	}
 	fmt.Fprintf(o.stdout, "kbench broker %d listening on %s (data dir %s)\n", o.cfg.NodeID, b.Addr(), o.cfg.DataDir)
+	if o.cfg.Controller != "" && o.stdin != nil {
+		go readFaultCommands(o.stdin, b, logger)
+	}
 	<-ctx.Done()
 	fmt.Fprintln(o.stdout, "shutting down")
 	start := time.Now()
 	err = b.Close()
 	fmt.Fprintf(o.stdout, "stopped in %s\n", time.Since(start).Round(time.Millisecond))
 	return err
+}
+
+// readFaultCommands applies the cluster supervisor's fault commands, one per
+// line: "delay 20ms", "bandwidth 1048576", "drop-produce 0.1".
+func readFaultCommands(r io.Reader, b *broker.Broker, logger *log.Logger) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) != 2 {
+			logger.Printf("fault command %q: want \"<command> <value>\"", sc.Text())
+			continue
+		}
+		switch fields[0] {
+		case "delay":
+			d, err := time.ParseDuration(fields[1])
+			if err != nil || d < 0 {
+				logger.Printf("fault command %q: bad duration", sc.Text())
+				continue
+			}
+			b.SetReplicationDelay(d)
+		case "bandwidth":
+			bps, err := strconv.ParseInt(fields[1], 10, 64)
+			if err != nil || bps < 0 {
+				logger.Printf("fault command %q: bad bytes per second", sc.Text())
+				continue
+			}
+			b.SetReplicationBandwidth(bps)
+		case "drop-produce":
+			f, err := strconv.ParseFloat(fields[1], 64)
+			if err != nil || f < 0 || f > 1 {
+				logger.Printf("fault command %q: fraction must be 0..1", sc.Text())
+				continue
+			}
+			b.SetDropProduce(f)
+		default:
+			logger.Printf("unknown fault command %q (delay, bandwidth, drop-produce)", sc.Text())
+			continue
+		}
+		logger.Printf("fault applied: %s", sc.Text())
+	}
 }
