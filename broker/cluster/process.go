@@ -104,11 +104,20 @@ func (c *Cluster) spawn(ctx context.Context, b *broker) error {
 	c.mu.Unlock()
 
 	ready := make(chan string, 1)
-	go copyStdout(outR, logf, b.id, ready)
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		copyStdout(outR, logf, b.id, ready)
+	}()
 	go c.reap(b, cmd, exited)
 
 	fail := func(err error) error {
 		c.stopProc(b, true)
+		// Let the last lines reach the log before quoting it.
+		select {
+		case <-copied:
+		case <-time.After(time.Second):
+		}
 		return fmt.Errorf("broker %d: %w; its log %s ends with:\n%s", b.id, err, b.logPath, tail(b.logPath, 2048))
 	}
 	timer := time.NewTimer(c.cfg.StartTimeout)
@@ -119,7 +128,7 @@ func (c *Cluster) spawn(ctx context.Context, b *broker) error {
 		b.addr = addr
 		c.mu.Unlock()
 	case <-exited:
-		return fail(errors.New("exited before listening"))
+		return fail(errors.New("exited during startup"))
 	case <-timer.C:
 		return fail(fmt.Errorf("not listening after %s", c.cfg.StartTimeout))
 	case <-c.stopping:
