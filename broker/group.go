@@ -276,8 +276,9 @@ func (g *group) tick(now time.Time) {
 		}
 	}
 	for _, m := range g.sortedMembers() {
-		// Members parked in JoinGroup or SyncGroup are alive by definition.
-		if m.join == nil && m.sync == nil && now.After(m.deadline) {
+		// Members parked in JoinGroup or SyncGroup are alive by definition;
+		// a member an earlier removal's round already dropped is skipped.
+		if g.members[m.id] == m && m.join == nil && m.sync == nil && now.After(m.deadline) {
 			g.c.logf("group %s: member %s session timeout (%v) expired", g.id, m.id, m.sessionTimeout)
 			g.removeMember(m, now)
 		}
@@ -291,7 +292,7 @@ func (g *group) tick(now time.Time) {
 		}
 		g.syncDeadline = time.Time{}
 		for _, m := range g.sortedMembers() {
-			if !m.synced {
+			if g.members[m.id] == m && !m.synced {
 				g.c.logf("group %s: member %s did not sync within the rebalance timeout", g.id, m.id)
 				g.removeMember(m, now)
 			}

@@ -68,3 +68,19 @@ func TestGroupConfluentCommitRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupConfluentCooperative: librdkafka's cooperative-sticky assignor
+// rebalances incrementally against this broker: when a second consumer
+// joins, the first gives up only the partitions the second receives.
+func TestGroupConfluentCooperative(t *testing.T) {
+	requireTool(t, debianPython)
+	b := startBroker(t)
+	b.groups.configure(func(s *groupSettings) { s.initialDelay = 500 * time.Millisecond })
+	script, _ := filepath.Abs("testdata/group_coop.py")
+	start := time.Now()
+	out := run(t, 60*time.Second, nil, debianPython, script, b.Addr(), "py-coop", "py-coop-group")
+	if !bytes.HasPrefix(out, []byte("OK ")) {
+		t.Fatalf("script output: %s", out)
+	}
+	t.Logf("%s(took %v)", bytes.TrimPrefix(out, []byte("OK ")), time.Since(start).Round(time.Millisecond))
+}
