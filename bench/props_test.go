@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,9 +24,10 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 )
 
-// pemFiles writes a self-signed certificate and its key, separately and as
-// one combined file, and returns the three paths.
-func pemFiles(t *testing.T) (certPath, keyPath, bothPath string) {
+// pemFiles writes a self-signed certificate (valid for localhost and the
+// given IPs) and its key, separately and as one combined file, and returns
+// the three paths.
+func pemFiles(t *testing.T, ips ...net.IP) (certPath, keyPath, bothPath string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -41,6 +43,7 @@ func pemFiles(t *testing.T) (certPath, keyPath, bothPath string) {
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
 		DNSNames:              []string{"localhost"},
+		IPAddresses:           ips,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {

@@ -3,8 +3,10 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"strings"
 	"sync"
@@ -546,5 +548,55 @@ func TestBrokerGoneForGood(t *testing.T) {
 	}
 	if res.Produce.Acked < 800 || res.Produce.Acked > 1100 {
 		t.Errorf("acked %d, want the ~1000 sent before the stall", res.Produce.Acked)
+	}
+}
+
+func TestTLS(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		ips     []net.IP
+		props   map[string]string
+		wantErr string
+	}{
+		{"verified", []net.IP{net.IPv4(127, 0, 0, 1)}, nil, ""},
+		{"wrong name rejected", nil, nil, "certificate"},
+		{"wrong name accepted without endpoint identification", nil, map[string]string{"ssl.endpoint.identification.algorithm": ""}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			certPath, keyPath, _ := pemFiles(t, tt.ips...)
+			cert, err := tls.LoadX509KeyPair(certPath, keyPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, tg := newKfake(t, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+			props := map[string]string{"security.protocol": "SSL", "ssl.ca.location": certPath}
+			maps.Copy(props, tt.props)
+			cfg := RunConfig{Mode: ModeE2E, Target: tg, Client: props, Rate: 1000, Duration: 300 * time.Millisecond}
+			if tt.wantErr != "" {
+				_, err := Run(context.Background(), cfg, nil)
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("got %v, want an error about the %s", err, tt.wantErr)
+				}
+				return
+			}
+			res, _ := mustRun(t, cfg)
+			if res.Produce.Acked != 300 || res.Consume.Consumed != 300 {
+				t.Errorf("acked %d consumed %d over TLS, want 300 each", res.Produce.Acked, res.Consume.Consumed)
+			}
+		})
+	}
+	// A CA that did not sign the broker's certificate is refused even
+	// without endpoint identification.
+	certPath, keyPath, _ := pemFiles(t)
+	otherCA, _, _ := pemFiles(t)
+	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tg := newKfake(t, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+	_, err = Run(context.Background(), RunConfig{Mode: ModeProduce, Target: tg, Duration: time.Second,
+		Client: map[string]string{"security.protocol": "SSL", "ssl.ca.location": otherCA, "ssl.endpoint.identification.algorithm": ""}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("foreign CA: got %v, want a certificate error", err)
 	}
 }
