@@ -481,6 +481,10 @@ func (s *clientSettings) connOptions() ([]kgo.Opt, error) {
 	}
 	if s.metadataMaxAge > 0 {
 		opts = append(opts, kgo.MetadataMaxAge(s.metadataMaxAge))
+		if s.metadataMaxAge < 5*time.Second {
+			// franz-go refuses a max age under its 5 s min age; Kafka has no min.
+			opts = append(opts, kgo.MetadataMinAge(max(s.metadataMaxAge, 10*time.Millisecond)))
+		}
 	}
 	if s.connIdle > 0 {
 		opts = append(opts, kgo.ConnIdleTimeout(s.connIdle))

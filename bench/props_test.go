@@ -169,6 +169,9 @@ func TestPropertyMapping(t *testing.T) {
 		{"metadata.max.age.ms", RoleProducer, map[string]string{"metadata.max.age.ms": "60000"}, func(_ *clientSettings, cl *kgo.Client) error {
 			return want(cl.OptValue(kgo.MetadataMaxAge), time.Minute)
 		}},
+		{"short metadata.max.age.ms lowers franz-go's min age", RoleProducer, map[string]string{"metadata.max.age.ms": "1000"}, func(_ *clientSettings, cl *kgo.Client) error {
+			return errors.Join(want(cl.OptValue(kgo.MetadataMaxAge), time.Second), want(cl.OptValue(kgo.MetadataMinAge), time.Second))
+		}},
 		{"connections.max.idle.ms", RoleConsumer, map[string]string{"connections.max.idle.ms": "30000"}, func(_ *clientSettings, cl *kgo.Client) error {
 			return want(cl.OptValue(kgo.ConnIdleTimeout), 30*time.Second)
 		}},
