@@ -242,7 +242,7 @@ func sortedEntries(m map[topicPartition]offsetEntry) []offsetEntry {
 	return es
 }
 
-// nextSeq stamps entries in log order. Caller holds mu.
+// stamp gives entries their log-order sequence numbers. Caller holds mu.
 func (s *offsetStore) stamp(entries []offsetEntry) {
 	for i := range entries {
 		s.seq++
