@@ -20,6 +20,16 @@ func (b *Broker) coordinatorFor(keyType int8, key string) (node int32, host stri
 	if keyType != coordinatorGroup && keyType != coordinatorTxn {
 		return -1, "", -1, kerr.InvalidRequest.Code
 	}
+	if img := b.image.Load(); b.clustered() && img != nil {
+		// In a cluster every group and transaction is coordinated by the
+		// lowest-id live broker (see docs: coordinator state is not
+		// replicated, so a coordinator change loses it).
+		if len(img.brokers) == 0 {
+			return -1, "", -1, kerr.CoordinatorNotAvailable.Code
+		}
+		c := img.brokers[0]
+		return c.id, c.host, c.port, 0
+	}
 	return b.cfg.NodeID, b.advHost, b.advPort, 0
 }
 

@@ -28,6 +28,7 @@ type Broker struct {
 	link     clusterLink
 	image    atomic.Pointer[clusterImage]
 	fetchers fetchers
+	markers  markerClients
 	groups   *groupCoordinator
 	inflight *byteSemaphore
 

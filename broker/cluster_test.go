@@ -1,10 +1,14 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -181,5 +185,232 @@ func TestISRTimeline(t *testing.T) {
 	}
 	if got["isr1-0"] > 1 {
 		t.Fatalf("rejected record read %d times", got["isr1-0"])
+	}
+}
+
+// leaderOf reads a partition's leader from the controller.
+func (tc *testCluster) leaderOf(topic string, p int) int32 {
+	st := tc.ctrl.Snapshot().Topics[topic]
+	if p >= len(st.Partitions) {
+		return -1
+	}
+	return st.Partitions[p].Leader
+}
+
+// TestLeaderKillUnderLoad kills the leader of each partition in turn during
+// an idempotent acks=all produce stream; the producer carries on after each
+// failover and every acknowledged record is read back exactly once.
+func TestLeaderKillUnderLoad(t *testing.T) {
+	tc := startCluster(t, 3)
+	ctx := testCtx(t, 150*time.Second)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.addrs()...), kgo.DefaultProduceTopic("failover"), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(time.Millisecond), kgo.RecordDeliveryTimeout(60*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 3, map[string]*string{"min.insync.replicas": strp("2")}, "failover")
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	var lastAck time.Time
+	var failed []error
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			v := fmt.Sprintf("r%07d", i)
+			cl.Produce(ctx, &kgo.Record{Value: []byte(v)}, func(_ *kgo.Record, err error) {
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					failed = append(failed, err)
+					return
+				}
+				acked[v] = true
+				lastAck = time.Now()
+			})
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	ackedAfter := func(t0 time.Time) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return lastAck.After(t0)
+	}
+	time.Sleep(time.Second)
+	for p := 0; p < 3; p++ {
+		victim := tc.leaderOf("failover", p)
+		killed := time.Now()
+		tc.crash(victim)
+		for tc.leaderOf("failover", p) == victim || tc.leaderOf("failover", p) < 0 {
+			if time.Since(killed) > 20*time.Second {
+				t.Fatalf("partition %d: no new leader 20s after killing broker %d", p, victim)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		elected := time.Since(killed)
+		for !ackedAfter(killed.Add(elected)) {
+			if time.Since(killed) > 30*time.Second {
+				t.Fatalf("no acknowledged write 30s after killing broker %d", victim)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Logf("partition %d: killed leader %d; new leader elected after %s, first acks=all write after %s",
+			p, victim, elected.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond))
+		tc.start(victim)
+		tc.waitISR("failover", []int32{1, 2, 3}, 30*time.Second)
+	}
+	close(stop)
+	<-done
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(failed) > 0 {
+		t.Fatalf("%d records failed, first: %v", len(failed), failed[0])
+	}
+	got := countValues(t, tc.addrs()[0], "failover", false, len(acked))
+	for v := range acked {
+		if got[v] != 1 {
+			t.Fatalf("acknowledged record %s read %d times, want exactly 1 (acked %d)", v, got[v], len(acked))
+		}
+	}
+	t.Logf("%d records acknowledged across 3 leader kills, each read back exactly once", len(acked))
+}
+
+// TestDivergentReplicaTruncates makes a leader write batches its followers
+// never copy (acks=1, followers delayed), kills it, writes to the new leader,
+// and restarts it: it must truncate its divergent suffix so every replica ends
+// with identical bytes.
+func TestDivergentReplicaTruncates(t *testing.T) {
+	tc := startCluster(t, 3)
+	ctx := testCtx(t, 90*time.Second)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.addrs()...), kgo.DefaultProduceTopic("diverge"), kgo.RequiredAcks(kgo.LeaderAck()),
+		kgo.DisableIdempotentWrite(), kgo.ProducerLinger(0), kgo.RecordDeliveryTimeout(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 3, nil, "diverge"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("common-%d", i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tc.waitISR("diverge", []int32{1, 2, 3}, 10*time.Second)
+	leader := tc.leaderOf("diverge", 0)
+	lp := tc.brokers[leader].topics.partition("diverge", 0)
+	// Let the followers catch up, then hold their fetches back.
+	for _, b := range tc.brokers {
+		if b.cfg.NodeID != leader {
+			for b.topics.partition("diverge", 0).log.EndOffset() < lp.log.EndOffset() {
+				time.Sleep(10 * time.Millisecond)
+			}
+			b.SetReplicationDelay(time.Second)
+		}
+	}
+	time.Sleep(600 * time.Millisecond) // the followers are now sleeping before their next fetch
+	for i := 0; i < 20; i++ {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("divergent-%d", i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	divergentEnd := lp.log.EndOffset()
+	tc.crash(leader)
+	for _, b := range tc.brokers {
+		b.SetReplicationDelay(0)
+		if end := b.topics.partition("diverge", 0).log.EndOffset(); end >= divergentEnd {
+			t.Fatalf("broker %d copied the divergent batches (end %d): the test did not create divergence", b.cfg.NodeID, end)
+		}
+	}
+	for tc.leaderOf("diverge", 0) == leader || tc.leaderOf("diverge", 0) < 0 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i := 0; i < 30; i++ {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("new-leader-%d", i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tc.start(leader)
+	tc.waitISR("diverge", []int32{1, 2, 3}, 30*time.Second)
+	var want []byte
+	for id, b := range tc.brokers {
+		l := b.topics.partition("diverge", 0).log
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if l.EndOffset() == tc.brokers[tc.leaderOf("diverge", 0)].topics.partition("diverge", 0).log.EndOffset() {
+				break
+			}
+		}
+		raw, err := l.ReadBytes(l.StartOffset(), 1<<30, l.EndOffset())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want == nil {
+			want = raw
+		} else if !bytes.Equal(raw, want) {
+			t.Fatalf("broker %d's log differs from another replica's (%d vs %d bytes)", id, len(raw), len(want))
+		}
+	}
+	got := countValues(t, tc.addrs()[0], "diverge", false, 80)
+	for i := 0; i < 20; i++ {
+		if got[fmt.Sprintf("divergent-%d", i)] != 0 {
+			t.Fatalf("divergent record %d survived on a replica", i)
+		}
+	}
+	if len(got) != 80 {
+		t.Fatalf("got %d distinct records, want 80 (50 common + 30 after failover)", len(got))
+	}
+}
+
+// TestClusterMetadataClients checks that kcat and confluent-kafka see the
+// three brokers, leaders and ISRs.
+func TestClusterMetadataClients(t *testing.T) {
+	kcat := requireTool(t, "kcat")
+	tc := startCluster(t, 3)
+	ctx := testCtx(t, 60*time.Second)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 3, nil, "meta"); err != nil {
+		t.Fatal(err)
+	}
+	tc.waitISR("meta", []int32{1, 2, 3}, 10*time.Second)
+	out := string(run(t, 20*time.Second, nil, kcat, "-b", tc.addrs()[0], "-L", "-t", "meta"))
+	if !strings.Contains(out, "3 brokers:") {
+		t.Fatalf("kcat -L: want 3 brokers:\n%s", out)
+	}
+	for p := 0; p < 3; p++ {
+		want := fmt.Sprintf("partition %d, leader %d, replicas: ", p, tc.leaderOf("meta", p))
+		if !strings.Contains(out, want) || !strings.Contains(out, "isrs: ") {
+			t.Fatalf("kcat -L lacks %q:\n%s", want, out)
+		}
+	}
+	script, _ := filepath.Abs("testdata/confluent_metadata.py")
+	py := string(run(t, 30*time.Second, nil, debianPython, script, strings.Join(tc.addrs(), ","), "meta"))
+	for p := 0; p < 3; p++ {
+		want := fmt.Sprintf("partition %d leader %d replicas 3 isrs 3", p, tc.leaderOf("meta", p))
+		if !strings.Contains(py, want) {
+			t.Fatalf("confluent-kafka metadata lacks %q:\n%s", want, py)
+		}
+	}
+	if !strings.Contains(py, "brokers 3") {
+		t.Fatalf("confluent-kafka metadata: want 3 brokers:\n%s", py)
 	}
 }

@@ -39,6 +39,7 @@ var advertised = []apiRange{
 	{24, 3}, // AddPartitionsToTxn
 	{25, 3}, // AddOffsetsToTxn
 	{26, 3}, // EndTxn
+	{27, 1}, // WriteTxnMarkers
 	{32, 4}, // DescribeConfigs
 	{33, 2}, // AlterConfigs
 	{37, 2}, // CreatePartitions
@@ -94,6 +95,8 @@ func (b *Broker) dispatch(c *conn, h *reqHeader, req kmsg.Request) reply {
 		}
 	}
 	switch r := req.(type) {
+	case *kmsg.WriteTxnMarkersRequest:
+		return reply{msg: b.handleWriteTxnMarkers(r)}
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return reply{msg: b.handleOffsetForLeaderEpoch(r)}
 	case *kmsg.ProduceRequest:

@@ -240,11 +240,13 @@ func (tc *txnCoordinator) lookup(txnID string, pid int64, epoch int16) (*txnMeta
 		return nil, kerr.InvalidProducerIDMapping.Code
 	case epoch != m.Epoch:
 		return nil, kerr.ProducerFenced.Code
-	case m.State == txnPrepareCommit || m.State == txnPrepareAbort:
-		return nil, kerr.ConcurrentTransactions.Code
 	}
 	return m, 0
 }
+
+// preparing reports a decided transaction whose markers are not all written;
+// nothing may join it until EndTxn is retried.
+func preparing(m *txnMeta) bool { return m.State == txnPrepareCommit || m.State == txnPrepareAbort }
 
 // begin moves m to Ongoing (first partition or group of a transaction).
 func (tc *txnCoordinator) begin(m *txnMeta) {
@@ -272,20 +274,21 @@ func (tc *txnCoordinator) addPartitions(txnID string, pid int64, epoch int16, pa
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	m, code := tc.lookup(txnID, pid, epoch)
+	if code == 0 && preparing(m) {
+		code = kerr.ConcurrentTransactions.Code
+	}
 	if code != 0 {
 		return fill(func(string, int32) int16 { return code })
 	}
 	unknown := false
 	for t, ps := range parts {
 		for _, p := range ps {
-			if tc.b.topics.partition(t, p) == nil {
-				unknown = true
-			}
+			unknown = unknown || !tc.b.partitionExists(t, p)
 		}
 	}
 	if unknown {
 		return fill(func(t string, p int32) int16 {
-			if tc.b.topics.partition(t, p) == nil {
+			if !tc.b.partitionExists(t, p) {
 				return kerr.UnknownTopicOrPartition.Code
 			}
 			return kerr.OperationNotAttempted.Code
@@ -311,6 +314,9 @@ func (tc *txnCoordinator) addGroup(txnID string, pid int64, epoch int16, group s
 	m, code := tc.lookup(txnID, pid, epoch)
 	if code != 0 {
 		return code
+	}
+	if preparing(m) {
+		return kerr.ConcurrentTransactions.Code
 	}
 	tc.begin(m)
 	found := false
@@ -356,6 +362,12 @@ func (tc *txnCoordinator) endTxn(txnID string, pid int64, epoch int16, commit bo
 	}
 	switch m.State {
 	case txnOngoing:
+	case txnPrepareCommit, txnPrepareAbort:
+		// A decision whose markers could not all be written: finish it if
+		// this EndTxn repeats it.
+		if commit != (m.State == txnPrepareCommit) {
+			return kerr.InvalidTxnState.Code
+		}
 	case txnCompleteCommit:
 		if commit { // a retried EndTxn after it completed
 			return 0
@@ -385,15 +397,11 @@ func (tc *txnCoordinator) complete(m *txnMeta, commit bool) int16 {
 	if err := tc.persist(m); err != nil {
 		return kerr.CoordinatorNotAvailable.Code
 	}
-	for t, ps := range m.Partitions {
-		for _, i := range ps {
-			if p := tc.b.topics.partition(t, i); p != nil {
-				if err := p.writeMarker(m.PID, m.Epoch, commit); err != nil {
-					tc.b.cfg.Logf("txn %s: marker to %s-%d: %v", m.ID, t, i, err)
-					return kerr.KafkaStorageError.Code
-				}
-			}
-		}
+	if err := tc.b.writeMarkers(m.PID, m.Epoch, commit, m.Partitions); err != nil {
+		// The decision stands (Prepare* is persisted); a retried EndTxn or
+		// the next start completes it.
+		tc.b.cfg.Logf("txn %s: markers: %v", m.ID, err)
+		return kerr.CoordinatorNotAvailable.Code
 	}
 	if tc.groupsDone != nil {
 		tc.groupsDone(m.PID, commit)
