@@ -1,0 +1,99 @@
+// Package sweep runs sweeps: many load-generator runs over the points of a
+// profile (see package profiles), each at a fixed rate, unthrottled, or at
+// the highest rate meeting the profile's SLO (found by a bracket-then-bisect
+// search), repeated and summarised by median and spread, written to a run
+// directory that a resume continues and the reports read.
+//
+// # Run directory
+//
+// runs/<yyyymmdd-hhmmss>-<profile>/ (or --out) holds:
+//
+//	manifest.json   the run: versions, host, target, status, resolved profile
+//	profile.yaml    the profile's YAML as read (overrides are in the manifest)
+//	results.jsonl   one line per finished point (schema below)
+//	hlog/           one HdrHistogram log per run: <point id>-<run name>.hlog
+//	broker/         the embedded broker's log (embedded targets only)
+//
+// A line is appended (and synced) when a point finishes, so Ctrl-C or a
+// crash loses at most the point in progress; --resume runs the points that
+// have no line. Failed points get a line with status "failed" and the
+// error; --resume --retry-failed runs them again.
+//
+// # manifest.json
+//
+// An object with: schema (1); kbench_version, git_commit, git_dirty,
+// go_version, os, arch, cpus, gomaxprocs, cpu_model, hostname; created,
+// updated; status ("running", "interrupted" or "done"); sessions (1 +
+// resumes); target (a description); cluster (the first finished run's
+// bench.Manifest: broker_version_guess, api_versions, cluster_id,
+// brokers, ...);
+// points, points_done, points_failed; estimated and elapsed (Go duration
+// strings); profile (profiles.Profile as JSON: name, source, overrides,
+// target, search, slo, repeat, axes, exclude, base and points, each point
+// as in results lines).
+//
+// # results.jsonl
+//
+// One JSON object per line, one line per point, in the order points
+// finished (point.index gives the sweep order). Fields:
+//
+//	schema      1
+//	profile     profile name
+//	point       the point's full configuration:
+//	  index, id        1-based position; "p001", ...
+//	  label            "linger.ms=5/batch.size=64KiB" ("base" without axes)
+//	  axes             [{name, value, written}]: the swept settings in axis
+//	                   order; value normalised (sizes in bytes, codec names
+//	                   lower case, rates as numbers), written as in the profile
+//	  brokers          cluster size the point needs (0 = unknown, external)
+//	  topic            {name, partitions, replication_factor, configs}
+//	  producer         producer properties set by the profile (Kafka names)
+//	  consumer         consumer properties set by the profile
+//	  workload         {record_size, keys, payload, compressibility, seed}
+//	  mode             "e2e" or "produce"
+//	  producers, consumers
+//	  warmup, duration, interval   Go duration strings
+//	  rate             {kind: "fixed"|"unthrottled"|"max-sustainable", per_sec}
+//	status      "done" or "failed"
+//	error       why a failed point failed
+//	started     RFC 3339 time; elapsed_s: the point's wall time
+//	slo         {pass, reasons[], producer_limited}: pass when every counted
+//	            run met the SLO (latency bounds on the profile's histogram,
+//	            error-free, achieved ≥ 99 % of the target, consumer lag ≤
+//	            max_lag_s seconds of production); reasons are prefixed with
+//	            the run name
+//	valid, invalid_reasons   the load generator's own checks on every counted
+//	            run (CPU saturation, interruption, ...), prefixed with the run
+//	figures     {name: {n, median, min, max, spread_pct}} over the counted runs
+//	            (one per repetition): produce_records_per_sec,
+//	            produce_mib_per_sec, produce_wire_mib_per_sec,
+//	            compression_ratio, consume_records_per_sec,
+//	            consume_mib_per_sec, lag_at_end, cpu_cores, and for each of
+//	            response, service and e2e: <h>_p50_ms, <h>_p99_ms,
+//	            <h>_p99_9_ms, <h>_max_ms; a max-sustainable point adds
+//	            max_sustainable_rate and max_sustainable_achieved (one value
+//	            per repetition's search). The median of an even count is the
+//	            lower middle value, so it is always a measured one.
+//	search      max-sustainable only, one per repetition: {found, achieved,
+//	            bracket_lo, bracket_hi (0 = no rate failed), bracket_width_pct,
+//	            calibration (the unthrottled probe's rate), converged, stop
+//	            ("converged", "max_probes", "max_rate_passed",
+//	            "min_rate_failed", "calibration_empty"), probes: [{rate (0 =
+//	            calibration), achieved, pass, reasons, run}]}
+//	runs        every run: {name ("r1", "r2", or "r1-probe03"), repeat,
+//	            target_rate (0 = unthrottled), achieved_rate, counted,
+//	            figures {name: value}, slo, valid, invalid_reasons, hlog}
+//	result      the representative run in full, as bench.Result's JSON
+//	            (settings, effective_producer_props, manifest, produce,
+//	            consume, latency with base64 HDR histograms, cpu, errors,
+//	            intervals, valid): the counted run whose headline figure is
+//	            the median (fixed: p99 of the SLO histogram; unthrottled:
+//	            records/s; max-sustainable: the rate found)
+//	hlog        that run's histogram log, relative to the run directory
+//
+// Counted runs: every repetition of a fixed or unthrottled point; for a
+// max-sustainable point, per repetition the passing probe at the rate found.
+//
+// Readers should ignore fields they do not know; a change that breaks this
+// format raises schema.
+package sweep
