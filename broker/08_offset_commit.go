@@ -32,7 +32,15 @@ func (b *Broker) handleOffsetCommit(r *kmsg.OffsetCommitRequest) *kmsg.OffsetCom
 	if r.Version == 0 {
 		generation, member = -1, ""
 	}
-	codes := b.groups.commit(r.Group, generation, member, r.InstanceID, parts, time.Now())
+	var codes []int16
+	if code := b.notCoordinator(r.Group); code != 0 {
+		codes = make([]int16, len(parts))
+		for i := range codes {
+			codes[i] = code
+		}
+	} else {
+		codes = b.groups.commit(r.Group, generation, member, r.InstanceID, parts, time.Now())
+	}
 	i := 0
 	for _, t := range r.Topics {
 		st := kmsg.NewOffsetCommitResponseTopic()

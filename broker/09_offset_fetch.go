@@ -19,6 +19,10 @@ func (b *Broker) handleOffsetFetch(r *kmsg.OffsetFetchRequest) *kmsg.OffsetFetch
 		for _, rg := range r.Groups {
 			sg := kmsg.NewOffsetFetchResponseGroup()
 			sg.Group = rg.Group
+			if sg.ErrorCode = b.notCoordinator(rg.Group); sg.ErrorCode != 0 {
+				resp.Groups = append(resp.Groups, sg)
+				continue
+			}
 			var topics []kmsg.OffsetFetchRequestTopic
 			if rg.Topics != nil {
 				topics = make([]kmsg.OffsetFetchRequestTopic, 0, len(rg.Topics))
@@ -37,6 +41,23 @@ func (b *Broker) handleOffsetFetch(r *kmsg.OffsetFetchRequest) *kmsg.OffsetFetch
 				sg.Topics = append(sg.Topics, gt)
 			}
 			resp.Groups = append(resp.Groups, sg)
+		}
+		return resp
+	}
+	if code := b.notCoordinator(r.Group); code != 0 {
+		if r.Version >= 2 {
+			resp.ErrorCode = code
+			return resp
+		}
+		for _, t := range r.Topics { // v0-v1 carry errors per partition only
+			st := kmsg.NewOffsetFetchResponseTopic()
+			st.Topic = t.Topic
+			for _, p := range t.Partitions {
+				sp := kmsg.NewOffsetFetchResponseTopicPartition()
+				sp.Partition, sp.Offset, sp.ErrorCode = p, -1, code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
 		}
 		return resp
 	}

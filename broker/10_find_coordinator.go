@@ -33,6 +33,20 @@ func (b *Broker) coordinatorFor(keyType int8, key string) (node int32, host stri
 	return b.cfg.NodeID, b.advHost, b.advPort, 0
 }
 
+// notCoordinator is the error for a group request that reached a broker
+// that does not coordinate the group (0 when it does): clients then look the
+// coordinator up again.
+func (b *Broker) notCoordinator(group string) int16 {
+	node, _, _, code := b.coordinatorFor(coordinatorGroup, group)
+	switch {
+	case code != 0:
+		return code
+	case node != b.cfg.NodeID:
+		return kerr.NotCoordinator.Code
+	}
+	return 0
+}
+
 func (b *Broker) handleFindCoordinator(r *kmsg.FindCoordinatorRequest) *kmsg.FindCoordinatorResponse {
 	resp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	if r.Version >= 4 {

@@ -14,6 +14,11 @@ import (
 // sent when the join round ends (group.go).
 
 func (b *Broker) handleJoinGroup(c *conn, h *reqHeader, r *kmsg.JoinGroupRequest) reply {
+	if code := b.notCoordinator(r.Group); code != 0 {
+		resp := r.ResponseKind().(*kmsg.JoinGroupResponse)
+		resp.ErrorCode, resp.Generation, resp.MemberID = code, -1, r.MemberID
+		return reply{msg: resp}
+	}
 	resp, wait := b.groups.join(r, h.clientID, clientHost(c), time.Now())
 	return parked(c, resp, wait)
 }

@@ -10,5 +10,10 @@ import (
 // REBALANCE_IN_PROGRESS while a join round is open, so members rejoin.
 
 func (b *Broker) handleHeartbeat(r *kmsg.HeartbeatRequest) *kmsg.HeartbeatResponse {
+	if code := b.notCoordinator(r.Group); code != 0 {
+		resp := r.ResponseKind().(*kmsg.HeartbeatResponse)
+		resp.ErrorCode = code
+		return resp
+	}
 	return b.groups.heartbeat(r, time.Now())
 }

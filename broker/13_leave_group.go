@@ -10,5 +10,10 @@ import (
 // member id or group.instance.id with per-member errors; v4 flexible.
 
 func (b *Broker) handleLeaveGroup(r *kmsg.LeaveGroupRequest) *kmsg.LeaveGroupResponse {
+	if code := b.notCoordinator(r.Group); code != 0 {
+		resp := r.ResponseKind().(*kmsg.LeaveGroupResponse)
+		resp.ErrorCode = code
+		return resp
+	}
 	return b.groups.leave(r, time.Now())
 }

@@ -11,6 +11,11 @@ import (
 // wait for it.
 
 func (b *Broker) handleSyncGroup(c *conn, r *kmsg.SyncGroupRequest) reply {
+	if code := b.notCoordinator(r.Group); code != 0 {
+		resp := r.ResponseKind().(*kmsg.SyncGroupResponse)
+		resp.ErrorCode = code
+		return reply{msg: resp}
+	}
 	resp, wait := b.groups.sync(r, time.Now())
 	return parked(c, resp, wait)
 }

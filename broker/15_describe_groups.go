@@ -15,6 +15,12 @@ import (
 func (b *Broker) handleDescribeGroups(r *kmsg.DescribeGroupsRequest) *kmsg.DescribeGroupsResponse {
 	resp := r.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	for _, id := range r.Groups {
+		if code := b.notCoordinator(id); code != 0 {
+			d := kmsg.NewDescribeGroupsResponseGroup()
+			d.Group, d.ErrorCode, d.AuthorizedOperations = id, code, math.MinInt32
+			resp.Groups = append(resp.Groups, d)
+			continue
+		}
 		resp.Groups = append(resp.Groups, b.groups.describe(id, time.Now()))
 	}
 	return resp

@@ -15,7 +15,9 @@ func (b *Broker) handleDeleteGroups(r *kmsg.DeleteGroupsRequest) *kmsg.DeleteGro
 	for _, id := range r.Groups {
 		dg := kmsg.NewDeleteGroupsResponseGroup()
 		dg.Group = id
-		dg.ErrorCode = b.groups.deleteGroup(id, time.Now())
+		if dg.ErrorCode = b.notCoordinator(id); dg.ErrorCode == 0 {
+			dg.ErrorCode = b.groups.deleteGroup(id, time.Now())
+		}
 		resp.Groups = append(resp.Groups, dg)
 	}
 	return resp

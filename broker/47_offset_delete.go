@@ -14,6 +14,9 @@ import (
 
 func (b *Broker) handleOffsetDelete(r *kmsg.OffsetDeleteRequest) *kmsg.OffsetDeleteResponse {
 	resp := r.ResponseKind().(*kmsg.OffsetDeleteResponse)
+	if resp.ErrorCode = b.notCoordinator(r.Group); resp.ErrorCode != 0 {
+		return resp
+	}
 	code, codes := b.groups.deleteOffsets(r, time.Now())
 	resp.ErrorCode = code
 	if code != 0 {

@@ -25,6 +25,11 @@ import (
 // JoinGroup and SyncGroup park on a buffered channel until the round ends;
 // the connection answers when it fires.
 //
+// In a cluster only the broker coordinatorFor names serves a group; the
+// handlers answer NOT_COORDINATOR elsewhere (coordinator state is not
+// replicated: a coordinator change starts the group afresh, offsets stay
+// with the old coordinator's data dir).
+//
 // Lock order: groupCoordinator.mu, then offsetStore.mu. The transaction
 // coordinator may call completeTxn with its own mutex held; completeTxn only
 // takes offsetStore.mu.
