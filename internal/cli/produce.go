@@ -25,6 +25,7 @@ type loadOptions struct {
 	bootstrap     string
 	commandConfig string
 	dataDir       string
+	brokers       int
 	producerProps []string
 	consumerProps []string
 	topicConfigs  []string
@@ -109,6 +110,7 @@ func newLoadCommand(mode bench.Mode, stdout, stderr io.Writer) (*cobra.Command, 
 	f.StringVar(&o.bootstrap, "bootstrap", "", "external cluster host:port,... (Kafka: bootstrap.servers); default: start the embedded broker")
 	f.StringVar(&o.commandConfig, "command-config", "", "client.properties file with connection, security and client properties (as kafka-producer-perf-test --command-config)")
 	f.StringVar(&o.dataDir, "data-dir", "", "embedded broker data directory (Kafka: log.dirs); default: a temporary directory removed afterwards")
+	f.IntVar(&o.brokers, "brokers", 3, "size of the embedded cluster when there is no --bootstrap: 1 runs one broker in this process, N > 1 runs N broker processes with real replication")
 
 	f.StringVar(&c.Topic.Name, "topic", "kbench", "topic to use, created if missing")
 	f.Int32Var(&c.Topic.Partitions, "partitions", 0, fmt.Sprintf("partition count (kafka-topics --partitions); an existing topic must match; 0 = any, create with %d", bench.DefaultPartitions))
@@ -240,9 +242,15 @@ func (o *loadOptions) target(ctx context.Context, cfg *bench.RunConfig) (bench.T
 		if o.dataDir != "" {
 			return nil, errors.New("--data-dir is for the embedded broker; it makes no sense with --bootstrap")
 		}
+		if o.flags.Changed("brokers") {
+			return nil, errors.New("--brokers sizes the embedded cluster; it makes no sense with --bootstrap")
+		}
 		return bench.NewExternal(bootstrap)
 	}
-	return bench.StartEmbedded(ctx, o.dataDir)
+	if o.brokers < 1 {
+		return nil, fmt.Errorf("--brokers %d: want at least 1", o.brokers)
+	}
+	return bench.StartTarget(ctx, o.brokers, bench.ClusterOptions{Dir: o.dataDir})
 }
 
 func runLoad(ctx context.Context, o *loadOptions) (err error) {

@@ -107,7 +107,7 @@ func TestE2ECommand(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	t.Log(out)
-	for _, w := range []string{"(warmup)", "records acked", "e2e p99", "latency ms", "end-to-end", "embedded kbench broker", "result: VALID"} {
+	for _, w := range []string{"(warmup)", "records acked", "e2e p99", "latency ms", "end-to-end", "embedded kbench", "result: VALID"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q", w)
 		}
