@@ -67,3 +67,15 @@ func (b *Broker) handleFindCoordinator(r *kmsg.FindCoordinatorRequest) *kmsg.Fin
 	}
 	return resp
 }
+
+// notTxnCoordinator is notCoordinator for a transactional id.
+func (b *Broker) notTxnCoordinator(txnID string) int16 {
+	node, _, _, code := b.coordinatorFor(coordinatorTxn, txnID)
+	switch {
+	case code != 0:
+		return code
+	case node != b.cfg.NodeID:
+		return kerr.NotCoordinator.Code
+	}
+	return 0
+}

@@ -10,6 +10,12 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 
 func (b *Broker) handleInitProducerID(r *kmsg.InitProducerIDRequest) *kmsg.InitProducerIDResponse {
 	resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
+	if r.TransactionalID != nil {
+		if code := b.notTxnCoordinator(*r.TransactionalID); code != 0 {
+			resp.ProducerID, resp.ProducerEpoch, resp.ErrorCode = -1, -1, code
+			return resp
+		}
+	}
 	resp.ProducerID, resp.ProducerEpoch, resp.ErrorCode = b.txns.initProducerID(r.TransactionalID, r.TransactionTimeoutMillis, r.ProducerID, r.ProducerEpoch)
 	return resp
 }

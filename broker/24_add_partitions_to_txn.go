@@ -11,7 +11,18 @@ func (b *Broker) handleAddPartitionsToTxn(r *kmsg.AddPartitionsToTxnRequest) *km
 	for _, t := range r.Topics {
 		parts[t.Topic] = append(parts[t.Topic], t.Partitions...)
 	}
-	codes := b.txns.addPartitions(r.TransactionalID, r.ProducerID, r.ProducerEpoch, parts)
+	var codes map[string]map[int32]int16
+	if code := b.notTxnCoordinator(r.TransactionalID); code != 0 {
+		codes = map[string]map[int32]int16{}
+		for t, ps := range parts {
+			codes[t] = map[int32]int16{}
+			for _, p := range ps {
+				codes[t][p] = code
+			}
+		}
+	} else {
+		codes = b.txns.addPartitions(r.TransactionalID, r.ProducerID, r.ProducerEpoch, parts)
+	}
 	for _, t := range r.Topics {
 		st := kmsg.NewAddPartitionsToTxnResponseTopic()
 		st.Topic = t.Topic

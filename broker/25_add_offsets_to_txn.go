@@ -7,6 +7,8 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 
 func (b *Broker) handleAddOffsetsToTxn(r *kmsg.AddOffsetsToTxnRequest) *kmsg.AddOffsetsToTxnResponse {
 	resp := r.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
-	resp.ErrorCode = b.txns.addGroup(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group)
+	if resp.ErrorCode = b.notTxnCoordinator(r.TransactionalID); resp.ErrorCode == 0 {
+		resp.ErrorCode = b.txns.addGroup(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group)
+	}
 	return resp
 }

@@ -9,6 +9,8 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 
 func (b *Broker) handleEndTxn(r *kmsg.EndTxnRequest) *kmsg.EndTxnResponse {
 	resp := r.ResponseKind().(*kmsg.EndTxnResponse)
-	resp.ErrorCode = b.txns.endTxn(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Commit)
+	if resp.ErrorCode = b.notTxnCoordinator(r.TransactionalID); resp.ErrorCode == 0 {
+		resp.ErrorCode = b.txns.endTxn(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Commit)
+	}
 	return resp
 }

@@ -71,8 +71,18 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := b.topics.load(); err != nil {
 		return nil, err
 	}
-	txns, err := openTxnCoordinator(b)
+	topicsKnown := func() bool { return !b.clustered() || b.image.Load() != nil }
+	groups, err := newGroupCoordinator(cfg.DataDir, b.groupSettings(), b.topicID, topicsKnown, cfg.Logf)
 	if err != nil {
+		b.topics.closeAll()
+		return nil, fmt.Errorf("open group coordinator: %w", err)
+	}
+	b.groups = groups
+	// The transaction coordinator opens after the groups: transactions it
+	// finds decided but incomplete settle their staged offsets as they finish.
+	txns, err := openTxnCoordinator(b, b.groupsTxnDone)
+	if err != nil {
+		b.groups.close()
 		b.topics.closeAll()
 		return nil, fmt.Errorf("open transaction state: %w", err)
 	}
@@ -80,6 +90,8 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
 	if err != nil {
+		b.txns.close()
+		b.groups.close()
 		b.topics.closeAll()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
@@ -91,19 +103,12 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	host, port, err := splitHostPort(adv)
 	if err != nil {
 		ln.Close()
+		b.txns.close()
+		b.groups.close()
 		b.topics.closeAll()
 		return nil, err
 	}
 	b.advHost, b.advPort = host, port
-	groups, err := newGroupCoordinator(cfg.DataDir, b.groupSettings(), b.topicID, cfg.Logf)
-	if err != nil {
-		ln.Close()
-		b.txns.close()
-		b.topics.closeAll()
-		return nil, fmt.Errorf("open group coordinator: %w", err)
-	}
-	b.groups = groups
-	b.txns.groupsDone = b.groupsTxnDone
 	b.wg.Add(2)
 	go b.acceptLoop()
 	go b.housekeeping()

@@ -40,6 +40,7 @@ var advertised = []apiRange{
 	{25, 3}, // AddOffsetsToTxn
 	{26, 3}, // EndTxn
 	{27, 1}, // WriteTxnMarkers
+	{28, 3}, // TxnOffsetCommit
 	{32, 4}, // DescribeConfigs
 	{33, 2}, // AlterConfigs
 	{37, 2}, // CreatePartitions
@@ -95,6 +96,8 @@ func (b *Broker) dispatch(c *conn, h *reqHeader, req kmsg.Request) reply {
 		}
 	}
 	switch r := req.(type) {
+	case *kmsg.TxnOffsetCommitRequest:
+		return reply{msg: b.handleTxnOffsetCommit(r)}
 	case *kmsg.WriteTxnMarkersRequest:
 		return reply{msg: b.handleWriteTxnMarkers(r)}
 	case *kmsg.OffsetForLeaderEpochRequest:

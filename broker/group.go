@@ -194,10 +194,13 @@ type groupCoordinator struct {
 
 // newGroupCoordinator recovers the committed offsets under dataDir and starts
 // the timer goroutine; close stops it.
-func newGroupCoordinator(dataDir string, set groupSettings, topicID func(string, int32) ([16]byte, bool), logf func(string, ...any)) (*groupCoordinator, error) {
+func newGroupCoordinator(dataDir string, set groupSettings, topicID func(string, int32) ([16]byte, bool), topicsKnown func() bool, logf func(string, ...any)) (*groupCoordinator, error) {
 	c := &groupCoordinator{logf: logf, topicID: topicID, set: set, groups: map[string]*group{}, stop: make(chan struct{}), done: make(chan struct{})}
 	keep := func(e *offsetEntry) bool {
 		id, ok := topicID(e.topic, e.partition)
+		if !ok && !topicsKnown() {
+			return true // a cluster broker before the controller's first push
+		}
 		return ok && id == e.topicID
 	}
 	st, err := openOffsetStore(filepath.Join(dataDir, "__consumer_offsets"), set.compactMinBytes, set.syncEach, keep, logf)

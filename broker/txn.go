@@ -70,11 +70,15 @@ type txnCoordinator struct {
 func (tc *txnCoordinator) logPath() string   { return filepath.Join(tc.dir, "txn.log") }
 func (tc *txnCoordinator) blockPath() string { return filepath.Join(tc.dir, "producer-id-block") }
 
-func openTxnCoordinator(b *Broker) (*txnCoordinator, error) {
-	tc := &txnCoordinator{b: b, dir: filepath.Join(b.cfg.DataDir, "__transaction_state"), txns: map[string]*txnMeta{}}
+func openTxnCoordinator(b *Broker, groupsDone func(pid int64, commit bool)) (*txnCoordinator, error) {
+	tc := &txnCoordinator{b: b, dir: filepath.Join(b.cfg.DataDir, "__transaction_state"), txns: map[string]*txnMeta{}, groupsDone: groupsDone}
 	if err := os.MkdirAll(tc.dir, 0o755); err != nil {
 		return nil, err
 	}
+	// Each broker hands out ids from its own range (node id in the high 32
+	// bits), so brokers of a cluster never give two producers the same id.
+	tc.nextPID = int64(b.cfg.NodeID) << 32
+	tc.pidEnd = tc.nextPID
 	if raw, err := os.ReadFile(tc.blockPath()); err == nil {
 		if _, err := fmt.Sscanf(string(raw), "%d", &tc.nextPID); err != nil {
 			return nil, fmt.Errorf("parse %s: %w", tc.blockPath(), err)
@@ -116,14 +120,13 @@ func openTxnCoordinator(b *Broker) (*txnCoordinator, error) {
 		return nil, err
 	}
 	tc.logFile = f
-	// Finish what was decided but not completed before the stop.
-	for _, m := range tc.txns {
-		switch m.State {
-		case txnPrepareCommit:
-			tc.complete(m, true)
-		case txnPrepareAbort:
-			tc.complete(m, false)
-		}
+	// Finish what was decided but not completed before the stop. A cluster
+	// broker has no partitions until the controller's first push: its
+	// periodic tick (expire) does it then.
+	if !b.clustered() {
+		tc.mu.Lock()
+		tc.finishPrepared()
+		tc.mu.Unlock()
 	}
 	return tc, nil
 }
@@ -417,11 +420,25 @@ func (tc *txnCoordinator) complete(m *txnMeta, commit bool) int16 {
 	return 0
 }
 
+// finishPrepared completes decided transactions whose markers are not all
+// written. Caller holds mu.
+func (tc *txnCoordinator) finishPrepared() {
+	for _, m := range tc.txns {
+		if preparing(m) {
+			tc.complete(m, m.State == txnPrepareCommit)
+		}
+	}
+}
+
 // expire aborts transactions open longer than their timeout, bumping the
-// epoch so the late producer is fenced (as Kafka does).
+// epoch so the late producer is fenced (as Kafka does), and retries
+// completing decided transactions.
 func (tc *txnCoordinator) expire(now time.Time) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
+	if !tc.b.clustered() || tc.b.image.Load() != nil {
+		tc.finishPrepared()
+	}
 	for _, m := range tc.txns {
 		if m.State == txnOngoing && now.UnixMilli()-m.StartMs > int64(m.TimeoutMs) {
 			tc.b.cfg.Logf("txn %s: timed out after %d ms, aborting", m.ID, m.TimeoutMs)
