@@ -26,6 +26,9 @@ func (p *parser) axes(prof *Profile, n *yaml.Node) {
 			continue
 		}
 		grouped := resolve(list.Content[0]).Kind == yaml.MappingNode
+		if !grouped && !p.sweepable(kv[0], path, name) {
+			continue
+		}
 		var vals []axisValue
 		var keys []string // every setting the axis sweeps
 		for i, item := range list.Content {
@@ -36,11 +39,16 @@ func (p *parser) axes(prof *Profile, n *yaml.Node) {
 			case grouped && item.Kind == yaml.MappingNode && len(item.Content) > 0:
 				// Groups may set different settings; a point whose group
 				// leaves one out keeps the base value.
+				good := true
 				for _, gkv := range p.pairs(item, ipath) {
 					if !slices.Contains(keys, gkv[0].Value) {
 						keys = append(keys, gkv[0].Value)
+						good = p.sweepable(gkv[0], ipath+"."+gkv[0].Value, gkv[0].Value) && good
 					}
 					av.add(gkv[0].Value, gkv[1], ipath+"."+gkv[0].Value)
+				}
+				if !good {
+					continue
 				}
 			case !grouped && item.Kind == yaml.ScalarNode:
 				av.add(name, item, ipath)
@@ -56,16 +64,12 @@ func (p *parser) axes(prof *Profile, n *yaml.Node) {
 			keys = []string{name}
 		}
 		for _, k := range keys {
-			if slices.Contains(baseOnly, k) {
-				p.errorf(kv[0], path, "%s cannot be swept (it sets the run itself); sweepable: %s", k, settingNames())
-				continue
-			}
 			if other, dup := owner[k]; dup {
 				p.errorf(kv[0], path, "%s is already swept by axes.%s; a setting may be on one axis only (use a group to move settings together)", k, other)
 			}
 			owner[k] = name
 		}
-		p.checkDuplicates(path, vals)
+		p.checkDuplicates(vals)
 		ax := Axis{Name: name}
 		for _, v := range vals {
 			ax.Values = append(ax.Values, v.settings)
@@ -73,6 +77,19 @@ func (p *parser) axes(prof *Profile, n *yaml.Node) {
 		prof.Axes = append(prof.Axes, ax)
 		p.axisVals = append(p.axisVals, vals)
 	}
+}
+
+// sweepable reports (once, at the key) a name an axis cannot sweep.
+func (p *parser) sweepable(key *yaml.Node, path, name string) bool {
+	if slices.Contains(baseOnly, name) {
+		p.errorf(key, path, "%s cannot be swept (it sets the run itself); sweepable: %s", name, settingNames())
+		return false
+	}
+	if _, ok := lookupSetting(name); !ok {
+		p.errorf(key, path, "unknown setting %q; sweepable: %s", name, settingNames())
+		return false
+	}
+	return true
 }
 
 func (av *axisValue) add(name string, n *yaml.Node, path string) {
@@ -87,9 +104,6 @@ func (p *parser) checkAxisValue(prof *Profile, av *axisValue) bool {
 	pt := prof.Base.clone()
 	ok := true
 	for i := range av.settings {
-		if slices.Contains(baseOnly, av.settings[i].Name) {
-			continue // reported once per axis
-		}
 		written, norm, good := p.set(&pt, av.settings[i].Name, av.nodes[i], av.paths[i])
 		av.settings[i].Written, av.settings[i].Value = written, norm
 		ok = ok && good
@@ -97,8 +111,8 @@ func (p *parser) checkAxisValue(prof *Profile, av *axisValue) bool {
 	return ok
 }
 
-func (p *parser) checkDuplicates(path string, vals []axisValue) {
-	seen := map[string]int{}
+func (p *parser) checkDuplicates(vals []axisValue) {
+	seen := map[string]string{}
 	for _, v := range vals {
 		var norm []string
 		for _, s := range v.settings {
@@ -106,16 +120,19 @@ func (p *parser) checkDuplicates(path string, vals []axisValue) {
 		}
 		key := strings.Join(norm, "/")
 		if first, dup := seen[key]; dup {
-			p.errorf(v.nodes[0], path, "%s appears twice (also on line %d)", key, first)
+			p.errorf(v.nodes[0], v.paths[0], "%s is already on the axis as %s", key, first)
 			continue
 		}
-		seen[key] = v.nodes[0].Line
+		seen[key] = v.paths[0]
 	}
 }
 
 func describeNode(n *yaml.Node) string {
-	if !present(n) {
+	switch {
+	case !present(n):
 		return "nothing"
+	case n.Kind == yaml.SequenceNode && len(n.Content) == 0:
+		return "an empty list"
 	}
 	return kindOf(n)
 }
@@ -214,13 +231,10 @@ func (p *parser) expand(prof *Profile, axesNode *yaml.Node) {
 	total := 1
 	for _, vals := range p.axisVals {
 		total *= len(vals)
-		if total > MaxPoints*10 {
-			break
+		if total > MaxPoints {
+			p.errorf(axesNode, "axes", "the axes make more than %d points (before excludes); split the sweep", MaxPoints)
+			return
 		}
-	}
-	if total > MaxPoints*10 {
-		p.errorf(axesNode, "axes", "the axes make more than %d points; split the sweep", MaxPoints*10)
-		return
 	}
 	idx := make([]int, len(p.axisVals))
 	type failure struct {
@@ -245,7 +259,7 @@ func (p *parser) expand(prof *Profile, axesNode *yaml.Node) {
 		if excluded {
 			prof.Excluded++
 		} else {
-			for _, err := range checkPoint(p.chk, p.file, prof.Target, &pt) {
+			for _, err := range checkPoint(p.chk, p.where(resolve(axesNode))+": axes", prof.Target, &pt) {
 				msg := err.Error()
 				if f, ok := failures[msg]; ok {
 					f.more++
@@ -280,8 +294,5 @@ func (p *parser) expand(prof *Profile, axesNode *yaml.Node) {
 	}
 	if len(prof.Points) == 0 && len(p.errs) == 0 {
 		p.errorf(nil, "exclude", "the rules exclude every point")
-	}
-	if len(prof.Points) > MaxPoints {
-		p.errorf(axesNode, "axes", "%d points is more than %d; split the sweep", len(prof.Points), MaxPoints)
 	}
 }

@@ -2,8 +2,10 @@ package profiles
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -120,11 +122,13 @@ type Options struct {
 	Set []string
 	// Source is recorded in the profile ("builtin" or a path); default: file.
 	Source string
+
+	skipGenerator bool // see checker
 }
 
 // Parse reads and validates a profile; file names it in errors.
 func Parse(file string, src []byte, opts Options) (*Profile, error) {
-	p := &parser{file: file, sets: opts.Set}
+	p := &parser{file: file, sets: opts.Set, skipGenerator: opts.skipGenerator}
 	if opts.Dir == "" {
 		opts.Dir = filepath.Dir(file)
 	}
@@ -143,6 +147,7 @@ func Parse(file string, src []byte, opts Options) (*Profile, error) {
 	dec.KnownFields(true)
 	var strict rawProfile
 	if err := dec.Decode(&strict); err != nil {
+		p.root = &root
 		return nil, p.yamlError(err)
 	}
 	for i, item := range opts.Set {
@@ -151,7 +156,7 @@ func Parse(file string, src []byte, opts Options) (*Profile, error) {
 		}
 	}
 	if len(p.errs) > 0 {
-		return nil, errors.Join(p.errs...)
+		return nil, p.joined()
 	}
 	var raw rawProfile
 	if err := root.Decode(&raw); err != nil {
@@ -160,7 +165,7 @@ func Parse(file string, src []byte, opts Options) (*Profile, error) {
 	prof := &Profile{Source: cmpOr(opts.Source, file), Overrides: opts.Set, YAML: string(src)}
 	p.build(prof, &raw, opts.Dir)
 	if len(p.errs) > 0 {
-		return nil, errors.Join(p.errs...)
+		return nil, p.joined()
 	}
 	return prof, nil
 }
@@ -186,6 +191,9 @@ type parser struct {
 	errs     []error
 	chk      *checker
 	axisVals [][]axisValue
+	root     *yaml.Node // for naming fields in yaml.v3's errors
+
+	skipGenerator bool
 }
 
 // where names a node's position: file:line, or the --set item that made it
@@ -198,6 +206,24 @@ func (p *parser) where(n *yaml.Node) string {
 		return p.file
 	}
 	return fmt.Sprintf("%s:%d", p.file, n.Line)
+}
+
+// joined returns the errors in file order; those without a line (missing
+// fields, --set items) come last, as found.
+func (p *parser) joined() error {
+	line := func(err error) int {
+		rest, ok := strings.CutPrefix(err.Error(), p.file+":")
+		if !ok {
+			return math.MaxInt
+		}
+		n, perr := strconv.Atoi(rest[:max(strings.IndexByte(rest, ':'), 0)])
+		if perr != nil {
+			return math.MaxInt
+		}
+		return n
+	}
+	slices.SortStableFunc(p.errs, func(a, b error) int { return cmp.Compare(line(a), line(b)) })
+	return errors.Join(p.errs...)
 }
 
 func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
@@ -239,7 +265,8 @@ func (p *parser) yamlError(err error) error {
 		} else if m := wrongKindRe.FindStringSubmatch(msg); m != nil && fields[m[3]] != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: got %s, want a mapping with fields %s", p.where(at(m[1])), byName[m[3]], kindName(m[2]), strings.Join(fields[m[3]], ", ")))
 		} else if m := duplicateRe.FindStringSubmatch(msg); m != nil {
-			errs = append(errs, fmt.Errorf("%s: %s: given twice (first on line %s)", p.where(at(m[1])), m[2], m[3]))
+			line, _ := strconv.Atoi(m[1])
+			errs = append(errs, fmt.Errorf("%s: %s: given twice (first on line %s)", p.where(at(m[1])), cmpOr(pathAt(p.root, line, m[2], ""), m[2]), m[3]))
 		} else if m := anyLineRe.FindStringSubmatch(msg); m != nil {
 			errs = append(errs, fmt.Errorf("%s: %s", p.where(at(m[1])), m[2]))
 		} else {
@@ -247,6 +274,36 @@ func (p *parser) yamlError(err error) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// pathAt finds the key named key on line in the tree and returns its
+// dotted path ("" if not found).
+func pathAt(n *yaml.Node, line int, key, prefix string) string {
+	if n == nil {
+		return ""
+	}
+	if n.Kind == yaml.DocumentNode {
+		for _, c := range n.Content {
+			if got := pathAt(c, line, key, prefix); got != "" {
+				return got
+			}
+		}
+		return ""
+	}
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		path := join(prefix, k.Value)
+		if k.Line == line && k.Value == key {
+			return path
+		}
+		if got := pathAt(n.Content[i+1], line, key, path); got != "" {
+			return got
+		}
+	}
+	return ""
 }
 
 func kindName(tag string) string {
@@ -520,6 +577,7 @@ func (p *parser) build(prof *Profile, raw *rawProfile, dir string) {
 	}
 	p.target(prof, raw.Target, dir)
 	p.chk = newChecker(dir, prof.Target.Embedded())
+	p.chk.skipGenerator = p.skipGenerator
 
 	base := &prof.Base
 	*base = Point{
@@ -648,6 +706,7 @@ func (p *parser) target(prof *Profile, rt *rawTarget, dir string) {
 	}
 	if len(t.Client) > 0 {
 		chk := newChecker(dir, t.Embedded())
+		chk.skipGenerator = p.skipGenerator
 		if err := chk.run(bench.RunConfig{Client: t.Client}); err != nil {
 			p.errorf(&rt.Client, "target.client", "%v", err)
 		}

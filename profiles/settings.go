@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -28,24 +29,43 @@ type checker struct {
 	dir      string // profile directory, for relative payload files
 	embedded bool
 	dummy    bench.Target
+	// seen caches verdicts: the generator builds clients to validate, and
+	// an expansion checks the same settings many times.
+	seen map[string]error
+	// skipGenerator leaves the generator's checks out (the fuzz target,
+	// whose coverage instrumentation makes building clients very slow).
+	skipGenerator bool
 }
 
 func newChecker(dir string, embedded bool) *checker {
 	// The generator validates without connecting; any address will do.
 	tg, _ := bench.NewExternal("127.0.0.1:1")
-	return &checker{dir: dir, embedded: embedded, dummy: tg}
+	return &checker{dir: dir, embedded: embedded, dummy: tg, seen: map[string]error{}}
 }
 
 // run validates cfg as the load generator would before connecting.
 func (c *checker) run(cfg bench.RunConfig) error {
-	cfg.Target = c.dummy
 	if cfg.Mode == "" {
 		cfg.Mode = bench.ModeE2E
 	}
 	if cfg.Duration == 0 {
 		cfg.Duration = time.Second
 	}
-	return cfg.Validate()
+	key, err := json.Marshal(cfg)
+	if err == nil {
+		if verdict, ok := c.seen[string(key)]; ok {
+			return verdict
+		}
+	}
+	if c.skipGenerator {
+		return nil
+	}
+	cfg.Target = c.dummy
+	verdict := cfg.Validate()
+	if err == nil {
+		c.seen[string(key)] = verdict
+	}
+	return verdict
 }
 
 // Byte-valued properties accept KiB/MiB/GiB suffixes in profiles.
@@ -327,13 +347,14 @@ func setTopicConfig(c *checker, pt *Point, name, v string) (string, error) {
 }
 
 // checkPoint checks what only the combination of settings decides; each
-// error starts with where the deciding setting was written.
-func checkPoint(c *checker, file string, t Target, pt *Point) []error {
+// error starts with where the deciding setting was written (or at, when
+// the load generator's own check cannot say which).
+func checkPoint(c *checker, at string, t Target, pt *Point) []error {
 	var errs []error
 	rf := int(pt.Topic.ReplicationFactor)
 	if (t.Embedded() || t.Brokers > 0) && rf > pt.Brokers {
-		errs = append(errs, fmt.Errorf("%s: replication.factor %d is more than the %d brokers of the target (valid: 1..%d)",
-			cmpOr(pt.where["replication.factor"], file+": topic.replication.factor"), rf, pt.Brokers, pt.Brokers))
+		errs = append(errs, fmt.Errorf("%s: replication.factor %d is more than the target's %s (valid: 1..%d)",
+			cmpOr(pt.where["replication.factor"], at), rf, plural(pt.Brokers, "broker"), pt.Brokers))
 	}
 	if s, ok := pt.Topic.Configs["min.insync.replicas"]; ok && rf > 0 {
 		if n, _ := strconv.Atoi(s); n > rf {
@@ -345,7 +366,14 @@ func checkPoint(c *checker, file string, t Target, pt *Point) []error {
 		errs = append(errs, fmt.Errorf("%s: consumer properties are set but workload.mode is produce, which runs no consumer", pt.where["mode"]))
 	}
 	if err := c.run(pt.RunConfig(pt.Rate.PerSec)); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", file, err))
+		errs = append(errs, fmt.Errorf("%s: %w", at, err))
 	}
 	return errs
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
