@@ -214,7 +214,7 @@ func WritePlan(w io.Writer, p *profiles.Profile) error {
 		}
 	}
 	if unavailable > 0 {
-		fmt.Fprintf(&tail, "note: %d points need more than the %d broker(s) the embedded target can run today; they will be recorded as failed. Use --bootstrap to run them on a real cluster.\n",
+		fmt.Fprintf(&tail, "note: %d points need a cluster the embedded target cannot start (it runs 1 to %d brokers); they will be recorded as failed. Use --bootstrap to run them on a real cluster.\n",
 			unavailable, EmbeddedMaxBrokers)
 	}
 	_, err := io.WriteString(w, tail.String())

@@ -33,6 +33,9 @@ type Options struct {
 	Version string
 	// Progress receives events; nil for none.
 	Progress Progress
+	// Binary is the kbench executable embedded multi-broker clusters run
+	// as broker processes; default: this executable.
+	Binary string
 	// Dial, if set, replaces how clients open broker connections (tests,
 	// throttling proxies).
 	Dial func(ctx context.Context, network, host string) (net.Conn, error)
@@ -99,7 +102,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err := writeManifest(o.Dir, m); err != nil {
 		return nil, err
 	}
-	cl, err := newClusters(p.Target.Bootstrap, filepath.Join(o.Dir, BrokerLogDir))
+	cl, err := newClusters(p.Target.Bootstrap, filepath.Join(o.Dir, BrokerLogDir), o.Binary)
 	if err != nil {
 		return nil, err
 	}

@@ -213,13 +213,14 @@ func TestSweepInterruptAndResume(t *testing.T) {
 	}
 }
 
-// A point the target cannot provide is recorded as failed with its error,
+// A point whose cluster cannot start is recorded as failed with its error,
 // and the sweep goes on to the next.
 func TestSweepFailedPointGoesOn(t *testing.T) {
 	p := loadTiny(t, "axes={brokers: [3, 1]}", "exclude=[]", "rate=500", "target.brokers=3")
 	dir := filepath.Join(t.TempDir(), "run")
 	log := newLog()
-	sum, err := Run(context.Background(), Options{Profile: p, Dir: dir, Progress: log})
+	missing := filepath.Join(t.TempDir(), "no-kbench-here")
+	sum, err := Run(context.Background(), Options{Profile: p, Dir: dir, Progress: log, Binary: missing})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,8 +231,8 @@ func TestSweepFailedPointGoesOn(t *testing.T) {
 	if len(lines) != 2 || lines[0].Status != PointFailed || lines[1].Status != PointDone {
 		t.Fatalf("got %d lines (%+v), want p001 failed then p002 done", len(lines), lines)
 	}
-	if !strings.Contains(lines[0].Error, "needs 3 brokers") || !strings.Contains(lines[0].Error, "--bootstrap") || lines[0].SLO.Pass {
-		t.Fatalf("failed line error %q, slo %+v; want the cluster-shape reason", lines[0].Error, lines[0].SLO)
+	if !strings.Contains(lines[0].Error, "3-broker cluster") || !strings.Contains(lines[0].Error, missing) || lines[0].SLO.Pass {
+		t.Fatalf("failed line error %q, slo %+v; want why the cluster did not start", lines[0].Error, lines[0].SLO)
 	}
 	if !strings.Contains(log.String(), "FAILED: ") {
 		t.Fatalf("progress does not show the failure:\n%s", log)
@@ -245,11 +246,15 @@ func TestSweepFailedPointGoesOn(t *testing.T) {
 			started = append(started, ev.Point.ID)
 		}
 	}
-	if _, err := Run(context.Background(), Options{Dir: dir, Resume: true, RetryFailed: true, Progress: log2}); err != nil {
+	if _, err := Run(context.Background(), Options{Dir: dir, Resume: true, RetryFailed: true, Progress: log2, Binary: missing}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(started, ",") != "p001" || len(readLines(t, dir)) != 2 {
 		t.Fatalf("retry ran %v, want p001 only, with 2 lines after", started)
+	}
+	// A shape the embedded target never runs fails before anything starts.
+	if err := CheckShape(EmbeddedMaxBrokers + 1); !errors.Is(err, ErrClusterShape) {
+		t.Fatalf("shape %d: got %v, want ErrClusterShape", EmbeddedMaxBrokers+1, err)
 	}
 }
 
@@ -407,14 +412,5 @@ func TestMedian(t *testing.T) {
 		if got := medianIndex(tt.in); got != tt.idx {
 			t.Fatalf("medianIndex(%v) = %v, want %v", tt.in, got, tt.idx)
 		}
-	}
-}
-
-func TestCheckShape(t *testing.T) {
-	if err := CheckShape(EmbeddedMaxBrokers); err != nil {
-		t.Fatalf("shape %d: %v", EmbeddedMaxBrokers, err)
-	}
-	if err := CheckShape(EmbeddedMaxBrokers + 1); !errors.Is(err, ErrClusterShape) {
-		t.Fatalf("shape %d: got %v, want ErrClusterShape", EmbeddedMaxBrokers+1, err)
 	}
 }
