@@ -11,10 +11,11 @@ FUZZTIME ?= 10s
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kbench
 
-# The main job: builds, starts the embedded broker, runs a produce/consume
-# round trip and prints the summary.
+# The main job: builds and runs the quick sweep profile end to end on the
+# embedded broker (about a minute): fixed-rate, unthrottled and
+# max-sustainable points, written to runs/<time>-quick/.
 run: build
-	./$(BIN) e2e --duration 10s --rate 20000 --json runs/last-e2e.json
+	./$(BIN) sweep --profile quick
 
 # Installs what the integration tests need (Debian packages), then runs every test.
 test: test-deps build
