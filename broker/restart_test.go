@@ -23,6 +23,13 @@ import (
 // TestMain lets the test binary act as a broker process for the crash test:
 // with KBENCH_CHILD_BROKER=dir it serves that data dir until killed.
 func TestMain(m *testing.M) {
+	if addr := os.Getenv(etlWorkerEnv); addr != "" {
+		if err := etlWorker(addr, 15*time.Second); err != nil {
+			fmt.Fprintln(os.Stderr, "etl worker:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if dir := os.Getenv("KBENCH_CHILD_BROKER"); dir != "" {
 		cfg := DefaultConfig()
 		cfg.Listen = "127.0.0.1:0"
