@@ -66,3 +66,6 @@ func (e *Embedded) Close() error {
 	}
 	return err
 }
+
+// Dir is the broker's data directory.
+func (e *Embedded) Dir() string { return e.dir }

@@ -137,6 +137,8 @@ type Report struct {
 	Elapsed         string           `json:"elapsed"`
 	Results         []Result         `json:"results"`
 	Recommendations []Recommendation `json:"recommendations"`
+	// EndToEnd holds the --end-to-end runs against a cluster, if any.
+	EndToEnd []E2EResult `json:"end_to_end,omitempty"`
 }
 
 // Run measures every codec on every batch size. If ctx ends early it

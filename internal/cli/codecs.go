@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/bench/codecs"
 	"github.com/kbench/kbench/reports"
 )
@@ -28,6 +30,13 @@ type codecsOptions struct {
 	minTime    time.Duration
 	sample     string
 	seed       uint64
+	e2e        bool
+	e2eRate    float64
+	e2eDur     time.Duration
+	e2eWarmup  time.Duration
+	e2eBatch   string
+	bootstrap  string
+	brokers    int
 	stdout     io.Writer
 	stderr     io.Writer
 }
@@ -69,6 +78,13 @@ snappy has none. --levels zstd:best,gzip:all replaces those codecs' default leve
 	f.DurationVar(&o.minTime, "min-time", d.MinTime, "CPU time each repetition runs for, at least one batch")
 	f.StringVar(&o.sample, "sample", codecs.FormatSize(int64(d.SampleBytes)), "records generated and cut into batches for every batch size (at least two of the largest batches are made)")
 	f.Uint64Var(&o.seed, "seed", d.Seed, "seed of the payload and key generators")
+	f.BoolVar(&o.e2e, "end-to-end", false, "also run the load generator once per codec (default level) at --rate against a cluster: wire bytes, broker disk bytes per record, producer CPU, p99")
+	f.Float64Var(&o.e2eRate, "rate", 5000, "with --end-to-end: records/s each codec is produced at")
+	f.DurationVar(&o.e2eDur, "duration", 10*time.Second, "with --end-to-end: measured time per codec")
+	f.DurationVar(&o.e2eWarmup, "warmup", 3*time.Second, "with --end-to-end: unmeasured warmup per codec")
+	f.StringVar(&o.e2eBatch, "e2e-batch-size", "64KiB", "with --end-to-end: the producer's batch.size")
+	f.StringVar(&o.bootstrap, "bootstrap", "", "with --end-to-end: an existing cluster (bootstrap.servers); default: the embedded cluster")
+	f.IntVar(&o.brokers, "brokers", 3, "with --end-to-end and no --bootstrap: embedded cluster size")
 	return cmd
 }
 
@@ -134,6 +150,11 @@ func runCodecs(ctx context.Context, o *codecsOptions) error {
 	if err := codecs.WriteRecommendations(o.stdout, rep); err != nil {
 		return err
 	}
+	if o.e2e && runErr == nil {
+		if err := o.runEndToEnd(ctx, cfg, rep); err != nil {
+			return err
+		}
+	}
 	if o.jsonPath != "" {
 		if err := codecs.WriteJSON(o.jsonPath, rep); err != nil {
 			return fmt.Errorf("--json: %w", err)
@@ -158,4 +179,53 @@ func runCodecs(ctx context.Context, o *codecsOptions) error {
 		}
 	}
 	return runErr
+}
+
+// runEndToEnd produces once per codec against a real cluster and prints the
+// cost the network and disks see.
+func (o *codecsOptions) runEndToEnd(ctx context.Context, cfg codecs.Config, rep *codecs.Report) error {
+	batch, err := codecs.ParseSize(o.e2eBatch)
+	if err != nil {
+		return fmt.Errorf("--e2e-batch-size: %w", err)
+	}
+	var names []string
+	for _, c := range cfg.Codecs {
+		if !slices.Contains(names, c.Name) {
+			names = append(names, c.Name)
+		}
+	}
+	var tg bench.Target
+	dataDir := ""
+	if o.bootstrap != "" {
+		if tg, err = bench.NewExternal(o.bootstrap); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(o.stderr, "starting the embedded %d-broker cluster\n", o.brokers)
+		t, err := bench.StartTarget(ctx, o.brokers, bench.ClusterOptions{})
+		if err != nil {
+			return err
+		}
+		tg = t
+		switch e := t.(type) {
+		case *bench.EmbeddedCluster:
+			dataDir = e.Dir()
+		case *bench.Embedded:
+			dataDir = e.Dir()
+		}
+	}
+	defer tg.Close()
+	res, err := codecs.RunEndToEnd(ctx, codecs.E2EConfig{
+		Codecs: names, Target: tg, DataDir: dataDir, Payload: cfg.Payload, RecordSize: o.recordSize, BatchSize: int(batch),
+		Rate: o.e2eRate, Warmup: o.e2eWarmup, Duration: o.e2eDur,
+		Progress: func(c string) {
+			fmt.Fprintf(o.stderr, "end-to-end: producing with %s at %.0f records/s\n", c, o.e2eRate)
+		},
+	})
+	rep.EndToEnd = res
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.stdout, "\nend to end on %s, %s batches, %.0f records/s for %s each:\n", tg.Describe(), o.e2eBatch, o.e2eRate, o.e2eDur)
+	return codecs.WriteE2ETable(o.stdout, res)
 }
