@@ -109,7 +109,17 @@ func WritePlan(w io.Writer, p *profiles.Profile) error {
 	kv("workload", "%s, %d producers, %d consumers, record size %s, keys %s, payload %s; warmup %v + %v measured per run",
 		base.Mode, base.Producers, base.Consumers, base.Workload.RecordSize, cmpOr(base.Workload.Keys, "none"),
 		cmpOr(base.Workload.Payload, "random"), time.Duration(base.Warmup), time.Duration(base.Duration))
-	kv("rate", "%s", describeRate(base.Rate))
+	rate := describeRate(base.Rate)
+	for _, ax := range p.Axes {
+		for _, g := range ax.Values {
+			for _, st := range g {
+				if st.Name == "rate" {
+					rate = "swept (see axes)"
+				}
+			}
+		}
+	}
+	kv("rate", "%s", rate)
 	if p.UsesSearch() {
 		s := p.Search
 		start := "calibrate (one unthrottled probe, then 0.8× what it achieved)"

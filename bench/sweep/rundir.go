@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"time"
@@ -145,8 +146,19 @@ func newManifest(p *profiles.Profile, version, target string, est time.Duration)
 			}
 		}
 	}
+	if m.Commit == "" {
+		// Built without VCS stamping (make passes git describe as the
+		// version instead): take the commit from the version.
+		if g := describeRe.FindStringSubmatch(version); g != nil {
+			m.Commit, m.Dirty = g[1], g[2] != ""
+		}
+	}
 	return m
 }
+
+// describeRe matches `git describe --always --dirty` output: a bare hash,
+// or tag-N-g<hash>, optionally -dirty.
+var describeRe = regexp.MustCompile(`(?:^|-g)([0-9a-f]{7,40})(-dirty)?$`)
 
 // writeFileAtomic replaces path with b, so a crash never leaves half a file.
 func writeFileAtomic(path string, b []byte) error {

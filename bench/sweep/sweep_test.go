@@ -414,3 +414,15 @@ func TestMedian(t *testing.T) {
 		}
 	}
 }
+
+func TestManifestCommitFromVersion(t *testing.T) {
+	p := loadTiny(t)
+	for _, tt := range []struct{ version, commit string }{
+		{"c11dc55-dirty", "c11dc55"}, {"v1.2.0-3-gabcdef1", "abcdef1"}, {"abcdef1234", "abcdef1234"}, {"dev", ""},
+	} {
+		m := newManifest(p, tt.version, "", 0)
+		if m.Commit != tt.commit || m.Dirty != strings.HasSuffix(tt.version, "-dirty") {
+			t.Fatalf("version %q: commit %q dirty %v, want %q", tt.version, m.Commit, m.Dirty, tt.commit)
+		}
+	}
+}

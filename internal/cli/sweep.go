@@ -53,7 +53,10 @@ point: settings, every figure, SLO verdict and validity flags), an HdrHistogram 
 and the embedded brokers' logs. Points with one broker run on an in-process broker, others
 on an embedded cluster of broker processes; --bootstrap runs everything on a real cluster.
 Ctrl-C keeps every finished point: --resume RUN_DIR runs the rest. A point that fails is
-recorded with its error and the sweep goes on.`,
+recorded with its error and the sweep goes on.
+
+The sweep deletes and recreates its topic (kbench-<profile>, or topic.name) whenever the
+topic settings change: on a real cluster, give it a topic of its own.`,
 		Example: `  kbench sweep --profile quick
   kbench sweep --profile clickstream --dry-run
   kbench sweep --profile ./mine.yaml --bootstrap kafka-1:9092 --command-config client.properties
