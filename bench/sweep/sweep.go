@@ -295,13 +295,18 @@ func (e *engine) runPoint(ctx context.Context, pt *profiles.Point) (*Line, error
 		if ctx.Err() != nil || errors.Is(err, errInterrupted) {
 			return nil, errInterrupted
 		}
+		// Whatever broke may have broken an embedded cluster too: the next
+		// point starts a fresh one.
+		if serr := e.clusters.stop(); serr != nil {
+			err = fmt.Errorf("%w (and stopping the embedded cluster: %v)", err, serr)
+		}
+		e.lastTopic = ""
 		line.Status, line.Error = PointFailed, err.Error()
 		line.SLO = Verdict{Reasons: []string{"the point failed: " + err.Error()}}
 		return line, nil
 	}
 	tg, gen, err := e.clusters.target(ctx, pt.Brokers, "point "+pt.ID+" "+pt.Label)
 	if err != nil {
-		e.lastTopic = ""
 		return fail(err)
 	}
 	results := map[string]*bench.Result{}

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -424,5 +426,38 @@ func TestManifestCommitFromVersion(t *testing.T) {
 		if m.Commit != tt.commit || m.Dirty != strings.HasSuffix(tt.version, "-dirty") {
 			t.Fatalf("version %q: commit %q dirty %v, want %q", tt.version, m.Commit, m.Dirty, tt.commit)
 		}
+	}
+}
+
+// repeat: N runs a point N times; the figures keep the median and spread,
+// and the representative result is the median run.
+func TestSweepRepeats(t *testing.T) {
+	p := loadTiny(t, "axes={}", "exclude=[]", "rate=800", "repeat=3")
+	dir := filepath.Join(t.TempDir(), "run")
+	log := newLog()
+	if _, err := Run(context.Background(), Options{Profile: p, Dir: dir, Progress: log}); err != nil {
+		t.Fatal(err)
+	}
+	l := readLines(t, dir)[0]
+	if len(l.Runs) != 3 {
+		t.Fatalf("got %d runs, want 3\n%s", len(l.Runs), log)
+	}
+	var p99s []float64
+	for i, r := range l.Runs {
+		if r.Name != fmt.Sprintf("r%d", i+1) || r.Repeat != i+1 || !r.Counted || r.Target != 800 {
+			t.Fatalf("run %d: %+v", i, r)
+		}
+		if _, err := os.Stat(filepath.Join(dir, r.Hlog)); err != nil {
+			t.Fatal(err)
+		}
+		p99s = append(p99s, r.Figures["response_p99_ms"])
+	}
+	st := l.Figures["response_p99_ms"]
+	if st.N != 3 || st.Median != median(p99s) || st.Min != slices.Min(p99s) || st.Max != slices.Max(p99s) {
+		t.Fatalf("p99 stat %+v from runs %v", st, p99s)
+	}
+	rep := l.Runs[slices.Index(p99s, st.Median)]
+	if l.Hlog != rep.Hlog || l.Result.Latency.Response.P99 != st.Median {
+		t.Fatalf("representative hlog %s with p99 %v, want the median run %s (%v)", l.Hlog, l.Result.Latency.Response.P99, rep.Name, st.Median)
 	}
 }
