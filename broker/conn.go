@@ -46,8 +46,12 @@ type pending struct {
 	inflight int64
 }
 
+// maxReusedFrame bounds the produce frame buffer a connection keeps.
+const maxReusedFrame = 8 << 20
+
 type conn struct {
 	b    *Broker
+	rbuf []byte // reusable frame buffer (produce requests only)
 	nc   *net.TCPConn
 	out  chan *pending
 	done chan struct{} // closed when the connection is torn down
@@ -94,10 +98,20 @@ func (c *conn) readLoop() error {
 		if err := c.b.inflight.acquire(int64(size), c.done); err != nil {
 			return err
 		}
-		buf := make([]byte, size)
+		// Produce requests are handled (appended) before the next read, so
+		// their frame buffer is reused; any other request may keep references
+		// into its frame (kmsg decodes byte fields as sub-slices), so the
+		// buffer is handed over to it and a new one allocated next time.
+		if cap(c.rbuf) < int(size) {
+			c.rbuf = make([]byte, size)
+		}
+		buf := c.rbuf[:size]
 		if _, err := io.ReadFull(c.nc, buf); err != nil {
 			c.b.inflight.release(int64(size))
 			return err
+		}
+		if key := int16(binary.BigEndian.Uint16(buf)); key != 0 || cap(c.rbuf) > maxReusedFrame {
+			c.rbuf = nil
 		}
 		p, err := c.handleFrame(buf)
 		if err != nil {

@@ -34,12 +34,13 @@ type followerState struct {
 	lastFetchLEO int64 // the leader's LEO at the follower's previous fetch
 }
 
-// notifyLocked wakes acks=all waiters. Caller holds repMu.
+// notifyLocked wakes acks=all waiters. The channel is made lazily by the
+// first waiter, so appends nobody waits on allocate nothing. Caller holds repMu.
 func (p *partition) notifyLocked() {
 	if p.rs.hwCh != nil {
 		close(p.rs.hwCh)
+		p.rs.hwCh = nil
 	}
-	p.rs.hwCh = make(chan struct{})
 }
 
 // becomeLeader makes this broker the partition's leader at leaderEpoch.
@@ -227,11 +228,10 @@ func (p *partition) alterDone(code int16, leaderEpoch, partitionEpoch int32, isr
 func (p *partition) waitHW(ctx context.Context, target int64, minISR int) int16 {
 	for {
 		p.repMu.Lock()
-		ch := p.rs.hwCh
-		if ch == nil {
-			p.notifyLocked()
-			ch = p.rs.hwCh
+		if p.rs.hwCh == nil {
+			p.rs.hwCh = make(chan struct{})
 		}
+		ch := p.rs.hwCh
 		isLeader := p.isLeader.Load()
 		isr := len(p.rs.isr)
 		p.repMu.Unlock()
