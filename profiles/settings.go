@@ -351,6 +351,9 @@ func setTopicConfig(c *checker, pt *Point, name, v string) (string, error) {
 // the load generator's own check cannot say which).
 func checkPoint(c *checker, at string, t Target, pt *Point) []error {
 	var errs []error
+	if pt.Rate.Kind == "" {
+		errs = append(errs, fmt.Errorf("%s: the point has no rate; set rate, or a rate in every group of the axis that sweeps it", at))
+	}
 	rf := int(pt.Topic.ReplicationFactor)
 	if (t.Embedded() || t.Brokers > 0) && rf > pt.Brokers {
 		errs = append(errs, fmt.Errorf("%s: replication.factor %d is more than the target's %s (valid: 1..%d)",
