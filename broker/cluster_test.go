@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kbench/kbench/broker/controller"
 )
@@ -392,6 +393,10 @@ func TestClusterMetadataClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	tc.waitISR("meta", []int32{1, 2, 3}, 10*time.Second)
+	dc, err := kmsg.NewPtrDescribeClusterRequest().RequestWith(ctx, cl)
+	if err != nil || len(dc.Brokers) != 3 {
+		t.Fatalf("DescribeCluster: %v, %+v", err, dc)
+	}
 	out := string(run(t, 20*time.Second, nil, kcat, "-b", tc.addrs()[0], "-L", "-t", "meta"))
 	if !strings.Contains(out, "3 brokers:") {
 		t.Fatalf("kcat -L: want 3 brokers:\n%s", out)
