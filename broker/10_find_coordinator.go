@@ -36,8 +36,13 @@ func (b *Broker) coordinatorFor(keyType int8, key string) (node int32, host stri
 // notCoordinator is the error for a group request that reached a broker
 // that does not coordinate the group (0 when it does): clients then look the
 // coordinator up again.
-func (b *Broker) notCoordinator(group string) int16 {
-	node, _, _, code := b.coordinatorFor(coordinatorGroup, group)
+func (b *Broker) notCoordinator(group string) int16 { return b.coordinates(coordinatorGroup, group) }
+
+// notTxnCoordinator is notCoordinator for a transactional id.
+func (b *Broker) notTxnCoordinator(txnID string) int16 { return b.coordinates(coordinatorTxn, txnID) }
+
+func (b *Broker) coordinates(keyType int8, key string) int16 {
+	node, _, _, code := b.coordinatorFor(keyType, key)
 	switch {
 	case code != 0:
 		return code
@@ -66,16 +71,4 @@ func (b *Broker) handleFindCoordinator(r *kmsg.FindCoordinatorRequest) *kmsg.Fin
 		resp.ErrorMessage = strp(kerr.ErrorForCode(resp.ErrorCode).Error())
 	}
 	return resp
-}
-
-// notTxnCoordinator is notCoordinator for a transactional id.
-func (b *Broker) notTxnCoordinator(txnID string) int16 {
-	node, _, _, code := b.coordinatorFor(coordinatorTxn, txnID)
-	switch {
-	case code != 0:
-		return code
-	case node != b.cfg.NodeID:
-		return kerr.NotCoordinator.Code
-	}
-	return 0
 }

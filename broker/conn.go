@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kbench/kbench/broker/wire"
 )
 
 // idleTimeout is connections.max.idle.ms: a connection that sends nothing for
@@ -172,7 +174,7 @@ func (c *conn) handleFrame(buf []byte) (p *pending, err error) {
 	}
 	req.SetVersion(h.version)
 	if req.IsFlexible() {
-		if body, err = skipTags(body); err != nil {
+		if body, err = wire.SkipTags(body); err != nil {
 			return nil, fmt.Errorf("key %d v%d: request header tags: %w", h.key, h.version, err)
 		}
 	}
@@ -201,27 +203,6 @@ func (c *conn) handleFrame(buf []byte) (p *pending, err error) {
 }
 
 var errDroppedByHook = errors.New("response dropped by test hook, closing connection")
-
-// skipTags skips a tagged-field section.
-func skipTags(b []byte) ([]byte, error) {
-	n, l := binary.Uvarint(b)
-	if l <= 0 {
-		return nil, errors.New("bad tag count")
-	}
-	b = b[l:]
-	for i := uint64(0); i < n; i++ {
-		if _, l = binary.Uvarint(b); l <= 0 {
-			return nil, errors.New("bad tag id")
-		}
-		b = b[l:]
-		size, l := binary.Uvarint(b)
-		if l <= 0 || uint64(len(b)-l) < size {
-			return nil, errors.New("bad tag size")
-		}
-		b = b[l+int(size):]
-	}
-	return b, nil
-}
 
 func (c *conn) writeLoop() {
 	for p := range c.out {
