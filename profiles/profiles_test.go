@@ -277,3 +277,14 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// The reference's example must stay a valid profile.
+func TestSchemaExampleLoads(t *testing.T) {
+	p, err := Parse("schema.yaml", []byte(SchemaExample), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Points) != 20 || p.Excluded != 4 || p.Repeat != 3 || !p.UsesSearch() {
+		t.Fatalf("example: %d points, %d excluded, repeat %d", len(p.Points), p.Excluded, p.Repeat)
+	}
+}

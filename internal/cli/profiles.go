@@ -17,9 +17,9 @@ func newProfilesCmd(stdout, _ io.Writer) *cobra.Command {
 		Use:   "profiles",
 		Short: "List and show the built-in sweep profiles",
 		Long: `Sweep profiles are YAML: target, topic, producer and consumer properties, workload, rate,
-SLO, repeat, axes and exclude rules. The built-in ones ship inside kbench; copy one with
-"kbench profiles show NAME > mine.yaml" to start your own, and run it with
-"kbench sweep --profile ./mine.yaml".`,
+SLO, repeat, axes and exclude rules ("kbench profiles schema" lists every field). The
+built-in ones ship inside kbench; copy one with "kbench profiles show NAME > mine.yaml" to
+start your own, and run it with "kbench sweep --profile ./mine.yaml".`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(&cobra.Command{
@@ -28,6 +28,14 @@ SLO, repeat, axes and exclude rules. The built-in ones ship inside kbench; copy 
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			return listProfiles(stdout)
+		},
+	}, &cobra.Command{
+		Use:   "schema",
+		Short: "Print every profile field with an example value",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			_, err := io.WriteString(stdout, profiles.SchemaIntro+profiles.SchemaExample+profiles.SchemaOutro)
+			return err
 		},
 	}, &cobra.Command{
 		Use:   "show NAME|PATH",

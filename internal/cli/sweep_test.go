@@ -58,6 +58,10 @@ func TestProfilesCommands(t *testing.T) {
 	if !strings.HasPrefix(out, string(src)) || !strings.Contains(out, "# builtin: 5 points, estimated") {
 		t.Fatalf("show quick:\n%s", out)
 	}
+	out = mustKbench(t, "profiles", "schema")
+	if !strings.Contains(out, profiles.SchemaExample) || !strings.Contains(out, "--set") {
+		t.Fatalf("schema:\n%s", out)
+	}
 	_, errOut, code := kbench(t, "profiles", "show", "quik")
 	if code == 0 || !strings.Contains(errOut, "built-in profiles: clickstream") {
 		t.Fatalf("show of an unknown profile: exit %d, %s", code, errOut)
