@@ -33,6 +33,9 @@ type ClusterOptions struct {
 	Binary string
 	// BrokerArgs are extra `kbench broker` flags for every broker.
 	BrokerArgs []string
+	// Env is added to the environment of every broker process (tests use
+	// it to make a re-executed test binary act as kbench).
+	Env []string
 	// Logf receives supervisor and controller log lines.
 	Logf func(format string, args ...any)
 }
@@ -48,7 +51,7 @@ func StartEmbeddedCluster(ctx context.Context, n int, o ClusterOptions) (*Embedd
 		}
 		e.dir, e.ownDir = dir, true
 	}
-	c, err := cluster.Start(ctx, cluster.Config{Brokers: n, Dir: e.dir, Binary: o.Binary, BrokerArgs: o.BrokerArgs, Logf: o.Logf})
+	c, err := cluster.Start(ctx, cluster.Config{Brokers: n, Dir: e.dir, Binary: o.Binary, BrokerArgs: o.BrokerArgs, Env: o.Env, Logf: o.Logf})
 	if err != nil {
 		if e.ownDir {
 			os.RemoveAll(e.dir)

@@ -46,13 +46,23 @@ type TopicConfig struct {
 // Hooks let other stages (the durability audit) see every record. They run
 // on client goroutines and must be fast and concurrency-safe.
 type Hooks struct {
-	// BeforeProduce may add headers; producer is the producer index, seq its
+	// BeforeProduce may add headers (and set fields the client fills in
+	// later, such as Partition); producer is the producer index, seq its
 	// record sequence number.
 	BeforeProduce func(producer int, seq uint64, r *kgo.Record)
 	// OnAck sees every produce outcome (err nil on success).
 	OnAck func(producer int, seq uint64, r *kgo.Record, err error)
 	// OnConsume sees every consumed record.
 	OnConsume func(r *kgo.Record)
+	// OnStart is called once on the run's goroutine when the load starts,
+	// before the first record; the warmup ends Warmup after start. Fault
+	// schedules count from there.
+	OnStart func(start time.Time)
+	// OnLoadEnd is called once on the run's goroutine when sending has
+	// stopped, before the run waits for outstanding acknowledgements; it
+	// must not block (a fault runner starts healing here, so records held
+	// by a fault can still complete).
+	OnLoadEnd func()
 }
 
 // RunConfig is everything one run needs. The zero value of most fields
@@ -286,4 +296,36 @@ func (c RunConfig) plan() (*plan, error) {
 		cl.Close()
 	}
 	return p, nil
+}
+
+// ConnOptions returns the franz-go options every client of this run
+// shares: connection and security properties, seed brokers and Dial. Later
+// stages that read the topic (the durability audit) start from them.
+func (c RunConfig) ConnOptions() ([]kgo.Opt, error) {
+	if c.Target == nil {
+		return nil, errors.New("no target")
+	}
+	s, err := parseSettings(RoleCommon, c.Client)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := s.connOptions()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, kgo.SeedBrokers(c.Target.Bootstrap()...))
+	if c.Dial != nil {
+		opts = append(opts, kgo.Dialer(c.Dial))
+	}
+	return opts, nil
+}
+
+// EffectiveProducer returns the producer settings this config runs with,
+// defaults included (acks, enable.idempotence, ...), as Result does.
+func (c RunConfig) EffectiveProducer() (map[string]string, error) {
+	s, err := parseSettings(RoleProducer, merged(forRole(c.Client, RoleProducer), c.Producer))
+	if err != nil {
+		return nil, err
+	}
+	return s.effectiveProducer(), nil
 }

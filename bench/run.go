@@ -223,6 +223,9 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 
 	r.start = time.Now()
 	r.started.Store(&r.start)
+	if h := cfg.Hooks; h != nil && h.OnStart != nil {
+		h.OnStart(r.start)
+	}
 	manifest.Started = r.start
 	r.lastIntervalMark = r.newMark()
 	if cfg.Warmup == 0 {
@@ -302,6 +305,9 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 	<-watchDone
 	loadEnd := time.Since(r.start)
 	interrupted := ctx.Err() != nil
+	if h := cfg.Hooks; h != nil && h.OnLoadEnd != nil {
+		h.OnLoadEnd()
+	}
 
 	// Wait for outstanding acknowledgements.
 	undelivered := r.flush(interrupted, abort)
