@@ -12,7 +12,10 @@
 //	profile.yaml    the profile's YAML as read (overrides are in the manifest)
 //	results.jsonl   one line per finished point (schema below)
 //	hlog/           one HdrHistogram log per run: <point id>-<run name>.hlog
-//	broker/         the embedded broker's log (embedded targets only)
+//	broker/         embedded targets only: broker-1.log of the in-process
+//	                broker (1-broker points); broker-N.log of each broker
+//	                process and cluster.log of the supervisor and controller
+//	                (multi-broker points), appended across restarts
 //
 // A line is appended (and synced) when a point finishes, so Ctrl-C or a
 // crash loses at most the point in progress; --resume runs the points that
@@ -21,16 +24,16 @@
 //
 // # manifest.json
 //
-// An object with: schema (1); kbench_version, git_commit, git_dirty,
-// go_version, os, arch, cpus, gomaxprocs, cpu_model, hostname; created,
-// updated; status ("running", "interrupted" or "done"); sessions (1 +
-// resumes); target (a description); cluster (the first finished run's
-// bench.Manifest: broker_version_guess, api_versions, cluster_id,
-// brokers, ...);
-// points, points_done, points_failed; estimated and elapsed (Go duration
-// strings); profile (profiles.Profile as JSON: name, source, overrides,
-// target, search, slo, repeat, axes, exclude, base and points, each point
-// as in results lines).
+// An object with: schema (1); kbench_version (make sets it to git
+// describe); git_commit and git_dirty (from the build's VCS stamp, else
+// from the version); go_version, os, arch, cpus, gomaxprocs, cpu_model,
+// hostname; created, updated; status ("running", "interrupted" or "done");
+// sessions (1 + resumes); target (a description); cluster (the first
+// finished run's bench.Manifest: broker_version_guess, api_versions,
+// cluster_id, brokers, ...); points, points_done, points_failed; estimated
+// and elapsed (Go duration strings); profile (profiles.Profile as JSON:
+// name, source, overrides, target, search, slo, repeat, axes, exclude,
+// base and points, each point as in results lines).
 //
 // # results.jsonl
 //
