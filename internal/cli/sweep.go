@@ -85,8 +85,8 @@ func runSweep(ctx context.Context, o *sweepOptions) error {
 	if (o.profile == "") == (o.resume == "") {
 		return errors.New("give --profile NAME|PATH to start a sweep, or --resume RUN_DIR to continue one")
 	}
-	if o.resume != "" && (len(o.set) > 0 || o.bootstrap != "" || o.dryRun || o.out != "") {
-		return errors.New("--resume runs the profile recorded in the run directory: --set, --bootstrap, --dry-run and --out do not apply")
+	if o.resume != "" && (len(o.set) > 0 || o.bootstrap != "" || o.commandConfig != "" || o.dryRun || o.out != "") {
+		return errors.New("--resume runs the profile recorded in the run directory (its client.properties path included): --set, --bootstrap, --command-config, --dry-run and --out do not apply")
 	}
 	if o.retryFailed && o.resume == "" {
 		return errors.New("--retry-failed goes with --resume")
