@@ -13,13 +13,15 @@ import (
 // declined with session id 0, so clients send full fetches. Records come
 // from the prebuilt batches, rebased to the offset asked for, up to the
 // partition's end (its produced record count): every record served was
-// produced, even though none was stored.
+// produced, even though none was stored. The response goes out with one
+// writev that points at the templates (fetchwire.go), so no record byte is
+// copied in user space, as with a broker's sendfile.
 
-func (c *conn) fetch(version int16, body []byte) (kmsg.Response, error) {
+func (c *conn) fetch(h header, body []byte) error {
 	req := kmsg.NewPtrFetchRequest()
-	req.Version = version
+	req.Version = h.version
 	if err := req.ReadFrom(body); err != nil {
-		return nil, err
+		return err
 	}
 	minBytes := max(int(req.MinBytes), 1)
 	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
@@ -31,12 +33,12 @@ func (c *conn) fetch(version int16, body []byte) (kmsg.Response, error) {
 			c.b.waiters.Add(1)
 			wake = c.b.wakeChan()
 		}
-		resp, n := c.fetchOnce(req)
+		resp, recs, n := c.fetchOnce(req)
 		if n >= minBytes || wait <= 0 {
 			if wait > 0 {
 				c.b.waiters.Add(-1)
 			}
-			return resp, nil
+			return c.writeFetch(h, resp, recs)
 		}
 		if timer == nil {
 			timer = time.NewTimer(wait)
@@ -50,18 +52,20 @@ func (c *conn) fetch(version int16, body []byte) (kmsg.Response, error) {
 			wait = 0 // one last look, then answer whatever there is
 		case <-c.b.ctx.Done():
 			c.b.waiters.Add(-1)
-			return nil, c.b.ctx.Err()
+			return c.b.ctx.Err()
 		}
 	}
 }
 
-// fetchOnce builds the response from what is there now and returns the
-// record bytes it holds.
-func (c *conn) fetchOnce(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int) {
+// fetchOnce builds the response from what is there now: the kmsg response
+// without record bytes, each partition's batches in response order, and
+// the record bytes in all.
+func (c *conn) fetchOnce(req *kmsg.FetchRequest) (*kmsg.FetchResponse, [][]servedBatch, int) {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
-	c.recs = c.recs[:0]
+	c.served = c.served[:0]
+	recs := c.recs[:0]
 	remaining := int(req.MaxBytes)
-	if req.Version < 3 || remaining <= 0 {
+	if remaining <= 0 {
 		remaining = maxFrame
 	}
 	total := 0
@@ -75,34 +79,37 @@ func (c *conn) fetchOnce(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int) {
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.PreferredReadReplica = -1
+			var batches []servedBatch
 			p := c.b.partition(rt.Topic, rp.Partition)
-			if p == nil {
+			switch {
+			case p == nil:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
-				st.Partitions = append(st.Partitions, sp)
-				continue
+			default:
+				end := p.end.Load()
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = end, end, 0
+				switch {
+				case rp.FetchOffset < 0 || rp.FetchOffset > end:
+					sp.ErrorCode = kerr.OffsetOutOfRange.Code
+				case rp.FetchOffset < end && (total == 0 || remaining > 0):
+					// Past the first batch of the response the limits
+					// hold strictly.
+					limit := min(int(rp.PartitionMaxBytes), remaining)
+					at := len(c.served)
+					var n int
+					c.served, n = c.b.batch.serve(c.served, rp.FetchOffset, end, limit, total == 0)
+					// Later appends may move c.served; this slice keeps
+					// pointing at the entries already written.
+					batches = c.served[at:len(c.served):len(c.served)]
+					total += n
+					remaining -= n
+				}
 			}
-			end := p.end.Load()
-			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = end, end, 0
-			switch {
-			case rp.FetchOffset < 0 || rp.FetchOffset > end:
-				sp.ErrorCode = kerr.OffsetOutOfRange.Code
-			case rp.FetchOffset < end && (total == 0 || remaining > 0):
-				// Past the first batch of the response the limits hold
-				// strictly.
-				limit := min(int(rp.PartitionMaxBytes), remaining)
-				at := len(c.recs)
-				c.recs = c.b.batch.appendBatches(c.recs, rp.FetchOffset, end, limit, total == 0)
-				// A later append may move c.recs; this slice keeps
-				// pointing at the bytes already written.
-				sp.RecordBatches = c.recs[at:len(c.recs):len(c.recs)]
-				n := len(sp.RecordBatches)
-				total += n
-				remaining -= n
-			}
+			recs = append(recs, batches)
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	return resp, total
+	c.recs = recs
+	return resp, recs, total
 }

@@ -104,22 +104,38 @@ func appendRecord(dst []byte, r *kmsg.Record, offsetDelta int32) []byte {
 	return r.AppendTo(dst)
 }
 
-// appendBatches appends batches holding the records [from, end), at most
-// limit bytes of them; with first set at least one batch (Kafka returns the
-// first batch of a fetch even when it exceeds the limits, so consumers make
-// progress).
-func (t *templates) appendBatches(dst []byte, from, end int64, limit int, first bool) []byte {
+// servedBatch is one batch of a fetch response: a template sent with its
+// base offset replaced.
+type servedBatch struct {
+	offset int64
+	tmpl   []byte
+}
+
+// serve appends the batches holding the records [from, end), at most limit
+// bytes of them; with first set at least one batch (Kafka returns the first
+// batch of a fetch even when it exceeds the limits, so consumers make
+// progress). It returns the bytes added.
+func (t *templates) serve(dst []servedBatch, from, end int64, limit int, first bool) ([]servedBatch, int) {
 	added := 0
 	for from < end {
 		b := t.byCount[min(end-from, t.max())]
 		if (added > 0 || !first) && added+len(b) > limit {
 			break
 		}
-		at := len(dst)
-		dst = append(dst, b...)
-		binary.BigEndian.PutUint64(dst[at:], uint64(from))
+		dst = append(dst, servedBatch{offset: from, tmpl: b})
 		added += len(b)
 		from += int64(binary.BigEndian.Uint32(b[countAt:]))
+	}
+	return dst, added
+}
+
+// appendBatches appends the bytes of served batches, as a client receives
+// them.
+func appendBatches(dst []byte, bs []servedBatch) []byte {
+	for _, b := range bs {
+		at := len(dst)
+		dst = append(dst, b.tmpl...)
+		binary.BigEndian.PutUint64(dst[at:], uint64(b.offset))
 	}
 	return dst
 }

@@ -230,8 +230,15 @@ type conn struct {
 	r    *bufio.Reader
 	w    net.Conn
 	body []byte // the current request, reused
-	out  []byte // the current response, reused
-	recs []byte // fetch: records being assembled, reused
+	out  []byte // the current response (a fetch response's framing), reused
+
+	// Fetch scratch, reused: batches served, per partition, the framing
+	// cut points, base offsets and the writev list.
+	served []servedBatch
+	recs   [][]servedBatch
+	cuts   []int
+	offs   []byte
+	bufs   [][]byte
 }
 
 // header is a decoded request header.
@@ -337,7 +344,7 @@ func (c *conn) handle(h header, body []byte) error {
 	case kmsg.Produce:
 		resp, err = c.produce(h.version, body)
 	case kmsg.Fetch:
-		resp, err = c.fetch(h.version, body)
+		return c.fetch(h, body)
 	case kmsg.ListOffsets:
 		resp, err = c.b.listOffsets(h.version, body)
 	case kmsg.Metadata:

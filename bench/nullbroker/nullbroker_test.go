@@ -350,7 +350,11 @@ func TestTemplates(t *testing.T) {
 		}
 	}
 	// Served batches get the asked offset and keep a valid CRC.
-	out := tm.appendBatches(nil, 1000, 1000+tm.max()+3, 1<<20, true)
+	served, size := tm.serve(nil, 1000, 1000+tm.max()+3, 1<<20, true)
+	out := appendBatches(nil, served)
+	if size != len(out) {
+		t.Errorf("serve reported %d bytes, the batches hold %d", size, len(out))
+	}
 	n, err := countRecords(out)
 	if err != nil || n != tm.max()+3 {
 		t.Fatalf("served %d records (%v), want %d", n, err, tm.max()+3)
