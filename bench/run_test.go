@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -483,9 +484,25 @@ func TestHooks(t *testing.T) {
 			}
 		},
 	}
+	// OnStart comes before the first record, OnLoadEnd after the last one
+	// is handed over and before the last acknowledgement.
+	var events []string
+	hooks.OnStart = func(time.Time) {
+		mu.Lock()
+		events = append(events, fmt.Sprintf("start after %d acks", len(acked)))
+		mu.Unlock()
+	}
+	hooks.OnLoadEnd = func() {
+		mu.Lock()
+		events = append(events, "load end")
+		mu.Unlock()
+	}
 	res, _ := mustRun(t, RunConfig{Mode: ModeE2E, Target: tg, Rate: 1000, Duration: 500 * time.Millisecond, Producers: 2, Hooks: hooks})
 	mu.Lock()
 	defer mu.Unlock()
+	if !slices.Equal(events, []string{"start after 0 acks", "load end"}) {
+		t.Errorf("start and load-end hooks: %q, want once each, start first", events)
+	}
 	if len(acked) != 500 || len(consumed) != 500 || res.Produce.Acked != 500 {
 		t.Errorf("hooks saw %d acked, %d consumed ids, want 500 each", len(acked), len(consumed))
 	}
