@@ -207,3 +207,34 @@ func TestSweepClickstreamOnCluster(t *testing.T) {
 		t.Fatalf("manifest %+v, %v", m, err)
 	}
 }
+
+// A change of cluster shape between points restarts the embedded cluster:
+// one in-process broker, then three broker processes.
+func TestSweepRestartsClusterOnShapeChange(t *testing.T) {
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "tiny.yaml")
+	if err := os.WriteFile(prof, []byte(cliTinyProfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(dir, "run")
+	out, errOut, code := kbench(t, "sweep", "--profile", prof, "--out", run, "--progress", "lines",
+		"--set", "target.brokers=3", "--set", "axes={brokers: [1, 3]}", "--set", "topic.replication.factor=1")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	lines, _, err := sweep.ReadResultsFile(run)
+	if err != nil || len(lines) != 2 {
+		t.Fatalf("results: %d lines, %v", len(lines), err)
+	}
+	for i, want := range []string{"embedded kbench broker at", "embedded kbench cluster of 3 brokers"} {
+		l := lines[i]
+		if l.Status != sweep.PointDone || l.Result == nil || !strings.Contains(l.Result.Manifest.Target, want) {
+			t.Fatalf("point %d: %s on %q (%s), want a run on %q", i+1, l.Status, l.Result.Manifest.Target, l.Error, want)
+		}
+	}
+	inProc := mustReadFile(t, filepath.Join(run, "broker", "broker-1.log"))
+	cl := mustReadFile(t, filepath.Join(run, "broker", "cluster.log"))
+	if !strings.Contains(inProc, "starting the in-process broker (point p001") || !strings.Contains(cl, "starting a 3-broker cluster (point p002") {
+		t.Fatalf("broker logs do not show the restart:\n%s\n%s", inProc, cl)
+	}
+}
