@@ -105,7 +105,8 @@ type Runner struct {
 	schedDone chan struct{} // closed when the schedule goroutine returns
 	healOnce  sync.Once
 	healDone  chan struct{}
-	execs     sync.WaitGroup
+	inflight  sync.WaitGroup // actions running
+	execs     sync.WaitGroup // exec commands running
 }
 
 // NewRunner checks the schedule against the target: actions other than
@@ -184,24 +185,38 @@ func (r *Runner) begin(start time.Time) {
 	go r.schedule()
 }
 
-// schedule runs the actions in order at their times until healing starts.
+// schedule starts the actions at their times until healing starts. Actions
+// due at the same time run in order, in one goroutine; later ones do not
+// wait for a slow earlier one (a graceful stop can take seconds), though
+// the cluster still serialises operations on one broker.
 func (r *Runner) schedule() {
 	defer close(r.schedDone)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	for i, a := range r.sched {
-		timer.Reset(time.Until(r.zero.Add(a.At)))
+	for i := 0; i < len(r.sched); {
+		j := i
+		for j < len(r.sched) && r.sched[j].At == r.sched[i].At {
+			j++
+		}
+		timer.Reset(time.Until(r.zero.Add(r.sched[i].At)))
 		select {
 		case <-timer.C:
 		case <-r.stop:
 			return
 		}
-		select {
-		case <-r.stop: // healing won the race: do not break things again
-			return
-		default:
-		}
-		r.run(i, a)
+		r.inflight.Add(1)
+		go func(lo, hi int) {
+			defer r.inflight.Done()
+			for k := lo; k < hi; k++ {
+				select {
+				case <-r.stop: // healing began: do not break things again
+					return
+				default:
+				}
+				r.run(k, r.sched[k])
+			}
+		}(i, j)
+		i = j
 	}
 }
 
@@ -356,7 +371,8 @@ func (r *Runner) doHeal() {
 	}
 	r.mu.Unlock()
 	if started {
-		<-r.schedDone // an action in progress finishes first
+		<-r.schedDone
+		r.inflight.Wait() // actions in progress finish first
 	}
 	t0 := time.Now()
 	h := Heal{}
