@@ -77,6 +77,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newProduceCmd(stdout, stderr),
 		newConsumeCmd(stdout, stderr),
 		newE2ECmd(stdout, stderr),
+		newSelftestCmd(stdout, stderr),
 		newSweepCmd(stdout, stderr),
 		newProfilesCmd(stdout, stderr),
 	)

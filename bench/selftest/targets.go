@@ -1,0 +1,191 @@
+package selftest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbench/kbench/bench"
+	"github.com/kbench/kbench/broker/cluster"
+)
+
+// target is one running system under test.
+type target struct {
+	kind      Kind
+	rf        int16
+	bootstrap []string
+	// pids lists the broker processes whose CPU and memory are read.
+	pids  func() []int
+	alive func() error
+	close func() error
+	adm   *kadm.Client
+	admCl *kgo.Client
+}
+
+var _ bench.Target = (*target)(nil)
+
+// Bootstrap is the seed list.
+func (t *target) Bootstrap() []string { return t.bootstrap }
+
+// Describe names the target for run manifests.
+func (t *target) Describe() string {
+	return fmt.Sprintf("selftest target %s at %s", t.kind, strings.Join(t.bootstrap, ","))
+}
+
+// Close does nothing: the harness stops its targets itself, after every run.
+func (t *target) Close() error { return nil }
+
+func (t *target) shutdown() error {
+	if t.admCl != nil {
+		t.admCl.Close()
+	}
+	return t.close()
+}
+
+// startTarget starts one target; the null broker's fetch batches are made
+// of fetchRecordSize-byte records (the consume catch-up's).
+func startTarget(ctx context.Context, cfg *Config, dir string, k Kind, fetchRecordSize int) (*target, error) {
+	t := &target{kind: k, rf: 1}
+	switch k {
+	case Ceiling, Kfake, KbenchRF1:
+		var args []string
+		if k == KbenchRF1 {
+			data := filepath.Join(dir, "kbench-rf1")
+			args = []string{"broker", "--listen", "127.0.0.1:0", "--data-dir", data}
+		} else {
+			args = []string{"selftest", "serve", string(k), "--record-size", strconv.Itoa(fetchRecordSize), "--partitions", strconv.Itoa(int(cfg.Partitions))}
+		}
+		p, err := spawn(ctx, cfg.Binary, args, cfg.Env, filepath.Join(dir, string(k)+".log"))
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", k, err)
+		}
+		t.bootstrap = []string{p.addr}
+		t.pids = func() []int { return []int{p.pid()} }
+		t.alive = p.alive
+		t.close = p.stop
+	case KbenchRF3:
+		c, err := bench.StartEmbeddedCluster(ctx, 3, bench.ClusterOptions{Dir: filepath.Join(dir, "kbench-rf3"), Binary: cfg.Binary})
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", k, err)
+		}
+		t.rf = 3
+		t.bootstrap = c.Bootstrap()
+		t.pids = func() []int {
+			var pids []int
+			for _, b := range c.Faults().Brokers() {
+				pids = append(pids, b.PID)
+			}
+			return pids
+		}
+		t.alive = func() error {
+			for _, b := range c.Faults().Brokers() {
+				if b.State != cluster.Running {
+					return fmt.Errorf("broker %d is %s (%s); its log: %s", b.ID, b.State, b.Exit, b.Log)
+				}
+			}
+			return nil
+		}
+		t.close = c.Close
+	default:
+		return nil, fmt.Errorf("unknown target %q", k)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(t.bootstrap...))
+	if err != nil {
+		t.close()
+		return nil, fmt.Errorf("%s admin client: %w", k, err)
+	}
+	t.admCl, t.adm = cl, kadm.NewClient(cl)
+	return t, nil
+}
+
+// createTopic creates a topic and waits until every partition has a leader
+// and a full ISR, so a run starts on a settled topic.
+func (t *target) createTopic(ctx context.Context, name string, partitions int32) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	resp, err := t.adm.CreateTopic(ctx, partitions, t.rf, nil, name)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		return fmt.Errorf("%s: create topic %s: %w", t.kind, name, err)
+	}
+	for {
+		td, err := t.adm.ListTopics(ctx, name)
+		if err == nil && td[name].Err == nil && len(td[name].Partitions) == int(partitions) {
+			ready := true
+			for _, p := range td[name].Partitions {
+				if p.Leader < 0 || len(p.ISR) < int(t.rf) {
+					ready = false
+				}
+			}
+			if ready {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: topic %s never had leaders and full ISRs: %w", t.kind, name, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// deleteTopic removes a run's topic so data does not pile up on disk or in
+// kfake's memory.
+func (t *target) deleteTopic(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := t.adm.DeleteTopics(ctx, name)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("%s: delete topic %s: %w", t.kind, name, err)
+	}
+	return nil
+}
+
+// usage is the broker processes' resource counters at one moment.
+type usage struct {
+	cpu time.Duration
+}
+
+func (t *target) usage() (usage, error) {
+	var u usage
+	var errs []error
+	for _, pid := range t.pids() {
+		c, err := procCPU(pid)
+		errs = append(errs, err)
+		u.cpu += c
+	}
+	return u, errors.Join(errs...)
+}
+
+// resetPeak starts a new RSS high-water mark in every broker process.
+func (t *target) resetPeak() error {
+	var errs []error
+	for _, pid := range t.pids() {
+		errs = append(errs, resetPeakRSS(pid))
+	}
+	return errors.Join(errs...)
+}
+
+// peak sums the broker processes' RSS high-water marks.
+func (t *target) peak() (int64, error) {
+	var sum int64
+	var errs []error
+	for _, pid := range t.pids() {
+		n, err := peakRSS(pid)
+		errs = append(errs, err)
+		sum += n
+	}
+	return sum, errors.Join(errs...)
+}

@@ -1,0 +1,201 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kbench/kbench/bench/codecs"
+	"github.com/kbench/kbench/bench/selftest"
+	"github.com/kbench/kbench/reports"
+)
+
+type selftestOptions struct {
+	quick           bool
+	rounds          int
+	warmup          time.Duration
+	duration        time.Duration
+	latencyDuration time.Duration
+	backlog         string
+	targets         []string
+	outDir          string
+	keep            bool
+	set             func(name string) bool // whether a flag was given
+	stdout, stderr  io.Writer
+}
+
+func newSelftestCmd(stdout, stderr io.Writer) *cobra.Command {
+	o := &selftestOptions{stdout: stdout, stderr: stderr}
+	d := selftest.Defaults()
+	cmd := &cobra.Command{
+		Use:   "selftest",
+		Short: "Broker performance harness: kbench's broker against a null-broker ceiling and kfake",
+		Long: `Run the same load-generator workloads, one target after the other in several rounds,
+against: a null broker that acknowledges produce without storing and serves fetches from
+prebuilt batches (the ceiling: client and loopback alone), kbench's broker at replication
+factor 1, a 3-broker kbench cluster at RF=3 with acks=all, and franz-go's in-memory kfake.
+Each target runs as its own process, so broker CPU (per GB moved) and peak RSS come from
+/proc. Workloads: 100 B and 1 KiB records, 1 and 4 producers, 6 partitions, acks=1 and all,
+no compression and zstd; then a consume catch-up over a backlog, and the RF=3 cluster's
+latency at half its measured maximum rate. Prints the ratio table (medians over rounds,
+ratios to the ceiling and to kfake) and writes selftest.json and a chart into --out.
+
+Absolute numbers on a shared machine are noise; the ratios, measured side by side, are the
+result. The full run takes about 8 minutes on 2 cores; --quick under 2.`,
+		Example: `  kbench selftest --quick
+  kbench selftest --out runs/selftest
+  kbench selftest --targets ceiling,kbench-rf1 --rounds 5 --backlog 0`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.set = func(name string) bool { return cmd.Flags().Changed(name) }
+			return runSelftest(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.quick, "quick", false, "smoke run of under 2 minutes: 4 workloads, 2 rounds, short runs, 64MiB backlog (other flags still override)")
+	f.IntVar(&o.rounds, "rounds", d.Rounds, "rounds: every workload runs once per round on every target; medians and spread are over rounds")
+	f.DurationVar(&o.warmup, "warmup", d.Warmup, "unmeasured start of every produce run")
+	f.DurationVar(&o.duration, "duration", d.Duration, "measured part of every produce run")
+	f.DurationVar(&o.latencyDuration, "latency-duration", d.LatencyDuration, "length of the fixed-rate run at 50% of the RF=3 cluster's maximum (0 skips it)")
+	f.StringVar(&o.backlog, "backlog", codecs.FormatSize(d.Backlog), "consume catch-up backlog in record bytes, like 2GiB or 64MiB (0 skips the catch-up)")
+	f.StringSliceVar(&o.targets, "targets", kindNames(d.Targets), "targets to compare")
+	f.StringVar(&o.outDir, "out", "runs/selftest", "directory for selftest.json and the chart (selftest-ratio.png/.svg)")
+	f.BoolVar(&o.keep, "keep", false, "keep the brokers' data and logs in OUT/data instead of a temporary directory")
+	cmd.AddCommand(newSelftestServeCmd(stdout))
+	return cmd
+}
+
+func kindNames(ks []selftest.Kind) []string {
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = string(k)
+	}
+	return out
+}
+
+func (o *selftestOptions) config() (selftest.Config, error) {
+	cfg := selftest.Defaults()
+	if o.quick {
+		cfg = selftest.Quick()
+	}
+	if !o.quick || o.set("rounds") {
+		cfg.Rounds = o.rounds
+	}
+	if !o.quick || o.set("warmup") {
+		cfg.Warmup = o.warmup
+	}
+	if !o.quick || o.set("duration") {
+		cfg.Duration = o.duration
+	}
+	if !o.quick || o.set("latency-duration") {
+		cfg.LatencyDuration = o.latencyDuration
+	}
+	if !o.quick || o.set("backlog") {
+		n, err := codecs.ParseSize(o.backlog)
+		if err != nil {
+			return cfg, fmt.Errorf("--backlog: %w", err)
+		}
+		cfg.Backlog = n
+	}
+	cfg.Targets = nil
+	for _, s := range o.targets {
+		k, err := selftest.ParseKind(s)
+		if err != nil {
+			return cfg, fmt.Errorf("--targets: %w", err)
+		}
+		cfg.Targets = append(cfg.Targets, k)
+	}
+	cfg.ConsumeTargets = slices.DeleteFunc(cfg.ConsumeTargets, func(k selftest.Kind) bool { return !slices.Contains(cfg.Targets, k) })
+	exe, err := os.Executable()
+	if err != nil {
+		return cfg, fmt.Errorf("find the kbench binary: %w", err)
+	}
+	cfg.Binary = exe
+	cfg.Version = Version
+	cfg.Progress = o.stderr
+	if o.keep {
+		cfg.Dir = filepath.Join(o.outDir, "data")
+	}
+	return cfg, nil
+}
+
+func runSelftest(ctx context.Context, o *selftestOptions) error {
+	cfg, err := o.config()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.outDir, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	rep, runErr := selftest.Run(ctx, cfg)
+	if rep == nil {
+		return runErr
+	}
+	jsonPath := filepath.Join(o.outDir, "selftest.json")
+	var errs []error
+	if err := rep.WriteJSON(jsonPath); err != nil {
+		errs = append(errs, err)
+	}
+	if err := selftest.WriteTable(o.stdout, rep); err != nil {
+		errs = append(errs, err)
+	}
+	files := []string{jsonPath}
+	if bars := selftestBars(rep); len(bars) > 0 {
+		chart, err := reports.SelftestChart(o.outDir, bars)
+		errs = append(errs, err)
+		files = append(files, chart...)
+	}
+	fmt.Fprintf(o.stdout, "\nmeasured in %.0fs; wrote %v\n", rep.ElapsedS, files)
+	return errors.Join(append(errs, runErr)...)
+}
+
+// selftestBars turns the produce and consume summaries into chart bars,
+// target by target so the chart keeps the table's order.
+func selftestBars(rep *selftest.Report) []reports.SelftestBar {
+	var bars []reports.SelftestBar
+	for _, k := range selftest.AllKinds() {
+		if k == selftest.Ceiling {
+			continue
+		}
+		for _, s := range append(slices.Clone(rep.Produce), rep.Consume...) {
+			if s.Target != k || s.VsCeiling == nil || s.VsCeiling.N == 0 {
+				continue
+			}
+			name := s.Workload
+			if s.Phase == selftest.PhaseConsume {
+				name = "consume " + name
+			}
+			bars = append(bars, reports.SelftestBar{Workload: name, Target: string(k), Ratio: s.VsCeiling.Median, Low: s.VsCeiling.Min, High: s.VsCeiling.Max})
+		}
+	}
+	return bars
+}
+
+// newSelftestServeCmd is the harness's child mode: it runs the ceiling or
+// kfake target in a process of its own.
+func newSelftestServeCmd(stdout io.Writer) *cobra.Command {
+	o := selftest.ServeOptions{RecordSize: 1024, Partitions: 6}
+	cmd := &cobra.Command{
+		Use:    "serve ceiling|kfake",
+		Short:  "Serve one selftest target on a loopback port until SIGTERM (used by the harness)",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			k, err := selftest.ParseKind(args[0])
+			if err != nil {
+				return err
+			}
+			return selftest.Serve(cmd.Context(), k, o, stdout)
+		},
+	}
+	cmd.Flags().IntVar(&o.RecordSize, "record-size", o.RecordSize, "value bytes of the null broker's fetched records")
+	cmd.Flags().Int32Var(&o.Partitions, "partitions", o.Partitions, "partitions of topics created without a count")
+	return cmd
+}
