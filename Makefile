@@ -33,6 +33,13 @@ test-deps:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./broker/... ./bench/...
 
+# Broker performance harness (issue 10): the null-broker ceiling, kbench RF=1,
+# a 3-broker RF=3 cluster and kfake side by side; prints the ratio table and
+# writes runs/selftest/selftest.json and the chart. About 8 minutes on 2 cores.
+.PHONY: bench-broker
+bench-broker: build
+	./$(BIN) selftest --out runs/selftest
+
 # Short, bounded run of every fuzz target (FUZZTIME each).
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
