@@ -31,6 +31,9 @@ type Broker struct {
 	markers  markerClients
 	groups   *groupCoordinator
 	inflight *byteSemaphore
+	sec      *listenerSecurity // TLS and SASL (sasl.go)
+	limits   *connLimiter      // connection caps (limits.go)
+	metrics  *metrics          // nil unless Config.MetricsListen is set (metrics.go)
 
 	advHost string
 	advPort int32
@@ -55,14 +58,23 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	sec, err := newListenerSecurity(cfg.Security, cfg.Controller != "")
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	b := &Broker{
 		cfg:      cfg,
 		inflight: newByteSemaphore(cfg.MaxInflightBytes),
+		sec:      sec,
+		limits:   newConnLimiter(cfg.Limits, cfg.Logf),
 		conns:    make(map[*conn]struct{}),
 		stop:     make(chan struct{}),
+	}
+	if cfg.MetricsListen != "" {
+		b.metrics = newMetrics(b)
 	}
 	b.topics.cfg = &b.cfg
 	b.topics.clustered = b.clustered()
@@ -120,6 +132,12 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		b.wg.Add(1)
 		go b.heartbeats()
 	}
+	if b.metrics != nil {
+		if err := b.metrics.serve(cfg.MetricsListen); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
 	return b, nil
 }
 
@@ -157,11 +175,17 @@ func (b *Broker) acceptLoop() {
 			continue
 		}
 		nc.SetNoDelay(true)
+		ip, ok := b.limits.admit(nc, b.metrics)
+		if !ok {
+			continue
+		}
 		c := &conn{b: b, nc: nc, out: make(chan *pending, maxPipeline), done: make(chan struct{})}
+		b.prepareConn(c)
 		b.mu.Lock()
 		if b.closed {
 			b.mu.Unlock()
 			nc.Close()
+			b.limits.leave(ip)
 			return
 		}
 		b.conns[c] = struct{}{}
@@ -172,6 +196,7 @@ func (b *Broker) acceptLoop() {
 			b.mu.Lock()
 			delete(b.conns, c)
 			b.mu.Unlock()
+			b.limits.leave(ip)
 		}()
 	}
 }
@@ -262,6 +287,7 @@ func (b *Broker) close(controlled bool) error {
 	}
 	b.mu.Unlock()
 	b.wg.Wait()
+	b.metrics.close()
 	b.txns.close()
 	gerr := b.groups.close()
 	return errors.Join(gerr, b.topics.closeAll())

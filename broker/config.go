@@ -44,6 +44,15 @@ type Config struct {
 	// ReplicaLagTimeMax is replica.lag.time.max.ms: a follower that has not
 	// caught up for this long leaves the ISR. Default 10s (Kafka: 30s).
 	ReplicaLagTimeMax time.Duration
+	// Security is the client listener's TLS and SASL setup (sasl.go); the
+	// zero value is PLAINTEXT.
+	Security Security
+	// Limits caps connections and per-connection in-flight bytes (limits.go);
+	// default DefaultLimits().
+	Limits Limits
+	// MetricsListen, if set, serves Prometheus /metrics on this address
+	// (metrics.go); default "" (no metrics and no metrics cost).
+	MetricsListen string
 	// Logf receives the broker's log lines; default discards them.
 	Logf func(format string, args ...any)
 	// Hooks are test hooks; nil in production.
@@ -73,6 +82,7 @@ func DefaultConfig() Config {
 		RetentionCheckInterval: 5 * time.Minute,
 		HeartbeatInterval:      250 * time.Millisecond,
 		ReplicaLagTimeMax:      10 * time.Second,
+		Limits:                 DefaultLimits(),
 	}
 }
 
@@ -99,6 +109,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxInflightBytes < int64(c.MaxRequestBytes) {
 		return fmt.Errorf("config: max in-flight bytes (%d) must be >= socket.request.max.bytes (%d)", c.MaxInflightBytes, c.MaxRequestBytes)
+	}
+	if err := c.Limits.validate(); err != nil {
+		return err
 	}
 	if c.ClusterID == "" {
 		c.ClusterID = "kbench-cluster"

@@ -38,6 +38,11 @@ type reply struct {
 	fetch *fetchWire
 	later func() reply
 	none  bool
+	// raw is a bare SASL token answering a SaslHandshake v0 exchange: no
+	// response header. closeAfter closes the connection once msg is written
+	// (failed authentication).
+	raw        []byte
+	closeAfter bool
 }
 
 // pending is one request's slot in a connection's in-order response queue.
@@ -46,6 +51,7 @@ type pending struct {
 	ready    chan struct{} // nil when r is set at creation
 	r        reply
 	inflight int64
+	received time.Time // for the latency metric; zero without metrics
 }
 
 // maxReusedFrame bounds the produce frame buffer a connection keeps.
@@ -54,11 +60,17 @@ const maxReusedFrame = 8 << 20
 type conn struct {
 	b    *Broker
 	rbuf []byte // reusable frame buffer (produce requests only)
-	nc   *net.TCPConn
+	nc   net.Conn
 	out  chan *pending
 	done chan struct{} // closed when the connection is torn down
 	once sync.Once
 	wbuf []byte
+
+	// nc above is a *tls.Conn on SSL listeners; auth is nil unless the
+	// listener uses SASL (sasl.go); quota bounds this connection's in-flight
+	// request bytes (limits.go).
+	auth  *connAuth
+	quota *byteSemaphore
 }
 
 func (c *conn) close() {
@@ -80,6 +92,7 @@ func (c *conn) serve() {
 	err := c.readLoop()
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		c.b.cfg.Logf("conn %s: %v", c.nc.RemoteAddr(), err)
+		c.b.metrics.connError()
 	}
 	close(c.out)
 	wg.Wait()
@@ -88,16 +101,31 @@ func (c *conn) serve() {
 
 func (c *conn) readLoop() error {
 	var sizeBuf [4]byte
+	if err := c.handshake(); err != nil {
+		return err
+	}
 	for {
 		c.nc.SetReadDeadline(time.Now().Add(idleTimeout))
 		if _, err := io.ReadFull(c.nc, sizeBuf[:]); err != nil {
 			return err
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+		if c.auth != nil && c.auth.raw {
+			p, err := c.readRawToken(size)
+			if err != nil {
+				return err
+			}
+			select {
+			case c.out <- p:
+			case <-c.done:
+				return net.ErrClosed
+			}
+			continue
+		}
 		if size < 8 || size > c.b.cfg.MaxRequestBytes {
 			return fmt.Errorf("request size %d outside [8, socket.request.max.bytes=%d]: closing connection", size, c.b.cfg.MaxRequestBytes)
 		}
-		if err := c.b.inflight.acquire(int64(size), c.done); err != nil {
+		if err := c.acquire(int64(size)); err != nil {
 			return err
 		}
 		// Produce requests are handled (appended) before the next read, so
@@ -109,26 +137,29 @@ func (c *conn) readLoop() error {
 		}
 		buf := c.rbuf[:size]
 		if _, err := io.ReadFull(c.nc, buf); err != nil {
-			c.b.inflight.release(int64(size))
+			c.release(int64(size))
 			return err
 		}
 		if key := int16(binary.BigEndian.Uint16(buf)); key != 0 || cap(c.rbuf) > maxReusedFrame {
 			c.rbuf = nil
 		}
+		received := c.b.metrics.received(len(buf) + 4)
 		p, err := c.handleFrame(buf)
 		if err != nil {
-			c.b.inflight.release(int64(size))
+			c.release(int64(size))
 			return err
 		}
 		if p == nil { // no response (acks=0)
-			c.b.inflight.release(int64(size))
+			c.release(int64(size))
+			c.b.metrics.responded(int16(binary.BigEndian.Uint16(buf)), received, nil)
 			continue
 		}
 		p.inflight = int64(size)
+		p.received = received
 		select {
 		case c.out <- p:
 		case <-c.done:
-			c.b.inflight.release(int64(size))
+			c.release(int64(size))
 			return net.ErrClosed
 		}
 	}
@@ -160,6 +191,9 @@ func (c *conn) handleFrame(buf []byte) (p *pending, err error) {
 		h.clientID = string(body[:idLen])
 		body = body[idLen:]
 	}
+	if err := c.checkAuth(h.key); err != nil {
+		return nil, err
+	}
 
 	if h.key == apiVersionsKey && !supported(h.key, h.version) {
 		// KIP-511: answer an unknown ApiVersions version in v0 format with
@@ -188,8 +222,10 @@ func (c *conn) handleFrame(buf []byte) (p *pending, err error) {
 	p = &pending{hdr: h, r: r}
 	if r.later != nil {
 		p.ready = make(chan struct{})
+		c.b.metrics.enterPurgatory(h.key)
 		go func() {
 			defer close(p.ready)
+			defer c.b.metrics.leavePurgatory(h.key)
 			defer func() {
 				if v := recover(); v != nil {
 					c.b.cfg.Logf("conn %s: internal error: %v", c.nc.RemoteAddr(), v)
@@ -210,18 +246,23 @@ func (c *conn) writeLoop() {
 			select {
 			case <-p.ready:
 			case <-c.done:
-				c.b.inflight.release(p.inflight)
+				c.release(p.inflight)
 				continue
 			}
 		}
-		if p.r.msg == nil && p.r.fetch == nil { // its handler failed
-			c.b.inflight.release(p.inflight)
+		if p.r.msg == nil && p.r.fetch == nil && p.r.raw == nil { // its handler failed
+			c.release(p.inflight)
 			continue
 		}
 		err := c.writeReply(p)
-		c.b.inflight.release(p.inflight)
+		c.release(p.inflight)
 		if err != nil {
 			c.b.cfg.Logf("conn %s: write: %v", c.nc.RemoteAddr(), err)
+			c.close()
+			continue
+		}
+		c.b.metrics.responded(p.hdr.key, p.received, &p.r)
+		if p.r.closeAfter {
 			c.close()
 		}
 	}
@@ -240,6 +281,12 @@ func (c *conn) writeReply(p *pending) error {
 		}
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(2 * idleTimeout))
+	if p.r.raw != nil {
+		b, err := writeRawToken(c.nc, c.wbuf, p.r.raw)
+		c.wbuf = b
+		c.b.metrics.sent(len(b))
+		return err
+	}
 	// Header: size (patched below), correlation id, and an empty tag section
 	// when the response is flexible — except ApiVersions, whose response
 	// header never carries tags.
@@ -260,6 +307,7 @@ func (c *conn) writeReply(p *pending) error {
 	if cap(c.wbuf) > 1<<20 {
 		c.wbuf = nil // do not pin a large buffer per idle connection
 	}
+	c.b.metrics.sent(len(b))
 	_, err := c.nc.Write(b)
 	return err
 }

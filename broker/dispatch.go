@@ -30,6 +30,7 @@ var advertised = []apiRange{
 	{14, 4}, // SyncGroup
 	{15, 5}, // DescribeGroups
 	{16, 4}, // ListGroups
+	{17, 1}, // SaslHandshake
 	{18, 3}, // ApiVersions
 	{19, 5}, // CreateTopics
 	{20, 4}, // DeleteTopics
@@ -43,6 +44,7 @@ var advertised = []apiRange{
 	{28, 3}, // TxnOffsetCommit
 	{32, 4}, // DescribeConfigs
 	{33, 2}, // AlterConfigs
+	{36, 2}, // SaslAuthenticate
 	{37, 2}, // CreatePartitions
 	{42, 2}, // DeleteGroups
 	{44, 1}, // IncrementalAlterConfigs
@@ -132,6 +134,10 @@ func (b *Broker) dispatch(c *conn, h *reqHeader, req kmsg.Request) reply {
 		return reply{msg: b.handleDeleteGroups(r)}
 	case *kmsg.OffsetDeleteRequest:
 		return reply{msg: b.handleOffsetDelete(r)}
+	case *kmsg.SASLHandshakeRequest:
+		return c.handleSaslHandshake(r)
+	case *kmsg.SASLAuthenticateRequest:
+		return c.handleSaslAuthenticate(r)
 	case *kmsg.ApiVersionsRequest:
 		return reply{msg: apiVersionsResponse(r.Version)}
 	case *kmsg.CreateTopicsRequest:

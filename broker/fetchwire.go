@@ -18,6 +18,7 @@ type fetchWire struct {
 	slices   []*storage.Slice
 	fileLen  int64
 	hasErr   bool
+	errCodes []int16 // non-zero partition codes, for the errors metric
 }
 
 type fetchMark struct {
@@ -66,9 +67,15 @@ func (f *fetchWire) header(errCode int16, sessionID int32) {
 		f.i16(errCode)
 		f.i32(sessionID)
 	}
+	if errCode != 0 {
+		f.errCodes = append(f.errCodes, errCode)
+	}
 }
 
 func (f *fetchWire) partitionHeader(partition int32, errCode int16, hw, lso, logStart int64, aborted []abortedTxn) {
+	if errCode != 0 {
+		f.errCodes = append(f.errCodes, errCode)
+	}
 	f.i32(partition)
 	f.i16(errCode)
 	f.i64(hw)
@@ -137,6 +144,12 @@ func (f *fetchWire) release() {
 func (f *fetchWire) writeTo(c *conn, hdr []byte) error {
 	size := len(hdr) - 4 + len(f.buf) + int(f.fileLen)
 	binary.BigEndian.PutUint32(hdr, uint32(size))
+	c.b.metrics.sent(size + 4)
+	tcp, ok := c.nc.(*net.TCPConn)
+	if !ok {
+		// TLS encrypts in user space: sendfile cannot be used (tls.go).
+		return f.copyTo(c, hdr)
+	}
 	prev := 0
 	first := true
 	for _, m := range f.marks {
@@ -145,10 +158,10 @@ func (f *fetchWire) writeTo(c *conn, hdr []byte) error {
 			bufs = net.Buffers{hdr, f.buf[prev:m.at]}
 			first = false
 		}
-		if _, err := bufs.WriteTo(c.nc); err != nil {
+		if _, err := bufs.WriteTo(tcp); err != nil {
 			return err
 		}
-		if _, err := storage.Sendfile(c.nc, m.chunk, &c.b.sendfileBytes); err != nil {
+		if _, err := storage.Sendfile(tcp, m.chunk, &c.b.sendfileBytes); err != nil {
 			return err
 		}
 		prev = m.at
@@ -157,6 +170,6 @@ func (f *fetchWire) writeTo(c *conn, hdr []byte) error {
 	if first {
 		bufs = net.Buffers{hdr, f.buf[prev:]}
 	}
-	_, err := bufs.WriteTo(c.nc)
+	_, err := bufs.WriteTo(tcp)
 	return err
 }

@@ -23,6 +23,7 @@ type brokerOptions struct {
 	flush   string
 	verbose bool
 	brokers int
+	sec     securityOptions
 	stdout  io.Writer
 	stderr  io.Writer
 }
@@ -38,10 +39,16 @@ consume from it. It binds loopback unless told otherwise. SIGINT/SIGTERM shut it
 cleanly; a second signal exits at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ran, err := runSecurityTool(o); ran {
+				return err
+			}
 			if err := o.parseFlush(); err != nil {
 				return err
 			}
 			if o.brokers > 1 {
+				if err := checkClusterSecurity(o); err != nil {
+					return err
+				}
 				return runBrokerCluster(cmd.Context(), o, brokerPassthrough(cmd))
 			}
 			return runBroker(cmd.Context(), o)
@@ -68,6 +75,7 @@ cleanly; a second signal exits at once.`,
 	f.StringVar(&o.cfg.Controller, "controller", "", "cluster controller address: run as one broker of a cluster (set by the cluster supervisor; fault commands are read from stdin)")
 	f.DurationVar(&o.cfg.ReplicaLagTimeMax, "replica-lag-time-max", d.ReplicaLagTimeMax, "a follower not caught up for this long leaves the ISR (replica.lag.time.max.ms)")
 	f.DurationVar(&o.cfg.HeartbeatInterval, "heartbeat-interval", d.HeartbeatInterval, "broker heartbeat interval to the controller (broker.heartbeat.interval.ms)")
+	addSecurityFlags(f, o)
 	return cmd
 }
 
@@ -107,6 +115,12 @@ func runBroker(ctx context.Context, o *brokerOptions) error {
 		return err
 	}
 	fmt.Fprintf(o.stdout, "kbench broker %d listening on %s (data dir %s)\n", o.cfg.NodeID, b.Addr(), o.cfg.DataDir)
+	if w := broker.ExposureWarning(o.cfg); w != "" {
+		fmt.Fprintln(o.stderr, w)
+	}
+	if a := b.MetricsAddr(); a != "" {
+		fmt.Fprintf(o.stdout, "metrics on http://%s/metrics\n", a)
+	}
 	if o.cfg.Controller != "" && o.stdin != nil {
 		go readFaultCommands(o.stdin, b, logger)
 	}
