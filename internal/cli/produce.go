@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kbench/kbench/bench"
+	"github.com/kbench/kbench/bench/audit"
+	fault "github.com/kbench/kbench/bench/faults"
+	"github.com/kbench/kbench/broker/cluster"
 )
 
 // loadOptions backs produce, consume and e2e: one options struct, filled by
@@ -39,6 +43,9 @@ type loadOptions struct {
 	jsonPath      string
 	hlogPath      string
 	quiet         bool
+	faults        []string
+	audit         bool
+	outDir        string
 	flags         *pflag.FlagSet
 	version       string
 	stdout        io.Writer
@@ -56,6 +63,12 @@ started in a temporary directory and shut down afterwards; with it, nothing is s
 	const measure = `Service time runs from the actual send (the Produce call) to the acknowledgement; response
 time from the intended send time of the open-loop --rate schedule to the acknowledgement, so a
 stall shows in it even when few records were outstanding (coordinated omission).`
+	const durable = `--fault schedules faults after the warmup (kill, stop, pause, resume or restart a broker,
+kill a partition's current leader, delay or cap a broker's replication, drop produce responses:
+these need the embedded cluster; exec runs a command against any target). When the load ends
+every fault is healed and the cluster settles. --audit then reads the topic back and reports
+what was acknowledged but lost, what was duplicated, and each partition's longest wait without
+an acknowledgement; files go to --out.`
 	const verdict = `A run is INVALID when the achieved rate is below 99 % of --rate, the generator's CPU was
 saturated, any record failed, or it was interrupted; the summary says why. Ctrl-C ends the run
 early and still prints and writes the summary.`
@@ -68,18 +81,19 @@ early and still prints and writes the summary.`
   kbench consume --bootstrap kafka:9092 --topic clicks --num-records 5000000 --consumer-props fetch.min.bytes=65536`
 	case bench.ModeE2E:
 		return "Produce and consume together and measure end-to-end latency",
-			"Run producers and consumers together. Each record carries its intended send time; consumers\nin this process report end-to-end latency (intended send to consumed) beside service and\nresponse time.\n\n" + measure + "\n\n" + target + "\n\n" + verdict +
+			"Run producers and consumers together. Each record carries its intended send time; consumers\nin this process report end-to-end latency (intended send to consumed) beside service and\nresponse time.\n\n" + measure + "\n\n" + target + "\n\n" + durable + "\n\n" + verdict +
 				"\n\nProducer properties (--producer-props, --command-config):\n" + propertyHelp(bench.RoleProducer) +
 				"\nConsumer properties (--consumer-props, --command-config):\n" + propertyHelp(bench.RoleConsumer),
 			`  kbench e2e --rate 20000 --duration 30s --record-size 1KiB
   kbench e2e --rate 50000 --partitions 12 --producers 2 --consumers 3 --compression zstd --linger-ms 10`
 	}
 	return "Measure producer throughput and latency on an open-loop schedule",
-		"Produce records at --rate records/s (0 = as fast as possible) for --warmup plus --duration\nand report throughput, errors by Kafka error code, compression ratio, generator CPU and\nservice/response-time percentiles, with a line per --interval like kafka-producer-perf-test.\n\n" + measure + "\n\n" + target + "\n\n" + verdict +
+		"Produce records at --rate records/s (0 = as fast as possible) for --warmup plus --duration\nand report throughput, errors by Kafka error code, compression ratio, generator CPU and\nservice/response-time percentiles, with a line per --interval like kafka-producer-perf-test.\n\n" + measure + "\n\n" + target + "\n\n" + durable + "\n\n" + verdict +
 			"\n\nProducer properties (--producer-props, --command-config; Apache Kafka's defaults apply):\n" + propertyHelp(bench.RoleProducer),
 		`  kbench produce --rate 20000 --duration 10s
   kbench produce --bootstrap kafka:9092 --command-config client.properties --topic bench --acks all --compression zstd
-  kbench produce --payload json --record-size 1KiB --keys zipf:10000:1.2 --producer-props linger.ms=20 --producer-props batch.size=131072`
+  kbench produce --payload json --record-size 1KiB --keys zipf:10000:1.2 --producer-props linger.ms=20 --producer-props batch.size=131072
+  kbench produce --rate 5000 --duration 20s --replication-factor 3 --topic-config min.insync.replicas=2 --fault 5s:kill-leader:0 --audit`
 }
 
 func newLoadCmd(mode bench.Mode, stdout, stderr io.Writer) *cobra.Command {
@@ -159,6 +173,11 @@ func newLoadCommand(mode bench.Mode, stdout, stderr io.Writer) (*cobra.Command, 
 	f.StringVar(&o.jsonPath, "json", "", "write every figure, the settings and a manifest to this JSON file")
 	f.StringVar(&o.hlogPath, "hlog", "", "write interval histograms (ns; tags service, response, e2e) to this HdrHistogram log file")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines, only the summary")
+	if produces {
+		f.StringArrayVar(&o.faults, "fault", nil, "timed fault AT:ACTION[:ARGS], AT after the warmup, repeatable: 10s:kill-leader:0, 5s:kill:2, 5s:stop:2, 5s:pause:2, 8s:resume:2, 12s:restart:2, 3s:delay:3:200ms, 3s:bandwidth:3:1MiB, 1s:drop-produce:0.1, 2s:kill-leaders-on:1 (the broker leading most partitions) need the embedded cluster; 5s:exec:CMD runs CMD with sh -c against any target. Everything is healed when the load ends")
+		f.BoolVar(&o.audit, "audit", false, "durability audit: give every record a unique id, read the topic back after the run (and after healing faults) and report records acknowledged but lost, duplicated, and each partition's longest wait without an acknowledgement")
+		f.StringVar(&o.outDir, "out", "", "directory for the audit report (audit.json), the lost ids (audit-lost.tsv), the fault record (faults.json) and exec output; default runs/<yyyymmdd-hhmmss>-"+string(mode))
+	}
 	return cmd, o
 }
 
@@ -258,6 +277,10 @@ func runLoad(ctx context.Context, o *loadOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	sched, err := fault.ParseFlags(o.faults)
+	if err != nil {
+		return fmt.Errorf("--fault: %w", err)
+	}
 	tg, err := o.target(ctx, &cfg)
 	if err != nil {
 		return err
@@ -268,6 +291,10 @@ func runLoad(ctx context.Context, o *loadOptions) (err error) {
 		}
 	}()
 	cfg.Target = tg
+	d, err := o.durability(&cfg, sched)
+	if err != nil {
+		return err
+	}
 
 	var sinks bench.Sinks
 	if !o.quiet {
@@ -287,15 +314,119 @@ func runLoad(ctx context.Context, o *loadOptions) (err error) {
 	}
 	res, runErr := bench.Run(ctx, cfg, sinks)
 	if res == nil {
-		return runErr
+		return errors.Join(runErr, d.heal(ctx, o.stdout))
 	}
 	if err := bench.WriteSummary(o.stdout, res); err != nil {
-		return err
+		return errors.Join(err, d.heal(ctx, io.Discard))
 	}
 	if o.jsonPath != "" {
 		if err := res.WriteJSON(o.jsonPath); err != nil {
-			return fmt.Errorf("--json: %w", err)
+			return errors.Join(fmt.Errorf("--json: %w", err), d.heal(ctx, io.Discard))
 		}
 	}
-	return runErr
+	// The audit reads a healed, settled cluster.
+	if err := d.heal(ctx, o.stdout); err != nil {
+		return errors.Join(runErr, err)
+	}
+	return errors.Join(runErr, d.check(ctx, o.stdout))
+}
+
+// durability is a run's fault schedule and audit, when asked for.
+type durability struct {
+	dir    string
+	faults *fault.Runner
+	audit  *audit.Audit
+}
+
+// durability attaches the fault runner and the audit to cfg.
+func (o *loadOptions) durability(cfg *bench.RunConfig, sched fault.Schedule) (*durability, error) {
+	d := &durability{}
+	if len(sched) == 0 && !o.audit {
+		return d, nil
+	}
+	d.dir = o.outDir
+	if d.dir == "" {
+		d.dir = filepath.Join("runs", time.Now().Format("20060102-150405")+"-"+string(o.mode))
+	}
+	if err := os.MkdirAll(d.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("--out: %w", err)
+	}
+	if len(sched) > 0 {
+		var c *cluster.Cluster
+		if ec, ok := cfg.Target.(*bench.EmbeddedCluster); ok {
+			c = ec.Faults()
+		}
+		r, err := fault.NewRunner(sched, fault.Options{Cluster: c, Topic: cfg.Topic.Name, Dir: d.dir})
+		if err != nil {
+			return nil, fmt.Errorf("--fault: %w", err)
+		}
+		r.Attach(cfg)
+		d.faults = r
+	}
+	if o.audit {
+		d.audit = audit.New(audit.Options{Dir: d.dir})
+		if err := d.audit.Attach(cfg); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// heal undoes the faults and waits for the cluster to settle, even after
+// Ctrl-C (the runner bounds it), and prints what happened.
+func (d *durability) heal(ctx context.Context, w io.Writer) error {
+	if d.faults == nil {
+		return nil
+	}
+	rep, err := d.faults.Finish(context.WithoutCancel(ctx))
+	if rep == nil {
+		return err
+	}
+	fmt.Fprintln(w, "faults (times after the warmup):")
+	for _, ev := range rep.Events {
+		switch {
+		case ev.Skipped:
+			fmt.Fprintf(w, "  %s: not run, the load had ended\n", ev.Action)
+		default:
+			line := fmt.Sprintf("  %s: at %.2fs, took %.2fs", ev.Action, float64(ev.Started), float64(ev.Took))
+			if ev.Note != "" {
+				line += "; " + ev.Note
+			}
+			if ev.Action.Kind == fault.Exec && ev.Output != "" {
+				line += "; output in " + filepath.Join(d.dir, ev.Output)
+			}
+			if ev.Err != "" {
+				line += "; ERROR " + ev.Err
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+	h := rep.Heal
+	switch {
+	case h.Note != "":
+		fmt.Fprintf(w, "  healed: %s\n", h.Note)
+	case h.Healthy:
+		did := "nothing to undo"
+		if len(h.Actions) > 0 {
+			did = strings.Join(h.Actions, ", ")
+		}
+		fmt.Fprintf(w, "  healed at %.2fs (%s); cluster healthy %.2fs later\n", float64(h.Started), did, float64(h.Settled))
+	default:
+		fmt.Fprintf(w, "  heal FAILED: %s\n", h.Err)
+	}
+	fmt.Fprintf(w, "  record: %s\n", filepath.Join(d.dir, fault.ReportFile))
+	return err
+}
+
+// check runs the audit and prints its report.
+func (d *durability) check(ctx context.Context, w io.Writer) error {
+	if d.audit == nil {
+		return nil
+	}
+	rep, err := d.audit.Check(ctx)
+	if rep != nil {
+		fmt.Fprint(w, rep.Summary())
+		fmt.Fprintf(w, "  report: %s, lost ids: %s\n", filepath.Join(d.dir, audit.ReportFile), filepath.Join(d.dir, audit.LostFile))
+	}
+	return err
 }
