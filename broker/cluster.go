@@ -83,7 +83,7 @@ func (b *Broker) register(ctx context.Context) error {
 			r := resp.(*kmsg.BrokerRegistrationResponse)
 			if r.ErrorCode == 0 {
 				b.link.mu.Lock()
-				b.link.brokerEpoch = r.BrokerEpoch
+				b.link.brokerEpoch = max(b.link.brokerEpoch, r.BrokerEpoch)
 				b.link.mu.Unlock()
 				b.cfg.Logf("registered with controller %s, broker epoch %d", b.cfg.Controller, r.BrokerEpoch)
 				return nil
@@ -224,7 +224,15 @@ func (b *Broker) applyConfigs(r *kmsg.AlterConfigsRequest) *kmsg.AlterConfigsRes
 // topics that no longer exist.
 func (b *Broker) applyMetadata(r *kmsg.UpdateMetadataRequest) *kmsg.UpdateMetadataResponse {
 	resp := r.ResponseKind().(*kmsg.UpdateMetadataResponse)
-	if r.BrokerEpoch != b.brokerEpoch() {
+	// A push for a newer epoch than ours can only follow our own
+	// registration, whose answer may still be on its way: accept it.
+	b.link.mu.Lock()
+	stale := r.BrokerEpoch < b.link.brokerEpoch
+	if !stale {
+		b.link.brokerEpoch = r.BrokerEpoch
+	}
+	b.link.mu.Unlock()
+	if stale {
 		resp.ErrorCode = kerr.StaleBrokerEpoch.Code
 		return resp
 	}
