@@ -58,8 +58,10 @@ func newProduceCmd(stdout, stderr io.Writer) *cobra.Command {
 
 // loadDocs holds what differs between the three load commands.
 func loadDocs(mode bench.Mode) (short, long, example string) {
-	const target = `Without --bootstrap (or bootstrap.servers in --command-config) an embedded kbench broker is
-started in a temporary directory and shut down afterwards; with it, nothing is started.`
+	const target = `Without --bootstrap (or bootstrap.servers in --command-config) the embedded kbench cluster is
+started in a temporary directory and shut down afterwards: --brokers (default 3) broker
+processes with real replication, or one broker in this process with --brokers 1. With
+--bootstrap nothing is started.`
 	const measure = `Service time runs from the actual send (the Produce call) to the acknowledgement; response
 time from the intended send time of the open-loop --rate schedule to the acknowledgement, so a
 stall shows in it even when few records were outstanding (coordinated omission).`
@@ -291,6 +293,10 @@ func runLoad(ctx context.Context, o *loadOptions) (err error) {
 		}
 	}()
 	cfg.Target = tg
+	// Before the audit reads the settings, so errors read as the run's.
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
 	d, err := o.durability(&cfg, sched)
 	if err != nil {
 		return err
