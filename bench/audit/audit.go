@@ -87,7 +87,8 @@ type Options struct {
 	// SettleTimeout bounds the wait for every partition to have a leader
 	// and a steady end offset; default 30s.
 	SettleTimeout time.Duration
-	// ScanTimeout bounds the read-back; default 2m.
+	// ScanTimeout bounds how long the read-back may go without progress
+	// (so a big topic may take longer in all); default 30s.
 	ScanTimeout time.Duration
 	// MaxListed is how many lost ids the report lists; default 100.
 	MaxListed int
@@ -115,7 +116,7 @@ type Audit struct {
 // New returns an audit with a fresh random run id.
 func New(o Options) *Audit {
 	o.SettleTimeout = cmp.Or(o.SettleTimeout, 30*time.Second)
-	o.ScanTimeout = cmp.Or(o.ScanTimeout, 2*time.Minute)
+	o.ScanTimeout = cmp.Or(o.ScanTimeout, 30*time.Second)
 	o.MaxListed = cmp.Or(o.MaxListed, DefaultMaxListed)
 	return &Audit{o: o, runID: rand.Uint64() | 1}
 }
@@ -344,11 +345,14 @@ func (a *Audit) Check(ctx context.Context) (*Report, error) {
 	return rep, nil
 }
 
+// idOf finds the record's id of this audit's run, if it has one.
 func (a *Audit) idOf(r *kgo.Record) (uint64, ID, bool) {
 	for _, h := range r.Headers {
-		if h.Key == Header {
-			run, id, err := ParseID(h.Value)
-			return run, id, err == nil
+		if h.Key != Header {
+			continue
+		}
+		if run, id, err := ParseID(h.Value); err == nil && run == a.runID {
+			return run, id, true
 		}
 	}
 	return 0, ID{}, false
@@ -445,20 +449,22 @@ func (a *Audit) scan(ctx context.Context, opts []kgo.Opt, topic string, starts, 
 		return fmt.Errorf("audit: scan client: %w", err)
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, a.o.ScanTimeout)
-	defer cancel()
 	var fetchErrs []error
+	progress := time.Now()
 	for left > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
+		pctx, cancel := context.WithDeadline(ctx, progress.Add(a.o.ScanTimeout))
+		fs := cl.PollFetches(pctx)
+		stalled := pctx.Err()
+		cancel()
+		if stalled != nil {
 			var behind []string
 			for p := range ends {
 				if pos[p] < ends[p] {
 					behind = append(behind, fmt.Sprintf("%d at %d of %d", p, pos[p], ends[p]))
 				}
 			}
-			return fmt.Errorf("audit: read-back of %s incomplete after %s (partitions %s): %w",
-				topic, a.o.ScanTimeout, strings.Join(behind, ", "), errors.Join(append(fetchErrs, ctx.Err())...))
+			return fmt.Errorf("audit: read-back of %s stalled for %s (partitions %s): %w",
+				topic, a.o.ScanTimeout, strings.Join(behind, ", "), errors.Join(append(fetchErrs, stalled)...))
 		}
 		fs.EachError(func(_ string, p int32, err error) {
 			if len(fetchErrs) < 5 {
@@ -471,6 +477,7 @@ func (a *Audit) scan(ctx context.Context, opts []kgo.Opt, topic string, starts, 
 				return // past the end (someone else writing) or refetched
 			}
 			pos[p] = r.Offset + 1
+			progress = time.Now()
 			if pos[p] >= ends[p] {
 				left--
 			}
