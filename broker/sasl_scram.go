@@ -415,7 +415,10 @@ func (s *scramSession) clientFinal(msg string) ([]byte, error) {
 	if err != nil || string(cb) != s.gs2 {
 		return nil, errors.New("SCRAM channel binding data does not match the gs2 header")
 	}
-	if attrs[1][2:] != s.nonce {
+	// librdkafka sends its client nonce again in front of the combined
+	// nonce; Apache Kafka accepts any nonce ending with the combined one, so
+	// we do too (the server part, which makes the exchange fresh, must match).
+	if !strings.HasSuffix(attrs[1][2:], s.nonce) {
 		return nil, errors.New("SCRAM nonce mismatch")
 	}
 	proof, err := base64.StdEncoding.DecodeString(proofAttr)
