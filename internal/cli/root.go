@@ -80,6 +80,8 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newSelftestCmd(stdout, stderr),
 		newSweepCmd(stdout, stderr),
 		newProfilesCmd(stdout, stderr),
+		newReportCmd(stdout, stderr),
+		newPlanCmd(stdout, stderr),
 	)
 	return root
 }
