@@ -185,10 +185,10 @@ func (r *Runner) begin(start time.Time) {
 	go r.schedule()
 }
 
-// schedule starts the actions at their times until healing starts. Actions
-// due at the same time run in order, in one goroutine; later ones do not
-// wait for a slow earlier one (a graceful stop can take seconds), though
-// the cluster still serialises operations on one broker.
+// schedule starts the actions at their times until healing starts. Each
+// action runs in its own goroutine, so a slow one (a graceful stop can take
+// seconds) delays no other, except that actions due at the same time on the
+// same broker run in the order given.
 func (r *Runner) schedule() {
 	defer close(r.schedDone)
 	timer := time.NewTimer(time.Hour)
@@ -204,20 +204,44 @@ func (r *Runner) schedule() {
 		case <-r.stop:
 			return
 		}
-		r.inflight.Add(1)
-		go func(lo, hi int) {
-			defer r.inflight.Done()
-			for k := lo; k < hi; k++ {
-				select {
-				case <-r.stop: // healing began: do not break things again
-					return
-				default:
+		for _, lane := range lanes(r.sched, i, j) {
+			r.inflight.Add(1)
+			go func() {
+				defer r.inflight.Done()
+				for _, k := range lane {
+					select {
+					case <-r.stop: // healing began: do not break things again
+						return
+					default:
+					}
+					r.run(k, r.sched[k])
 				}
-				r.run(k, r.sched[k])
-			}
-		}(i, j)
+			}()
+		}
 		i = j
 	}
+}
+
+// lanes splits the actions s[lo:hi] into lists to run one after another:
+// one per broker for actions on a fixed broker, one each for the rest.
+func lanes(s Schedule, lo, hi int) [][]int {
+	var out [][]int
+	byBroker := map[int32]int{} // broker -> index in out
+	for k := lo; k < hi; k++ {
+		a := s[k]
+		fixed := a.Broker > 0 && a.Kind != KillLeader && a.Kind != KillLeaders && a.Kind != Exec
+		if !fixed {
+			out = append(out, []int{k})
+			continue
+		}
+		if l, ok := byBroker[a.Broker]; ok {
+			out[l] = append(out[l], k)
+			continue
+		}
+		byBroker[a.Broker] = len(out)
+		out = append(out, []int{k})
+	}
+	return out
 }
 
 func (r *Runner) run(i int, a Action) {
