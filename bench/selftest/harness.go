@@ -213,14 +213,19 @@ func (h *harness) add(ctx context.Context, t *target, s Sample) {
 		}
 	}
 	h.samples = append(h.samples, s)
+	// Backlog and latency runs happen once: they have no round.
+	round := "     "
+	if s.Phase == PhaseProduce || s.Phase == PhaseConsume {
+		round = fmt.Sprintf("r%d/%d", s.Round+1, h.cfg.Rounds)
+	}
 	if s.ok() {
-		line := fmt.Sprintf("%-8s r%d/%d %-22s %-10s %12.0f rec/s %8.1f MB/s", s.Phase, s.Round+1, h.cfg.Rounds, s.Workload, s.Target, s.RecordsPerSec, s.MBPerSec)
+		line := fmt.Sprintf("%-8s %s %-22s %-10s %12.0f rec/s %8.1f MB/s", s.Phase, round, s.Workload, s.Target, s.RecordsPerSec, s.MBPerSec)
 		if s.P99Ms > 0 {
 			line += fmt.Sprintf("  p99 %6.2f ms", s.P99Ms)
 		}
 		h.logf("%s  broker cpu %6.2f s/GB", line, s.CPUSecPerGB)
 	} else {
-		h.logf("%-8s r%d/%d %-22s %-10s FAILED: %s", s.Phase, s.Round+1, h.cfg.Rounds, s.Workload, s.Target, s.Error)
+		h.logf("%-8s %s %-22s %-10s FAILED: %s", s.Phase, round, s.Workload, s.Target, s.Error)
 	}
 }
 

@@ -327,7 +327,7 @@ func Checks(r *Report) []Check {
 			return s.Target == KbenchRF1 && strings.HasPrefix(s.Workload, sizeLabel(int64(size))+" ") && strings.Contains(s.Workload, "acks=1 ")
 		}, vsCeiling)
 		if ok {
-			c.Got, c.Status = fmt.Sprintf("lowest %.2f (%s)", low, name), status(low >= 0.85)
+			c.Got, c.Status = fmt.Sprintf("lowest %.3f (%s)", low, name), status(low >= 0.85)
 		} else {
 			c.Got, c.Status = "-", NotMeasured
 		}
@@ -344,7 +344,7 @@ func Checks(r *Report) []Check {
 	} {
 		c := Check{Name: x.name, Want: x.want}
 		if name, low, ok := lowest(rf3, x.ratio); ok {
-			c.Got, c.Status = fmt.Sprintf("lowest %.2f (%s)", low, name), status(low >= x.atLeast)
+			c.Got, c.Status = fmt.Sprintf("lowest %.3f (%s)", low, name), status(low >= x.atLeast)
 		} else {
 			c.Got, c.Status = "-", NotMeasured
 		}
@@ -367,7 +367,7 @@ func Checks(r *Report) []Check {
 	}
 	if cons != nil && prod != nil && prod.MBPerSec.Median > 0 {
 		x := cons.MBPerSec.Median / prod.MBPerSec.Median
-		c.Got, c.Status = fmt.Sprintf("%.2f (%.0f vs %.0f MB/s)", x, cons.MBPerSec.Median, prod.MBPerSec.Median), status(x >= 2)
+		c.Got, c.Status = fmt.Sprintf("%.3f (%.0f vs %.0f MB/s)", x, cons.MBPerSec.Median, prod.MBPerSec.Median), status(x >= 2)
 		cpu.Got = fmt.Sprintf("fetch %s vs produce %s CPU s/GB", num(cons.CPUSecPerGB.Median, 2), num(prod.CPUSecPerGB.Median, 2))
 	} else {
 		c.Got, c.Status = "-", NotMeasured
