@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/kbench
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/kbench/kbench/internal/cli.Version=$(VERSION)
-APT_PKGS := kcat python3-confluent-kafka python3-kafka
+APT_PKGS := kcat python3-confluent-kafka python3-kafka chromium
 FUZZTIME ?= 10s
 
 .PHONY: build run test test-deps bench fuzz vet clean
@@ -13,9 +13,12 @@ build:
 
 # The main job: builds and runs the quick sweep profile end to end on the
 # embedded broker (about a minute): fixed-rate, unthrottled and
-# max-sustainable points, written to runs/<time>-quick/.
+# max-sustainable points, written to runs/<time>-quick/; then its report
+# (charts, report.md, a self-contained report.html) into that run's report/.
 run: build
 	./$(BIN) sweep --profile quick
+	@dir=$$(ls -td runs/*-quick/ | head -n 1); dir=$${dir%/}; \
+		./$(BIN) report "$$dir" && echo "open the report: $$dir/report/report.html"
 
 # Installs what the integration tests need (Debian packages), then runs every test.
 test: test-deps build
@@ -23,11 +26,11 @@ test: test-deps build
 	$(GO) test -count=1 -timeout 15m ./...
 
 test-deps:
-	@if ! command -v kcat >/dev/null 2>&1 || ! /usr/bin/python3 -c 'import confluent_kafka, kafka' >/dev/null 2>&1; then \
+	@if ! command -v kcat >/dev/null 2>&1 || ! /usr/bin/python3 -c 'import confluent_kafka, kafka' >/dev/null 2>&1 || ! test -x /usr/bin/chromium; then \
 		echo "installing test prerequisites: $(APT_PKGS)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PKGS) >/dev/null; \
 	fi
-	@command -v kcat >/dev/null && /usr/bin/python3 -c 'import confluent_kafka, kafka' \
+	@command -v kcat >/dev/null && /usr/bin/python3 -c 'import confluent_kafka, kafka' && test -x /usr/bin/chromium \
 		|| { echo "test prerequisites missing: $(APT_PKGS)"; exit 1; }
 
 bench:
