@@ -33,7 +33,6 @@ type selftestOptions struct {
 
 func newSelftestCmd(stdout, stderr io.Writer) *cobra.Command {
 	o := &selftestOptions{stdout: stdout, stderr: stderr}
-	d := selftest.Defaults()
 	cmd := &cobra.Command{
 		Use:   "selftest",
 		Short: "Broker performance harness: kbench's broker against a null-broker ceiling and kfake",
@@ -58,6 +57,13 @@ result. The full run takes about 8 minutes on 2 cores; --quick under 2.`,
 			return runSelftest(cmd.Context(), o)
 		},
 	}
+	bindSelftestFlags(cmd, o)
+	cmd.AddCommand(newSelftestServeCmd(stdout))
+	return cmd
+}
+
+func bindSelftestFlags(cmd *cobra.Command, o *selftestOptions) {
+	d := selftest.Defaults()
 	f := cmd.Flags()
 	f.BoolVar(&o.quick, "quick", false, "smoke run of under 2 minutes: 4 workloads, 2 rounds, short runs, 64MiB backlog (other flags still override)")
 	f.IntVar(&o.rounds, "rounds", d.Rounds, "rounds: every workload runs once per round on every target; medians and spread are over rounds")
@@ -68,8 +74,6 @@ result. The full run takes about 8 minutes on 2 cores; --quick under 2.`,
 	f.StringSliceVar(&o.targets, "targets", kindNames(d.Targets), "targets to compare")
 	f.StringVar(&o.outDir, "out", "runs/selftest", "directory for selftest.json and the chart (selftest-ratio.png/.svg)")
 	f.BoolVar(&o.keep, "keep", false, "keep the brokers' data and logs in OUT/data instead of a temporary directory")
-	cmd.AddCommand(newSelftestServeCmd(stdout))
-	return cmd
 }
 
 func kindNames(ks []selftest.Kind) []string {
