@@ -25,6 +25,8 @@ import (
 	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kbench/kbench/broker/wire"
 )
 
 // NodeID is the broker id the null broker reports in metadata.
@@ -303,32 +305,11 @@ func parseHeader(b []byte) (header, []byte, error) {
 	// An unknown ApiVersions version may have any header: leave it alone.
 	if supported(h.key, h.version) && req.IsFlexible() {
 		var err error
-		if b, err = skipTags(b); err != nil {
+		if b, err = wire.SkipTags(b); err != nil {
 			return h, nil, err
 		}
 	}
 	return h, b, nil
-}
-
-// skipTags skips a tagged-field section: a count, then tag, size, bytes.
-func skipTags(b []byte) ([]byte, error) {
-	n, w := binary.Uvarint(b)
-	if w <= 0 {
-		return nil, errors.New("bad tag count")
-	}
-	b = b[w:]
-	for range n {
-		if _, w = binary.Uvarint(b); w <= 0 {
-			return nil, errors.New("bad tag")
-		}
-		b = b[w:]
-		size, w := binary.Uvarint(b)
-		if w <= 0 || uint64(len(b)-w) < size {
-			return nil, errors.New("bad tag size")
-		}
-		b = b[w+int(size):]
-	}
-	return b, nil
 }
 
 // handle dispatches one request. Unknown keys and versions outside what
@@ -369,18 +350,11 @@ func (c *conn) handle(h header, body []byte) error {
 	return c.write(h, resp)
 }
 
-// write sends size, correlation id, the response header's tag section
-// (flexible responses except ApiVersions), then the body.
+// write sends the response frame (wire.AppendResponse: size, correlation
+// id, header tags for flexible responses but ApiVersions, body).
 func (c *conn) write(h header, resp kmsg.Response) error {
-	out := append(c.out[:0], 0, 0, 0, 0)
-	out = binary.BigEndian.AppendUint32(out, uint32(h.corr))
-	if resp.IsFlexible() && h.key != kmsg.ApiVersions.Int16() {
-		out = append(out, 0)
-	}
-	out = resp.AppendTo(out)
-	binary.BigEndian.PutUint32(out, uint32(len(out)-4))
-	c.out = out
-	_, err := c.w.Write(out)
+	c.out = wire.AppendResponse(c.out[:0], wire.Header{Key: h.key, Version: h.version, Correlation: h.corr}, resp)
+	_, err := c.w.Write(c.out)
 	return err
 }
 

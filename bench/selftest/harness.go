@@ -197,7 +197,7 @@ func (h *harness) produceRounds(ctx context.Context) {
 				if !w.runsOn(t.kind) || ctx.Err() != nil {
 					continue
 				}
-				h.add(ctx, t, h.produce(ctx, t, w, r, 0, h.cfg.Warmup, h.cfg.Duration, PhaseProduce))
+				h.add(ctx, t, h.produce(ctx, t, produceRun{phase: PhaseProduce, w: w, round: r, warmup: h.cfg.Warmup, dur: h.cfg.Duration}))
 			}
 		}
 	}
@@ -282,29 +282,46 @@ func (h *harness) measure(ctx context.Context, t *target, rc bench.RunConfig, by
 	return res
 }
 
-// produce runs one produce workload (unthrottled when rate is 0).
-func (h *harness) produce(ctx context.Context, t *target, w Workload, round int, rate float64, warmup, dur time.Duration, phase string) Sample {
-	s := Sample{Phase: phase, Round: round, Target: t.kind, Workload: w.Name(), TargetRate: rate}
-	topic := h.topicName()
-	if err := t.createTopic(ctx, topic, h.cfg.Partitions); err != nil {
-		s.Error = err.Error()
-		return s
-	}
-	defer func() {
-		if err := t.deleteTopic(context.WithoutCancel(ctx), topic); err != nil && s.ok() {
+// produceRun is one produce run.
+type produceRun struct {
+	phase string
+	w     Workload
+	round int
+	// rate is the records/s target; 0 is unthrottled.
+	rate        float64
+	warmup, dur time.Duration
+	records     int64  // stop after this many (0: run for dur)
+	topic       string // set: write into this existing topic and keep it
+}
+
+// produce makes one produce run, on a fresh topic removed afterwards unless
+// the run names its own.
+func (h *harness) produce(ctx context.Context, t *target, p produceRun) Sample {
+	s := Sample{Phase: p.phase, Round: p.round, Target: t.kind, Workload: p.w.Name(), TargetRate: p.rate}
+	topic := p.topic
+	if topic == "" {
+		topic = h.topicName()
+		if err := t.createTopic(ctx, topic, h.cfg.Partitions); err != nil {
 			s.Error = err.Error()
+			return s
 		}
-	}()
+		defer func() {
+			if err := t.deleteTopic(context.WithoutCancel(ctx), topic); err != nil && s.ok() {
+				s.Error = err.Error()
+			}
+		}()
+	}
 	var bytes atomic.Int64
 	rc := bench.RunConfig{
-		Mode:      bench.ModeProduce,
-		Topic:     bench.TopicConfig{Name: topic, Partitions: h.cfg.Partitions, ReplicationFactor: t.rf},
-		Workload:  bench.Workload{RecordSize: strconv.Itoa(w.RecordSize), Payload: "random", Compressibility: h.cfg.Compressibility},
-		Producer:  h.producerProps(w),
-		Producers: w.Producers,
-		Rate:      rate,
-		Warmup:    warmup,
-		Duration:  dur,
+		Mode:       bench.ModeProduce,
+		Topic:      bench.TopicConfig{Name: topic, Partitions: h.cfg.Partitions, ReplicationFactor: t.rf},
+		Workload:   bench.Workload{RecordSize: strconv.Itoa(p.w.RecordSize), Payload: "random", Compressibility: h.cfg.Compressibility},
+		Producer:   h.producerProps(p.w),
+		Producers:  p.w.Producers,
+		Rate:       p.rate,
+		Warmup:     p.warmup,
+		Duration:   p.dur,
+		NumRecords: p.records,
 		Hooks: &bench.Hooks{OnAck: func(_ int, _ uint64, r *kgo.Record, err error) {
 			if err == nil {
 				bytes.Add(int64(len(r.Key) + len(r.Value)))
@@ -323,7 +340,10 @@ func (h *harness) produce(ctx context.Context, t *target, w Workload, round int,
 	if l := res.Latency.Response; l != nil {
 		s.ResponseP99Ms = l.P99
 	}
-	if res.Produce.Acked == 0 {
+	switch {
+	case p.records > 0 && res.Produce.Acked != p.records:
+		s.Error = fmt.Sprintf("%d of %d records acknowledged", res.Produce.Acked, p.records)
+	case res.Produce.Acked == 0:
 		s.Error = "nothing was acknowledged"
 	}
 	return s
@@ -338,29 +358,29 @@ func (h *harness) catchUp(ctx context.Context) {
 	}
 	records := h.cfg.Backlog / int64(h.cfg.BacklogRecordSize)
 	wl := Workload{RecordSize: h.cfg.BacklogRecordSize, Producers: 1, Acks: "1", Compression: "none"}
+	// topics holds the backlogs written in full; every one created is
+	// deleted at the end.
 	topics := map[Kind]string{}
 	for _, t := range ts {
 		if ctx.Err() != nil {
-			return
+			break
 		}
 		topic := h.topicName()
-		s := h.backlog(ctx, t, wl, topic, records)
+		if err := t.createTopic(ctx, topic, h.cfg.Partitions); err != nil {
+			h.add(ctx, t, Sample{Phase: PhaseBacklog, Target: t.kind, Workload: wl.Name(), Error: err.Error()})
+			continue
+		}
+		defer func() {
+			if err := t.deleteTopic(context.WithoutCancel(ctx), topic); err != nil {
+				h.errs = append(h.errs, err.Error())
+			}
+		}()
+		s := h.produce(ctx, t, produceRun{phase: PhaseBacklog, w: wl, records: records, dur: backlogBound, topic: topic})
 		h.add(ctx, t, s)
 		if s.ok() {
 			topics[t.kind] = topic
 		}
 	}
-	defer func() {
-		for k, topic := range topics {
-			for _, t := range ts {
-				if t.kind == k {
-					if err := t.deleteTopic(context.WithoutCancel(ctx), topic); err != nil {
-						h.errs = append(h.errs, err.Error())
-					}
-				}
-			}
-		}
-	}()
 	name := fmt.Sprintf("catch-up %s of %s", sizeLabel(h.cfg.Backlog), sizeLabel(int64(h.cfg.BacklogRecordSize)))
 	for r := range h.cfg.Rounds {
 		for _, t := range order(ts, r) {
@@ -371,43 +391,6 @@ func (h *harness) catchUp(ctx context.Context) {
 			h.add(ctx, t, h.consume(ctx, t, name, topic, records, r))
 		}
 	}
-}
-
-// backlog writes records into a new topic as fast as one producer can.
-func (h *harness) backlog(ctx context.Context, t *target, w Workload, topic string, records int64) Sample {
-	s := Sample{Phase: PhaseBacklog, Target: t.kind, Workload: w.Name()}
-	if err := t.createTopic(ctx, topic, h.cfg.Partitions); err != nil {
-		s.Error = err.Error()
-		return s
-	}
-	var bytes atomic.Int64
-	rc := bench.RunConfig{
-		Mode:       bench.ModeProduce,
-		Topic:      bench.TopicConfig{Name: topic, Partitions: h.cfg.Partitions, ReplicationFactor: t.rf},
-		Workload:   bench.Workload{RecordSize: strconv.Itoa(w.RecordSize), Payload: "random", Compressibility: h.cfg.Compressibility},
-		Producer:   h.producerProps(w),
-		Producers:  1,
-		NumRecords: records,
-		Duration:   backlogBound,
-		Hooks: &bench.Hooks{OnAck: func(_ int, _ uint64, r *kgo.Record, err error) {
-			if err == nil {
-				bytes.Add(int64(len(r.Key) + len(r.Value)))
-			}
-		}},
-	}
-	res := h.measure(ctx, t, rc, &bytes, &s)
-	if res == nil {
-		return s
-	}
-	s.RecordsPerSec = res.Produce.RecordsPerSec
-	s.MBPerSec = res.Produce.MiBPerSec * (1 << 20) / 1e6
-	if l := res.Latency.Service; l != nil {
-		s.P50Ms, s.P99Ms, s.P999Ms = l.P50, l.P99, l.P999
-	}
-	if res.Produce.Acked != records {
-		s.Error = fmt.Sprintf("backlog: %d of %d records acknowledged", res.Produce.Acked, records)
-	}
-	return s
 }
 
 // consume reads the whole backlog topic from the start with one consumer.
@@ -457,7 +440,7 @@ func (h *harness) latency(ctx context.Context) {
 	if len(maxRates) == 0 {
 		// Not in the matrix: measure the maximum first.
 		for r := range h.cfg.Rounds {
-			s := h.produce(ctx, rf3, w, r, 0, h.cfg.Warmup, h.cfg.Duration, PhaseProduce)
+			s := h.produce(ctx, rf3, produceRun{phase: PhaseProduce, w: w, round: r, warmup: h.cfg.Warmup, dur: h.cfg.Duration})
 			h.add(ctx, rf3, s)
 			if s.ok() {
 				maxRates = append(maxRates, s.RecordsPerSec)
@@ -472,7 +455,7 @@ func (h *harness) latency(ctx context.Context) {
 		if t.kind == KbenchRF1 || ctx.Err() != nil {
 			continue
 		}
-		h.add(ctx, t, h.produce(ctx, t, w, 0, rate, h.cfg.Warmup, h.cfg.LatencyDuration, PhaseLatency))
+		h.add(ctx, t, h.produce(ctx, t, produceRun{phase: PhaseLatency, w: w, rate: rate, warmup: h.cfg.Warmup, dur: h.cfg.LatencyDuration}))
 	}
 }
 
