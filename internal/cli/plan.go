@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,11 +12,19 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kbench/kbench/bench/sweep"
+	"github.com/kbench/kbench/profiles"
 	"github.com/kbench/kbench/reports"
 )
 
 type planOptions struct {
 	from                 string
+	measure              bool
+	bootstrap            string
+	measureDuration      time.Duration
+	measurePartitions    []int
+	measureOut           string
+	version              string
 	peak, avg            string
 	peakMBps, avgMBps    float64
 	recordSize           string
@@ -28,12 +37,12 @@ type planOptions struct {
 	ratio                float64
 	out                  string
 	json                 bool
-	stdout               io.Writer
+	stdout, stderr       io.Writer
 	changed              func(string) bool
 }
 
-func newPlanCmd(stdout, _ io.Writer) *cobra.Command {
-	o := &planOptions{stdout: stdout}
+func newPlanCmd(stdout, stderr io.Writer) *cobra.Command {
+	o := &planOptions{stdout: stdout, stderr: stderr}
 	d := reports.DefaultCapacityInput()
 	cmd := &cobra.Command{
 		Use:   "plan",
@@ -50,23 +59,33 @@ func newPlanCmd(stdout, _ io.Writer) *cobra.Command {
 a lower bound for c, the codec's compression ratio and the recommended producer settings with
 their measured costs come from a sweep's run directory (--from RUN_DIR: run the partitions or
 durability profile for ceilings, compression or linger-batch for codecs and batching); explicit
-flags override them. Without --from, give --produce-per-partition and/or
---consume-per-partition. Unset inputs take the defaults shown in the plan.
+flags override them. --measure runs a short sizing sweep first instead: the partitions profile
+at the plan's RF, min.insync.replicas and record size, 1/2/4 partitions at their max sustainable
+rate (an embedded cluster of RF brokers, or --bootstrap), written to runs/<time>-plan-sizing.
+Without either, give --produce-per-partition and/or --consume-per-partition. Unset inputs take
+the defaults shown in the plan.
 
 Writes plan.md, plan.html and plan.json into --out (default RUN_DIR/report with --from, else
 ./plan) and prints the headline numbers, or the JSON with --json.`,
 		Example: `  # the seed's clickstream example: 100k events/s, a consumer handles ~5k/s, RF 3, 7 days
   kbench plan --peak 100k --consume-per-partition 5000 --produce-per-partition 20000 --rf 3 --retention 7d --headroom 1
   kbench plan --from runs/20260101-120000-partitions --peak 250k --avg 80k --consumer-groups 3
-  kbench plan --from runs/20260101-120000-quick --peak-mbps 50 --json`,
+  kbench plan --from runs/20260101-120000-quick --peak-mbps 50 --json
+  kbench plan --measure --peak 100k --consume-per-partition 5000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.changed = cmd.Flags().Changed
-			return runPlan(o)
+			o.version = cmd.Root().Version
+			return runPlan(cmd.Context(), o)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.from, "from", "", "run directory of a sweep to take per-partition ceilings, compression ratio and producer settings from")
+	f.BoolVar(&o.measure, "measure", false, "run a short sizing sweep first and plan from it (about 2 minutes; see above)")
+	f.StringVar(&o.bootstrap, "bootstrap", "", "with --measure: run the sizing sweep on this cluster (host:port,...) instead of an embedded one")
+	f.DurationVar(&o.measureDuration, "measure-duration", 3*time.Second, "with --measure: measured time of each probe (after a 1s warmup)")
+	f.IntSliceVar(&o.measurePartitions, "measure-partitions", []int{1, 2, 4}, "with --measure: partition counts to size")
+	f.StringVar(&o.measureOut, "measure-out", "", "with --measure: the sizing sweep's run directory (default runs/<time>-plan-sizing)")
 	f.StringVar(&o.peak, "peak", "", "peak ingress in events/s (100000, 100k, 1.5M)")
 	f.Float64Var(&o.peakMBps, "peak-mbps", 0, "peak ingress in MB/s instead (converted with --record-size)")
 	f.StringVar(&o.avg, "avg", "", "average ingress in events/s, sizes storage (default: the peak)")
@@ -184,6 +203,12 @@ func (o *planOptions) settings() (reports.PlanSettings, error) {
 	if err := errors.Join(errs...); err != nil {
 		return ps, err
 	}
+	if o.measure && o.from != "" {
+		return ps, errors.New("give --from RUN_DIR or --measure, not both")
+	}
+	if (o.bootstrap != "" || o.measureOut != "") && !o.measure {
+		return ps, errors.New("--bootstrap and --measure-out go with --measure")
+	}
 	if o.from != "" {
 		run, err := reports.LoadRun(o.from)
 		if err != nil {
@@ -194,10 +219,75 @@ func (o *planOptions) settings() (reports.PlanSettings, error) {
 	return ps, nil
 }
 
-func runPlan(o *planOptions) error {
+// sizingSweep runs the partitions profile, shortened, at the plan's
+// durability and record size: the per-partition ceilings a plan needs.
+func (o *planOptions) sizingSweep(ctx context.Context, in reports.CapacityInput) (string, error) {
+	set := []string{
+		"topic.replication.factor=" + strconv.Itoa(in.RF),
+		"topic.configs.min.insync.replicas=" + strconv.Itoa(in.MinISR),
+		"workload.record_size=" + strconv.Itoa(int(in.RecordBytes)),
+		"workload.warmup=1s",
+		"workload.duration=" + o.measureDuration.String(),
+		"search.max_probes=6",
+		"search.precision=10%",
+	}
+	if o.bootstrap != "" {
+		set = append(set, "target.bootstrap="+o.bootstrap)
+	} else {
+		set = append(set, "target.brokers="+strconv.Itoa(in.RF))
+	}
+	var scale []string
+	for _, n := range o.measurePartitions {
+		if n < 1 {
+			return "", fmt.Errorf("--measure-partitions %d: want counts ≥ 1", n)
+		}
+		// Producers and consumers grow with the partitions, as in the
+		// partitions profile, so clients are not what limits.
+		scale = append(scale, fmt.Sprintf("{partitions: %d, producers: %d, consumers: %d}", n, min(max(n/2, 1), 8), min(n, 8)))
+	}
+	set = append(set, "axes.scale=["+strings.Join(scale, ", ")+"]")
+	p, err := profiles.Load("partitions", set)
+	if err != nil {
+		return "", fmt.Errorf("sizing sweep: %w", err)
+	}
+	dir := o.measureOut
+	if dir == "" {
+		dir = filepath.Join("runs", time.Now().Format("20060102-150405")+"-plan-sizing")
+	}
+	fmt.Fprintf(o.stderr, "sizing sweep: %d partition counts at their max sustainable rate, RF %d, min.insync %d, %d B records, into %s\n",
+		len(p.Points), in.RF, in.MinISR, int(in.RecordBytes), dir)
+	sum, err := sweep.Run(ctx, sweep.Options{Profile: p, Dir: dir, Version: o.version,
+		Progress: sweep.NewPrinter(o.stderr, false, p.SLO.Latency)})
+	if err != nil {
+		return "", fmt.Errorf("sizing sweep: %w", err)
+	}
+	if sum.Interrupted {
+		return "", fmt.Errorf("sizing sweep interrupted; finish it with kbench sweep --resume %s, then kbench plan --from %s", dir, dir)
+	}
+	return dir, nil
+}
+
+func runPlan(ctx context.Context, o *planOptions) error {
 	ps, err := o.settings()
 	if err != nil {
 		return err
+	}
+	if o.measure {
+		in := ps.Input
+		if !ps.Given["rf"] {
+			in.RF = reports.DefaultRF
+		}
+		if !ps.Given["min-insync"] {
+			in.MinISR = min(reports.DefaultMinISR, in.RF)
+		}
+		dir, err := o.sizingSweep(ctx, in)
+		if err != nil {
+			return err
+		}
+		if ps.From, err = reports.LoadRun(dir); err != nil {
+			return err
+		}
+		o.from = dir
 	}
 	doc, err := reports.MakePlan(ps)
 	if err != nil {
