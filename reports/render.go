@@ -13,7 +13,7 @@ import (
 // chartSections are the report's chart kinds in order, with headings.
 var chartSections = []struct{ kind, heading, about string }{
 	{"frontier", "Throughput vs latency by durability setting", "What each durability level costs: how much throughput at what p99."},
-	{"spectrum", "Latency percentile spectrum", "The best point of each durability level, service time against response time: the gap is queueing the service time does not show (coordinated omission)."},
+	{"spectrum", "Latency percentile spectrum", "The best point of each durability level (else its valid point with the lowest p99), service time against response time: the gap is the queueing that service time does not show (coordinated omission)."},
 	{"codec", "Codec comparison", ""},
 	{"heatmap", "linger.ms × batch.size", ""},
 	{"partitions", "Partition scaling", ""},

@@ -111,14 +111,19 @@ func BuildReport(run *Run, dir string) (*Report, error) {
 		rep.Skipped = append(rep.Skipped, "throughput vs latency: fewer than two runs have both throughput and a p99")
 	}
 
-	// 2. Percentile spectrum of each level's best point.
+	// 2. Percentile spectrum of each level's best point (or, when none
+	// met the SLO, its valid point with the lowest p99).
 	spectra := 0
 	for _, lv := range rep.Levels {
-		b := rep.Best[lv]
+		b, why := rep.Best[lv], ""
 		if b == nil {
-			continue
+			if b = lowestP99(run.Points, lv); b == nil {
+				continue
+			}
+			why = " No point of this level met the SLO: this is its valid point with the lowest p99."
 		}
 		if p, caption := spectrumChart(b); p != nil {
+			caption += why
 			if err := add("spectrum", "spectrum-"+b.Def.ID, p.Title.Text, single(p), caption); err != nil {
 				return nil, err
 			}
@@ -126,7 +131,7 @@ func BuildReport(run *Run, dir string) (*Report, error) {
 		}
 	}
 	if spectra == 0 {
-		rep.Skipped = append(rep.Skipped, "percentile spectrum: no durability level has a best point with recorded histograms")
+		rep.Skipped = append(rep.Skipped, "percentile spectrum: no durability level has a valid point with recorded histograms")
 	}
 
 	// 3. Codec comparison.
@@ -205,6 +210,23 @@ func BuildReport(run *Run, dir string) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// lowestP99 is the level's valid point with the lowest p99 response
+// time; nil when it has none.
+func lowestP99(points []*Point, level string) *Point {
+	var pick *Point
+	low := 0.0
+	for _, p := range points {
+		v, ok := p.Fig("response_p99_ms")
+		if !ok || !p.Valid() || p.Set.Durability() != level {
+			continue
+		}
+		if pick == nil || v < low {
+			pick, low = p, v
+		}
+	}
+	return pick
 }
 
 func numbered(base string, i, n int) string {
