@@ -189,8 +189,13 @@ func BuildReport(run *Run, dir string) (*Report, error) {
 	}
 
 	// 6. Throughput and p99 over time, per point.
+	var uncounted []string
 	for _, p := range run.Points {
 		if !p.Done() {
+			continue
+		}
+		if p.Line.Hlog == "" {
+			uncounted = append(uncounted, p.Def.ID)
 			continue
 		}
 		f, caption, err := timelineChart(run.Dir, p)
@@ -201,6 +206,11 @@ func BuildReport(run *Run, dir string) (*Report, error) {
 		if err := add("timeline", "timeline-"+p.Def.ID, f.rows[0][0].Title.Text, f, caption); err != nil {
 			return nil, err
 		}
+	}
+
+	if len(uncounted) > 0 {
+		rep.Skipped = append(rep.Skipped, "over time for "+strings.Join(uncounted, ", ")+
+			": no counted run (a search that found no rate meeting the SLO), so no histogram log to draw")
 	}
 
 	// Durability audit, when the sweep recorded one.
