@@ -62,11 +62,15 @@ func (r *Report) resultsTable() table {
 			slo, valid = "met", "yes"
 			if !p.Passed() {
 				slo = "missed"
-				notes = append(notes, p.Line.SLO.Reasons...)
+				notes = append(notes, "SLO missed: "+strings.Join(p.Line.SLO.Reasons, ", "))
 			}
 			if !p.Valid() {
 				mark, class, valid = "⚠", "invalid", "INVALID"
-				notes = append(notes, p.Line.Invalid...)
+				why := strings.Join(p.Line.Invalid, ", ")
+				if why == "" {
+					why = "no run counted"
+				}
+				notes = append(notes, "invalid: "+why)
 			}
 			if r.Best[s.Durability()] == p {
 				mark, class = "★", "best"
