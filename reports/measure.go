@@ -218,24 +218,14 @@ func Measure(run *Run, rf int) *Measured {
 	return m
 }
 
-// fixedRecordBytes reads a fixed record size (512B, 1KiB, 1024); 0 for
-// size distributions.
+// fixedRecordBytes reads a profile's fixed record size (512B, 1KiB,
+// 1024); 0 for size distributions.
 func fixedRecordBytes(s string) float64 {
-	t, mult := strings.TrimSpace(s), 1.0
-	for _, u := range []struct {
-		suffix string
-		mult   float64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"B", 1}} {
-		if rest, ok := strings.CutSuffix(t, u.suffix); ok {
-			t, mult = rest, u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v <= 0 {
+	v, err := ParseSize(s)
+	if err != nil {
 		return 0
 	}
-	return v * mult
+	return v
 }
 
 // recommend picks producer settings: acks=all and idempotence by policy

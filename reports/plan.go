@@ -78,46 +78,31 @@ func MakePlan(ps PlanSettings) (*PlanDoc, error) {
 			src[name] = "default"
 		}
 	}
-	if !given("record-size") {
-		in.RecordBytes = d.RecordBytes
+	defaultFloat := func(name string, field *float64, v float64) {
+		if !given(name) {
+			*field = v
+		}
+		def(name, given(name))
 	}
-	def("record-size", given("record-size"))
+	defaultInt := func(name string, field *int, v int) {
+		if !given(name) {
+			*field = v
+		}
+		def(name, given(name))
+	}
+	defaultFloat("record-size", &in.RecordBytes, d.RecordBytes)
 	if !given("retention") {
 		in.Retention = d.Retention
 	}
 	def("retention", given("retention"))
-	if !given("rf") {
-		in.RF = d.RF
-	}
-	def("rf", given("rf"))
-	if !given("min-insync") {
-		in.MinISR = min(d.MinISR, in.RF)
-	}
-	def("min-insync", given("min-insync"))
-	if !given("consumer-groups") {
-		in.ConsumerGroups = d.ConsumerGroups
-	}
-	def("consumer-groups", given("consumer-groups"))
-	if !given("headroom") {
-		in.Headroom = d.Headroom
-	}
-	def("headroom", given("headroom"))
-	if !given("disk-util") {
-		in.DiskUtil = d.DiskUtil
-	}
-	def("disk-util", given("disk-util"))
-	if !given("broker-disk-mbps") {
-		in.BrokerDiskMBps = d.BrokerDiskMBps
-	}
-	def("broker-disk-mbps", given("broker-disk-mbps"))
-	if !given("broker-network-mbps") {
-		in.BrokerNetMBps = d.BrokerNetMBps
-	}
-	def("broker-network-mbps", given("broker-network-mbps"))
-	if !given("broker-disk-gb") {
-		in.BrokerDiskGB = d.BrokerDiskGB
-	}
-	def("broker-disk-gb", given("broker-disk-gb"))
+	defaultInt("rf", &in.RF, d.RF)
+	defaultInt("min-insync", &in.MinISR, min(d.MinISR, in.RF))
+	defaultInt("consumer-groups", &in.ConsumerGroups, d.ConsumerGroups)
+	defaultFloat("headroom", &in.Headroom, d.Headroom)
+	defaultFloat("disk-util", &in.DiskUtil, d.DiskUtil)
+	defaultFloat("broker-disk-mbps", &in.BrokerDiskMBps, d.BrokerDiskMBps)
+	defaultFloat("broker-network-mbps", &in.BrokerNetMBps, d.BrokerNetMBps)
+	defaultFloat("broker-disk-gb", &in.BrokerDiskGB, d.BrokerDiskGB)
 	src["peak"] = "given"
 	if in.AvgEventsPerSec == 0 {
 		src["avg"] = "default: the peak (conservative)"
@@ -358,13 +343,7 @@ func (d *PlanDoc) HTML() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-var planTemplate = template.Must(template.Must(reportTemplate.Clone()).New("plan").Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{{.Title}}</title>
-<style>` + pageStyle + `</style>
-</head>
+var planTemplate = template.Must(template.Must(reportTemplate.Clone()).New("plan").Parse(`{{template "head" .Title}}
 <body>
 <h1>{{.Title}}</h1>
 {{if .FromBase}}<p>Measured figures from the run <code>{{.FromBase}}</code>.</p>{{end}}

@@ -201,13 +201,7 @@ figcaption { font-size: .9em; color: #444; max-width: 60em; }
 .formula { font-family: ui-monospace, "Liberation Mono", monospace; font-size: .9em; }
 `
 
-var reportTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{{.Title}}</title>
-<style>` + pageStyle + `</style>
-</head>
+var reportTemplate = template.Must(template.New("report").Parse(`{{template "head" .Title}}
 <body>
 <h1>{{.Title}}</h1>
 <dl class="facts">{{range .Facts}}<dt>{{index . 0}}</dt><dd>{{index . 1}}</dd>{{end}}</dl>
@@ -232,6 +226,14 @@ var reportTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 {{if .Problems}}<h3>Problems</h3><ul>{{range .Problems}}<li>{{.}}</li>{{end}}</ul>{{end}}
 </body>
 </html>
+{{define "head"}}<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{{.}}</title>
+<style>` + pageStyle + `</style>
+</head>
+{{end}}
 {{define "table"}}<div class="scroll"><table{{if .Class}} class="{{.Class}}"{{end}}>
 <thead><tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>{{range .Rows}}<tr{{if .Class}} class="{{.Class}}"{{end}}>{{range .Cells}}<td>{{.}}</td>{{end}}</tr>

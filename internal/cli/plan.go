@@ -124,24 +124,6 @@ func parsePlanCount(s string) (float64, error) {
 	return v * mult, nil
 }
 
-func parsePlanBytes(s string) (float64, error) {
-	t, mult := strings.TrimSpace(s), 1.0
-	for _, u := range []struct {
-		suffix string
-		mult   float64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"KB", 1e3}, {"MB", 1e6}, {"B", 1}} {
-		if rest, ok := strings.CutSuffix(t, u.suffix); ok {
-			t, mult = strings.TrimSpace(rest), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v <= 0 {
-		return 0, fmt.Errorf("%q is not a size (like 512, 1KiB)", s)
-	}
-	return v * mult, nil
-}
-
 func parseRetention(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(strings.TrimSpace(s), "d"); ok {
 		n, err := strconv.ParseFloat(days, 64)
@@ -161,7 +143,7 @@ func (o *planOptions) settings() (reports.PlanSettings, error) {
 	ps := reports.PlanSettings{Given: map[string]bool{}}
 	in := &ps.Input
 	var errs []error
-	size, err := parsePlanBytes(o.recordSize)
+	size, err := reports.ParseSize(o.recordSize)
 	errs = append(errs, err)
 	in.RecordBytes = size
 	switch {

@@ -108,7 +108,7 @@ func TestPlanParsers(t *testing.T) {
 		in   string
 		want float64
 	}{{"512", 512}, {"1KiB", 1024}, {"1 KiB", 1024}, {"2KB", 2000}, {"1MiB", 1 << 20}} {
-		if got, err := parsePlanBytes(tc.in); err != nil || got != tc.want {
+		if got, err := reports.ParseSize(tc.in); err != nil || got != tc.want {
 			t.Errorf("size %q: got %g, %v; want %g", tc.in, got, err, tc.want)
 		}
 	}
