@@ -38,7 +38,7 @@ bench:
 
 # Broker performance harness (issue 10): the null-broker ceiling, kbench RF=1,
 # a 3-broker RF=3 cluster and kfake side by side; prints the ratio table and
-# writes runs/selftest/selftest.json and the chart. About 8 minutes on 2 cores.
+# writes runs/selftest/selftest.json and the chart. 7 to 8 minutes on 2 cores.
 .PHONY: bench-broker
 bench-broker: build
 	./$(BIN) selftest --out runs/selftest

@@ -47,7 +47,7 @@ latency at half its measured maximum rate. Prints the ratio table (medians over 
 ratios to the ceiling and to kfake) and writes selftest.json and a chart into --out.
 
 Absolute numbers on a shared machine are noise; the ratios, measured side by side, are the
-result. The full run takes about 8 minutes on 2 cores; --quick under 2.`,
+result. The full run takes 7 to 8 minutes on 2 cores; --quick under 2.`,
 		Example: `  kbench selftest --quick
   kbench selftest --out runs/selftest
   kbench selftest --targets ceiling,kbench-rf1 --rounds 5 --backlog 0`,
