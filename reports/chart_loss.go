@@ -6,6 +6,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 // lossChart draws the durability audit's measured loss: lost and
@@ -45,9 +46,26 @@ func lossChart(points []*Point) (*figure, string) {
 			top = max(top, v)
 		}
 	}
+	// The counts as text above each pair of bars, so zero reads as zero
+	// rather than as a missing bar.
+	var xy plotter.XYLabels
+	for i := range names {
+		xy.XYs = append(xy.XYs, plotter.XY{X: float64(i), Y: max(lost[i], dup[i]) + top*0.04})
+		xy.Labels = append(xy.Labels, fmt.Sprintf("%.0f lost, %.0f duplicated", lost[i], dup[i]))
+	}
+	lb, err := plotter.NewLabels(xy)
+	if err != nil {
+		return nil, ""
+	}
+	for i := range lb.TextStyle {
+		lb.TextStyle[i].XAlign = draw.XCenter
+		lb.TextStyle[i].Font.Size = vg.Points(9)
+	}
+	pl.Add(lb)
 	pl.NominalX(names...)
 	pl.X.Tick.Label.Font.Size = vg.Points(8)
-	pl.Y.Min, pl.Y.Max = 0, top*1.15
+	pl.X.Min, pl.X.Max = -0.6, float64(len(names))-0.4
+	pl.Y.Min, pl.Y.Max = 0, top*1.3
 	pl.Add(plotter.NewGrid())
 	f := single(pl)
 	f.w = vg.Length(max(8, 1+0.9*float64(len(names)))) * vg.Inch

@@ -301,3 +301,46 @@ func TestSettingsOfRun(t *testing.T) {
 		t.Error("p001 and p002 differ in linger.ms, but keys without batch.size match")
 	}
 }
+
+// TestReportAudit reads a real run made with audit: true (see
+// testdata/README.md): the durability table and the measured-loss chart
+// appear; a run without audits has neither.
+func TestReportAudit(t *testing.T) {
+	dir := copyRun(t, "testdata/run-audit")
+	rep, err := WriteReport(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := rep.Markdown()
+	for _, want := range []string{
+		"## Durability audit",
+		"| point | durability | swept settings | acknowledged | readable | lost | duplicated | unacked but present | longest unavailability s |",
+		"| p001 | acks=all RF=1 min.insync=1 | linger.ms=1/rate=5000 | 20000 | 20000 | 0 | 0 | 0 |",
+		"![Measured loss: acknowledged records lost or duplicated](durability-loss.png)",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("audited report lacks %q", want)
+		}
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, ReportDir, "durability-loss.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Measured loss: acknowledged records lost or duplicated", "0 lost, 0 duplicated", "p002"} {
+		if !strings.Contains(string(svg), want) {
+			t.Errorf("durability-loss.svg lacks %q", want)
+		}
+	}
+
+	plain := copyRun(t, smallRun)
+	rep, err = WriteReport(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md := rep.Markdown(); strings.Contains(md, "Durability audit") {
+		t.Error("a run without audits got a durability section")
+	}
+	if _, err := os.Stat(filepath.Join(plain, ReportDir, "durability-loss.png")); !os.IsNotExist(err) {
+		t.Errorf("a run without audits got a loss chart: %v", err)
+	}
+}
