@@ -139,6 +139,7 @@ func (r *Report) HTML() ([]byte, error) {
 		Problems []string
 	}{Title: r.Title, Facts: r.Facts, Partial: r.Partial, BestRule: bestRule, Skipped: r.Skipped, Problems: r.Problems}
 	data.Best = r.bestTable().html()
+	data.Best.Class = "nowrap"
 	data.Results = r.resultsTable().html()
 	data.Results.Class = "results"
 	if at, ok := r.auditTable(); ok {
@@ -186,9 +187,9 @@ dl.facts dt { font-weight: 600; }
 dl.facts dd { margin: 0; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; font-size: .85em; margin: .5em 0; }
-th, td { border: 1px solid #ccc; padding: .25em .5em; text-align: left; vertical-align: top; white-space: nowrap; }
-td:last-child, th:last-child { white-space: normal; min-width: 16em; }
-table.results td:last-child { min-width: 30em; }
+th, td { border: 1px solid #ccc; padding: .25em .5em; text-align: left; vertical-align: top; }
+table.results th, table.results td, table.nowrap th, table.nowrap td { white-space: nowrap; }
+table.results td:last-child { white-space: normal; min-width: 30em; }
 th { background: #f0f0f0; position: sticky; top: 0; }
 tr.best td { background: #e3f6e3; font-weight: 600; }
 tr.invalid td { background: #fff1d6; }
