@@ -145,6 +145,11 @@ type Config struct {
 	LatencyDuration time.Duration `json:"-"`
 	LatencyWorkload Workload      `json:"latency_workload"`
 
+	// Allocations counts the kbench broker's heap allocations per produce
+	// request on a separate broker with --metrics-listen (skipped when the
+	// binary's broker lacks the flag or kbench-rf1 is not a target).
+	Allocations bool `json:"allocations"`
+
 	// Progress receives one line per run; nil discards.
 	Progress io.Writer `json:"-"`
 	// Version is recorded in the report.
@@ -168,6 +173,7 @@ func Defaults() Config {
 		ConsumeTargets:    []Kind{Ceiling, KbenchRF1, Kfake},
 		LatencyDuration:   5 * time.Second,
 		LatencyWorkload:   Workload{RecordSize: 1024, Producers: 1, Acks: "all", Compression: "none"},
+		Allocations:       true,
 	}
 }
 

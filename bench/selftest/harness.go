@@ -74,6 +74,12 @@ type Sample struct {
 	// Invalid lists why bench judged the run invalid; a saturated load
 	// generator is expected in unthrottled runs on a small machine.
 	Invalid []string `json:"invalid,omitempty"`
+	// AllocsPerRequest and AllocBytesPerRequest are the broker's heap
+	// allocations per produce request over ProduceRequests requests
+	// (allocation runs only).
+	AllocsPerRequest     float64 `json:"allocs_per_produce_request,omitempty"`
+	AllocBytesPerRequest float64 `json:"alloc_bytes_per_produce_request,omitempty"`
+	ProduceRequests      int64   `json:"produce_requests,omitempty"`
 	// Error is set when the run could not be made; its figures are zero.
 	Error string `json:"error,omitempty"`
 }
@@ -86,9 +92,11 @@ type harness struct {
 	started time.Time
 	topics  atomic.Int64
 	targets []*target
-	dead    map[Kind]string
+	dead    map[*target]string // targets whose process died, and how
 	samples []Sample
 	errs    []string
+	// metricsFlag says whether `kbench broker` has --metrics-listen.
+	metricsFlag bool
 }
 
 // Run runs the harness. The report is returned even when some runs failed
@@ -98,7 +106,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("selftest: %w", err)
 	}
-	h := &harness{cfg: cfg, started: time.Now(), dead: map[Kind]string{}}
+	h := &harness{cfg: cfg, started: time.Now(), dead: map[*target]string{}}
 	if h.dir = cfg.Dir; h.dir == "" {
 		dir, err := os.MkdirTemp("", "kbench-selftest-")
 		if err != nil {
@@ -127,7 +135,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.LatencyDuration > 0 && ctx.Err() == nil {
 		h.latency(ctx)
 	}
-	rep := h.report(ctx)
+	h.metricsFlag = brokerHasFlag(ctx, cfg.Binary, cfg.Env, metricsFlag)
+	if cfg.Allocations && cfg.has(KbenchRF1) && h.metricsFlag && ctx.Err() == nil {
+		h.allocations(ctx)
+	}
+	rep := h.report()
 	if ctx.Err() != nil {
 		rep.Errors = append(rep.Errors, "interrupted: "+ctx.Err().Error())
 	}
@@ -208,8 +220,10 @@ func (h *harness) produceRounds(ctx context.Context) {
 func (h *harness) add(ctx context.Context, t *target, s Sample) {
 	if !s.ok() && ctx.Err() == nil {
 		h.errs = append(h.errs, fmt.Sprintf("%s %s round %d on %s: %s", s.Phase, s.Workload, s.Round+1, s.Target, s.Error))
-		if err := t.alive(); err != nil {
-			h.dead[t.kind] = err.Error()
+		if t != nil {
+			if err := t.alive(); err != nil {
+				h.dead[t] = err.Error()
+			}
 		}
 	}
 	h.samples = append(h.samples, s)
@@ -245,7 +259,7 @@ func (h *harness) producerProps(w Workload) map[string]string {
 // measure runs rc against t and fills the resource figures around it;
 // bytes counts the record bytes the run moved.
 func (h *harness) measure(ctx context.Context, t *target, rc bench.RunConfig, bytes *atomic.Int64, s *Sample) *bench.Result {
-	if reason, dead := h.dead[t.kind]; dead {
+	if reason, dead := h.dead[t]; dead {
 		s.Error = "target is down: " + reason
 		return nil
 	}
@@ -459,21 +473,18 @@ func (h *harness) latency(ctx context.Context) {
 	}
 }
 
-// brokerMetrics says whether `kbench broker` has grown a way to read its
-// runtime metrics (allocations per produce request need one).
-func brokerMetrics(ctx context.Context, binary string, env []string) string {
+// metricsFlag is the `kbench broker` flag that serves Prometheus metrics,
+// the Go runtime's allocation counters among them.
+const metricsFlag = "--metrics-listen"
+
+// brokerHasFlag says whether `kbench broker --help` lists flag.
+func brokerHasFlag(ctx context.Context, binary string, env []string, flag string) bool {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, "broker", "--help")
 	cmd.Env = append(os.Environ(), env...)
-	out, _ := cmd.CombinedOutput()
-	var flags []string
-	for _, f := range []string{"--pprof", "--metrics"} {
-		if strings.Contains(string(out), f) {
-			flags = append(flags, f)
-		}
-	}
-	return strings.Join(flags, ", ")
+	out, err := cmd.CombinedOutput()
+	return err == nil && strings.Contains(string(out), flag+" ")
 }
 
 func machine() Machine {

@@ -18,6 +18,9 @@ import (
 // selftest serve` prints "selftest KIND listening on ADDR".
 var listeningRE = regexp.MustCompile(`listening on (\S+)`)
 
+// metricsRE finds `kbench broker --metrics-listen`'s endpoint line.
+var metricsRE = regexp.MustCompile(`metrics on (http://\S+)`)
+
 // Timeouts for child processes.
 const (
 	startTimeout = 30 * time.Second
@@ -28,6 +31,7 @@ const (
 type proc struct {
 	cmd     *exec.Cmd
 	addr    string
+	metrics chan string // the metrics URL, when the process prints one
 	logPath string
 	exited  chan struct{} // closed once the process was waited for
 	waitErr error
@@ -53,7 +57,7 @@ func spawn(ctx context.Context, binary string, args, env []string, logPath strin
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", binary, err)
 	}
-	p := &proc{cmd: cmd, logPath: logPath, exited: make(chan struct{})}
+	p := &proc{cmd: cmd, logPath: logPath, exited: make(chan struct{}), metrics: make(chan string, 1)}
 	addrc := make(chan string, 1)
 	copied := make(chan struct{})
 	go func() {
@@ -62,10 +66,12 @@ func spawn(ctx context.Context, binary string, args, env []string, logPath strin
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(logf, line)
-			if m := listeningRE.FindStringSubmatch(line); m != nil {
-				select {
-				case addrc <- m[1]:
-				default:
+			for re, ch := range map[*regexp.Regexp]chan string{listeningRE: addrc, metricsRE: p.metrics} {
+				if m := re.FindStringSubmatch(line); m != nil {
+					select {
+					case ch <- m[1]:
+					default:
+					}
 				}
 			}
 		}
@@ -94,6 +100,20 @@ func spawn(ctx context.Context, binary string, args, env []string, logPath strin
 }
 
 func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+// metricsURL waits briefly for the process's metrics endpoint line.
+func (p *proc) metricsURL() (string, error) {
+	t := time.NewTimer(startTimeout)
+	defer t.Stop()
+	select {
+	case u := <-p.metrics:
+		return u, nil
+	case <-p.exited:
+		return "", fmt.Errorf("process %d exited before printing its metrics endpoint", p.pid())
+	case <-t.C:
+		return "", fmt.Errorf("process %d printed no metrics endpoint within %v", p.pid(), startTimeout)
+	}
+}
 
 // stop sends SIGTERM, then SIGKILL after stopTimeout, and waits.
 func (p *proc) stop() error {

@@ -66,10 +66,7 @@ func startTarget(ctx context.Context, cfg *Config, dir string, k Kind, fetchReco
 		if err != nil {
 			return nil, fmt.Errorf("start %s: %w", k, err)
 		}
-		t.bootstrap = []string{p.addr}
-		t.pids = func() []int { return []int{p.pid()} }
-		t.alive = p.alive
-		t.close = p.stop
+		t.useProc(p)
 	case KbenchRF3:
 		c, err := bench.StartEmbeddedCluster(ctx, 3, bench.ClusterOptions{Dir: filepath.Join(dir, "kbench-rf3"), Binary: cfg.Binary})
 		if err != nil {
@@ -96,13 +93,29 @@ func startTarget(ctx context.Context, cfg *Config, dir string, k Kind, fetchReco
 	default:
 		return nil, fmt.Errorf("unknown target %q", k)
 	}
+	if err := t.connectAdmin(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// useProc makes a single process the target.
+func (t *target) useProc(p *proc) {
+	t.bootstrap = []string{p.addr}
+	t.pids = func() []int { return []int{p.pid()} }
+	t.alive = p.alive
+	t.close = p.stop
+}
+
+// connectAdmin creates the admin client; on failure the target is stopped.
+func (t *target) connectAdmin() error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(t.bootstrap...))
 	if err != nil {
 		t.close()
-		return nil, fmt.Errorf("%s admin client: %w", k, err)
+		return fmt.Errorf("%s admin client: %w", t.kind, err)
 	}
 	t.admCl, t.adm = cl, kadm.NewClient(cl)
-	return t, nil
+	return nil
 }
 
 // createTopic creates a topic and waits until every partition has a leader

@@ -27,6 +27,7 @@ type selftestOptions struct {
 	targets         []string
 	outDir          string
 	keep            bool
+	allocations     bool
 	set             func(name string) bool // whether a flag was given
 	stdout, stderr  io.Writer
 }
@@ -43,7 +44,8 @@ factor 1, a 3-broker kbench cluster at RF=3 with acks=all, and franz-go's in-mem
 Each target runs as its own process, so broker CPU (per GB moved) and peak RSS come from
 /proc. Workloads: 100 B and 1 KiB records, 1 and 4 producers, 6 partitions, acks=1 and all,
 no compression and zstd; then a consume catch-up over a backlog, and the RF=3 cluster's
-latency at half its measured maximum rate. Prints the ratio table (medians over rounds,
+latency at half its measured maximum rate, and the broker's heap allocations per produce
+request (from its --metrics-listen endpoint). Prints the ratio table (medians over rounds,
 ratios to the ceiling and to kfake) and writes selftest.json and a chart into --out.
 
 Absolute numbers on a shared machine are noise; the ratios, measured side by side, are the
@@ -73,6 +75,7 @@ func bindSelftestFlags(cmd *cobra.Command, o *selftestOptions) {
 	f.StringVar(&o.backlog, "backlog", codecs.FormatSize(d.Backlog), "consume catch-up backlog in record bytes, like 2GiB or 64MiB (0 skips the catch-up)")
 	f.StringSliceVar(&o.targets, "targets", kindNames(d.Targets), "targets to compare")
 	f.StringVar(&o.outDir, "out", "runs/selftest", "directory for selftest.json and the chart (selftest-ratio.png/.svg)")
+	f.BoolVar(&o.allocations, "allocations", d.Allocations, "count the broker's heap allocations per produce request on a separate kbench broker with --metrics-listen (when the broker has that flag)")
 	f.BoolVar(&o.keep, "keep", false, "keep the brokers' data and logs in OUT/data instead of a temporary directory")
 }
 
@@ -108,6 +111,7 @@ func (o *selftestOptions) config() (selftest.Config, error) {
 		}
 		cfg.Backlog = n
 	}
+	cfg.Allocations = o.allocations
 	cfg.Targets = nil
 	for _, s := range o.targets {
 		k, err := selftest.ParseKind(s)
