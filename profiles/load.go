@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/kbench/kbench/bench"
+	"github.com/kbench/kbench/bench/faults"
 	"github.com/kbench/kbench/broker/topicconf"
 )
 
@@ -38,6 +39,8 @@ type rawProfile struct {
 	Repeat      yaml.Node    `yaml:"repeat"`
 	Axes        yaml.Node    `yaml:"axes"`
 	Exclude     yaml.Node    `yaml:"exclude"`
+	Faults      yaml.Node    `yaml:"faults"`
+	Audit       yaml.Node    `yaml:"audit"`
 }
 
 type rawTarget struct {
@@ -645,6 +648,7 @@ func (p *parser) build(prof *Profile, raw *rawProfile, dir string) {
 			prof.Repeat = n
 		}
 	}
+	p.durability(prof, raw)
 	if len(p.errs) > 0 {
 		return // axes are checked against a valid base only
 	}
@@ -658,6 +662,64 @@ func (p *parser) build(prof *Profile, raw *rawProfile, dir string) {
 		return
 	}
 	p.checkSearchUse(prof, raw)
+	p.checkFaults(prof, raw)
+}
+
+// durability reads the fault schedule and the audit switch.
+func (p *parser) durability(prof *Profile, raw *rawProfile) {
+	if present(&raw.Audit) {
+		if v, ok := p.scalar(&raw.Audit, "audit"); ok {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				p.errorf(&raw.Audit, "audit", "%q: want true or false", v)
+			}
+			prof.Audit = b
+		}
+	}
+	if !present(&raw.Faults) {
+		return
+	}
+	n := resolve(&raw.Faults)
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "faults", "got %s, want a list of AT:ACTION[:ARGS] (10s:kill-leader:0) or {at: 10s, action: kill-leader, partition: 0}", kindOf(n))
+		return
+	}
+	for i, item := range n.Content {
+		a, err := faults.FromYAML(resolve(item))
+		if err != nil {
+			p.errorf(item, fmt.Sprintf("faults[%d]", i), "%v", err)
+			continue
+		}
+		prof.Faults = append(prof.Faults, a)
+	}
+	prof.Faults.Sort()
+}
+
+// checkFaults checks the schedule against every point's cluster: actions
+// other than exec need the embedded cluster of at least 2 brokers.
+func (p *parser) checkFaults(prof *Profile, raw *rawProfile) {
+	if !prof.Faults.NeedsCluster() {
+		return
+	}
+	i := slices.IndexFunc(prof.Faults, faults.Action.NeedsCluster)
+	if !prof.Target.Embedded() {
+		p.errorf(&raw.Faults, "faults", "%s needs kbench's embedded cluster; against target.bootstrap only exec faults run", prof.Faults[i])
+		return
+	}
+	seen := map[int]bool{}
+	for _, pt := range prof.Points {
+		if seen[pt.Brokers] {
+			continue
+		}
+		seen[pt.Brokers] = true
+		if pt.Brokers < 2 {
+			p.errorf(&raw.Faults, "faults", "%s needs an embedded cluster of 2 or more brokers, point %s (%s) has %d: set target.brokers", prof.Faults[i], pt.ID, pt.Label, pt.Brokers)
+			continue
+		}
+		if err := prof.Faults.Validate(pt.Brokers); err != nil {
+			p.errorf(&raw.Faults, "faults", "point %s (%s): %v", pt.ID, pt.Label, err)
+		}
+	}
 }
 
 func (p *parser) target(prof *Profile, rt *rawTarget, dir string) {

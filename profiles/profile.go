@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kbench/kbench/bench"
+	"github.com/kbench/kbench/bench/faults"
 )
 
 // RateKind says how a point sets the producers' rate.
@@ -253,6 +254,11 @@ type Profile struct {
 	Points []Point `json:"points"`
 	// Excluded counts the points the exclude rules removed.
 	Excluded int `json:"excluded"`
+	// Faults run during every run of every point, times after the warmup
+	// (package faults: healed when the load ends); Audit reads each run's
+	// records back afterwards (package audit).
+	Faults faults.Schedule `json:"faults,omitempty"`
+	Audit  bool            `json:"audit,omitempty"`
 
 	// YAML is the file's text, kept for the run manifest and resume.
 	YAML string `json:"-"`

@@ -64,6 +64,14 @@ axes:                       # the sweep is the cartesian product, first axis slo
     - {partitions: 16, producers: 4}
 exclude:                    # drop points matching every entry of a rule
   - {linger.ms: 0, batch.size: [1MiB]}
+faults:                     # timed faults in every run, AT after the warmup; all healed when the load
+                            #   ends. kill|stop|pause|resume|restart:BROKER, kill-leader:[TOPIC/]P,
+                            #   kill-leaders-on:N, delay:BROKER:DUR, bandwidth:BROKER:BYTES/s,
+                            #   drop-produce:[BROKER:]FRACTION need the embedded cluster (brokers >= 2);
+                            #   exec:COMMAND runs anywhere
+  - 10s:kill-leader:0
+  - {at: 12s, action: delay, broker: 2, delay: 200ms}
+audit: true                 # read every run's records back: lost, duplicated, unavailability
 `
 
 // SchemaOutro follows the example.

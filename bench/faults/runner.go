@@ -109,6 +109,15 @@ type Runner struct {
 	execs     sync.WaitGroup // exec commands running
 }
 
+// ClusterOf returns the fault hooks of a target that has them (the
+// embedded cluster, or a type embedding it), nil otherwise.
+func ClusterOf(t bench.Target) *cluster.Cluster {
+	if f, ok := t.(interface{ Faults() *cluster.Cluster }); ok {
+		return f.Faults()
+	}
+	return nil
+}
+
 // NewRunner checks the schedule against the target: actions other than
 // exec need the embedded cluster.
 func NewRunner(s Schedule, o Options) (*Runner, error) {

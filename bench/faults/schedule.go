@@ -25,7 +25,9 @@
 //	10s:exec:systemctl kill kafka@2   run the rest of the line with sh -c (any target)
 //
 // AT is a Go duration after the end of the warmup ("0s" is the moment the
-// warmup ends). In YAML an item may also be a mapping with the fields at,
+// warmup ends). Each action starts at its time whatever the others are
+// doing (a graceful stop can take seconds); actions due at the same time on
+// the same broker run in the order given. In YAML an item may also be a mapping with the fields at,
 // action, broker, topic, partition, count, delay, bandwidth, fraction and
 // command, e.g. {at: 10s, action: kill-leader, partition: 0}.
 //
@@ -387,30 +389,35 @@ type yamlAction struct {
 // UnmarshalYAML reads a scalar in flag syntax or a mapping; unknown keys,
 // and keys the action does not use, are errors that name the line.
 func (a *Action) UnmarshalYAML(n *yaml.Node) error {
-	line := func(err error) error { return fmt.Errorf("line %d: %w", n.Line, err) }
+	v, err := FromYAML(n)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*a = v
+	return nil
+}
+
+// FromYAML reads one action from a YAML node: a scalar in flag syntax or a
+// mapping (see the package doc). Errors do not name the line.
+func FromYAML(n *yaml.Node) (Action, error) {
 	switch n.Kind {
 	case yaml.ScalarNode:
-		v, err := Parse(n.Value)
-		if err != nil {
-			return line(err)
-		}
-		*a = v
-		return nil
+		return Parse(n.Value)
 	case yaml.MappingNode:
 	default:
-		return line(fmt.Errorf("%w: want AT:ACTION[:ARGS] or a mapping with at and action", ErrSyntax))
+		return Action{}, fmt.Errorf("%w: want AT:ACTION[:ARGS] or a mapping with at and action", ErrSyntax)
 	}
 	var y yamlAction
 	dec := yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{n}}
 	if err := decodeStrict(&dec, &y); err != nil {
-		return line(err)
+		return Action{}, err
 	}
 	if y.At == "" || y.Action == "" {
-		return line(fmt.Errorf("%w: a fault needs at and action", ErrSyntax))
+		return Action{}, fmt.Errorf("%w: a fault needs at and action", ErrSyntax)
 	}
 	at, err := time.ParseDuration(y.At)
 	if err != nil {
-		return line(fmt.Errorf("%w: at %q: want a Go duration after the end of the warmup", ErrSyntax, y.At))
+		return Action{}, fmt.Errorf("%w: at %q: want a Go duration after the end of the warmup", ErrSyntax, y.At)
 	}
 	v := Action{At: at, Kind: Kind(y.Action), Topic: y.Topic, Command: y.Command}
 	used := map[string]bool{}
@@ -430,14 +437,14 @@ func (a *Action) UnmarshalYAML(n *yaml.Node) error {
 		used["delay"] = true
 		if y.Delay != "0" {
 			if v.Delay, err = time.ParseDuration(y.Delay); err != nil {
-				return line(fmt.Errorf("%w: delay %q: want a Go duration", ErrSyntax, y.Delay))
+				return Action{}, fmt.Errorf("%w: delay %q: want a Go duration", ErrSyntax, y.Delay)
 			}
 		}
 	}
 	if y.Bandwidth != "" {
 		used["bandwidth"] = true
 		if v.Bandwidth, err = codecs.ParseSize(strings.TrimSuffix(y.Bandwidth, "/s")); err != nil {
-			return line(fmt.Errorf("%w: bandwidth: %w", ErrSyntax, err))
+			return Action{}, fmt.Errorf("%w: bandwidth: %w", ErrSyntax, err)
 		}
 	}
 	if y.Fraction != nil {
@@ -454,11 +461,11 @@ func (a *Action) UnmarshalYAML(n *yaml.Node) error {
 	}
 	fields, ok := allowed[v.Kind]
 	if !ok {
-		return line(fmt.Errorf("%w: unknown action %q: want one of %s", ErrSyntax, v.Kind, kindList()))
+		return Action{}, fmt.Errorf("%w: unknown action %q: want one of %s", ErrSyntax, v.Kind, kindList())
 	}
 	for k := range used {
 		if !slices.Contains(fields, k) {
-			return line(fmt.Errorf("%w: %s takes no %s (it takes %s)", ErrSyntax, v.Kind, k, strings.Join(fields, ", ")))
+			return Action{}, fmt.Errorf("%w: %s takes no %s (it takes %s)", ErrSyntax, v.Kind, k, strings.Join(fields, ", "))
 		}
 	}
 	required := map[Kind][]string{
@@ -468,14 +475,13 @@ func (a *Action) UnmarshalYAML(n *yaml.Node) error {
 	}
 	for _, k := range required[v.Kind] {
 		if !used[k] {
-			return line(fmt.Errorf("%w: %s needs %s", ErrSyntax, v.Kind, k))
+			return Action{}, fmt.Errorf("%w: %s needs %s", ErrSyntax, v.Kind, k)
 		}
 	}
 	if err := v.Validate(); err != nil {
-		return line(err)
+		return Action{}, err
 	}
-	*a = v
-	return nil
+	return v, nil
 }
 
 // MarshalYAML writes the flag syntax.
@@ -513,11 +519,13 @@ func ParseFlags(specs []string) (Schedule, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s.sort()
+	s.Sort()
 	return s, nil
 }
 
-func (s Schedule) sort() {
+// Sort orders the actions by time, keeping the given order of actions due
+// at the same time.
+func (s Schedule) Sort() {
 	slices.SortStableFunc(s, func(a, b Action) int { return int(a.At - b.At) })
 }
 
@@ -575,7 +583,7 @@ func (s *Schedule) UnmarshalYAML(n *yaml.Node) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	out.sort()
+	out.Sort()
 	*s = out
 	return nil
 }

@@ -12,6 +12,8 @@
 //	profile.yaml    the profile's YAML as read (overrides are in the manifest)
 //	results.jsonl   one line per finished point (schema below)
 //	hlog/           one HdrHistogram log per run: <point id>-<run name>.hlog
+//	audit/          with faults or audit: true, per run <point id>-<run name>/:
+//	                faults.json, fault-NN-exec.log, audit.json, audit-lost.tsv
 //	broker/         embedded targets only: broker-1.log of the in-process
 //	                broker (1-broker points); broker-N.log of each broker
 //	                process and cluster.log of the supervisor and controller
@@ -33,7 +35,8 @@
 // cluster_id, brokers, ...); points, points_done, points_failed; estimated
 // and elapsed (Go duration strings); profile (profiles.Profile as JSON:
 // name, source, overrides, target, search, slo, repeat, axes, exclude,
-// base and points, each point as in results lines).
+// excluded, faults, audit, base and points, each point as in results
+// lines).
 //
 // # results.jsonl
 //
@@ -75,7 +78,8 @@
 //	            response, service and e2e: <h>_p50_ms, <h>_p99_ms,
 //	            <h>_p99_9_ms, <h>_max_ms; a max-sustainable point adds
 //	            max_sustainable_rate and max_sustainable_achieved (one value
-//	            per repetition's search). The median of an even count is the
+//	            per repetition's search); an audited point adds audit_lost,
+//	            audit_duplicated and audit_unavailability_s. The median of an even count is the
 //	            lower middle value, so it is always a measured one.
 //	search      max-sustainable only, one per repetition: {found, achieved,
 //	            bracket_lo, bracket_hi (0 = no rate failed), bracket_width_pct,
@@ -85,7 +89,13 @@
 //	            calibration), achieved, pass, reasons, run}]}
 //	runs        every run: {name ("r1", "r2", or "r1-probe03"), repeat,
 //	            target_rate (0 = unthrottled), achieved_rate, counted,
-//	            figures {name: value}, slo, valid, invalid_reasons, hlog}
+//	            figures {name: value}, slo, valid, invalid_reasons, hlog,
+//	            faults (with faults: the schedule, each action's events and
+//	            the heal, as package faults' Report), audit (with audit:
+//	            true, package audit's Report: sent, acknowledged, failed,
+//	            readable, lost, duplicated, duplicate_copies,
+//	            unacknowledged_present, unavailability_s, partitions,
+//	            lost_ids (first 100), ...)}
 //	result      the representative run in full, as bench.Result's JSON
 //	            (settings, effective_producer_props, manifest, produce,
 //	            consume, latency with base64 HDR histograms, cpu, errors,
@@ -93,6 +103,7 @@
 //	            the median (fixed: p99 of the SLO histogram; unthrottled:
 //	            records/s; max-sustainable: the rate found)
 //	hlog        that run's histogram log, relative to the run directory
+//	audit       that run's durability audit (as in runs), when audited
 //
 // Counted runs: every repetition of a fixed or unthrottled point; for a
 // max-sustainable point, per repetition the passing probe at the rate found.

@@ -129,6 +129,12 @@ func WritePlan(w io.Writer, p *profiles.Profile) error {
 		kv("search", "start %s, step ×%g, precision %g %%, at most %d probes", start, s.Factor, s.Precision*100, maxProbes(s))
 	}
 	kv("slo", "%s", p.SLO.Describe())
+	if len(p.Faults) > 0 {
+		kv("faults", "%s after the warmup of every run, healed when the load ends", strings.Join(p.Faults.Strings(), ", "))
+	}
+	if p.Audit {
+		kv("audit", "%s", "every run's records read back: lost, duplicated, unavailability")
+	}
 	kv("repeat", "%d", p.Repeat)
 	var axes []string
 	for _, ax := range p.Axes {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/kbench/kbench/bench"
+	"github.com/kbench/kbench/bench/audit"
+	"github.com/kbench/kbench/bench/faults"
 	"github.com/kbench/kbench/profiles"
 )
 
@@ -28,6 +30,7 @@ const (
 	ResultsFile  = "results.jsonl"
 	ProfileFile  = "profile.yaml"
 	HlogDir      = "hlog"
+	AuditDir     = "audit"
 	BrokerLogDir = "broker"
 )
 
@@ -103,6 +106,8 @@ type Line struct {
 	// headline figure is the median. Hlog is its histogram log.
 	Result *bench.Result `json:"result,omitempty"`
 	Hlog   string        `json:"hlog,omitempty"`
+	// Audit is that run's durability audit, when the profile asks for one.
+	Audit *audit.Report `json:"audit,omitempty"`
 }
 
 // Point statuses.
@@ -125,6 +130,10 @@ type RunSummary struct {
 	Valid   bool               `json:"valid"`
 	Invalid []string           `json:"invalid_reasons,omitempty"`
 	Hlog    string             `json:"hlog"`
+	// Faults and Audit are the run's fault record and durability audit,
+	// when the profile has faults or audit: true.
+	Faults *faults.Report `json:"faults,omitempty"`
+	Audit  *audit.Report  `json:"audit,omitempty"`
 }
 
 // newManifest fills what is known before any run.

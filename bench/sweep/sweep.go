@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/kbench/kbench/bench"
+	"github.com/kbench/kbench/bench/audit"
+	"github.com/kbench/kbench/bench/faults"
 	"github.com/kbench/kbench/profiles"
 )
 
@@ -410,7 +412,7 @@ func (e *engine) finishLine(line *Line, results map[string]*bench.Result, counte
 		line.Result = results[name]
 		for _, r := range line.Runs {
 			if r.Name == name {
-				line.Hlog = r.Hlog
+				line.Hlog, line.Audit = r.Hlog, r.Audit
 			}
 		}
 	}
@@ -463,6 +465,11 @@ func (e *engine) run(ctx context.Context, tg bench.Target, gen int, pt *profiles
 	if err != nil {
 		return nil, nil, fmt.Errorf("hlog: %w", err)
 	}
+	d, err := e.durability(&cfg, tg, pt, name)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
 	e.event(Event{Kind: RunStarted, Point: pt, Run: name, Rate: rate})
 	live := bench.SinkFunc(func(iv *bench.Interval) error {
 		e.event(Event{Kind: IntervalDone, Point: pt, Run: name, Rate: rate, Interval: iv})
@@ -471,6 +478,11 @@ func (e *engine) run(ctx context.Context, tg bench.Target, gen int, pt *profiles
 	res, err := bench.Run(ctx, cfg, bench.Sinks{bench.NewHlogSink(f), live})
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("hlog: %w", cerr)
+	}
+	// Faults are healed whatever happened, so the next run finds a healthy
+	// cluster; a cluster that does not heal fails the point.
+	if herr := d.heal(ctx); herr != nil && err == nil {
+		err = herr
 	}
 	if res == nil {
 		e.lastTopic = "" // the topic may be half made: recreate next time
@@ -495,6 +507,65 @@ func (e *engine) run(ctx context.Context, tg bench.Target, gen int, pt *profiles
 	}
 	o := observe(res, e.p.SLO)
 	sum := &RunSummary{Name: name, Repeat: repeat, Target: rate, Achieved: o.Achieved, Figures: runFigures(res),
-		SLO: judge(o, e.p.SLO), Valid: res.Valid, Invalid: res.Invalid, Hlog: rel}
+		SLO: judge(o, e.p.SLO), Valid: res.Valid, Invalid: res.Invalid, Hlog: rel, Faults: d.report}
+	if d.audit != nil {
+		rep, err := d.audit.Check(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, nil, errInterrupted
+			}
+			return nil, nil, err
+		}
+		sum.Audit = rep
+		sum.Figures["audit_lost"] = float64(rep.Lost)
+		sum.Figures["audit_duplicated"] = float64(rep.Duplicated)
+		sum.Figures["audit_unavailability_s"] = float64(rep.Unavailability)
+	}
 	return sum, res, nil
+}
+
+// durability is one run's fault runner and audit, when the profile asks.
+type durability struct {
+	faults *faults.Runner
+	report *faults.Report
+	audit  *audit.Audit
+}
+
+// durability attaches the profile's faults and audit to cfg; their files
+// go to audit/<point>-<run>/ in the run directory.
+func (e *engine) durability(cfg *bench.RunConfig, tg bench.Target, pt *profiles.Point, name string) (*durability, error) {
+	d := &durability{}
+	if len(e.p.Faults) == 0 && !e.p.Audit {
+		return d, nil
+	}
+	dir := filepath.Join(e.o.Dir, AuditDir, pt.ID+"-"+name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("audit directory: %w", err)
+	}
+	if len(e.p.Faults) > 0 {
+		r, err := faults.NewRunner(e.p.Faults, faults.Options{Cluster: faults.ClusterOf(tg), Dir: dir})
+		if err != nil {
+			return nil, err
+		}
+		r.Attach(cfg)
+		d.faults = r
+	}
+	if e.p.Audit {
+		d.audit = audit.New(audit.Options{Dir: dir})
+		if err := d.audit.Attach(cfg); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// heal undoes the run's faults and waits for the cluster to settle (even
+// after Ctrl-C: the runner bounds it).
+func (d *durability) heal(ctx context.Context) error {
+	if d.faults == nil {
+		return nil
+	}
+	rep, err := d.faults.Finish(context.WithoutCancel(ctx))
+	d.report = rep
+	return err
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/bench/audit"
 	fault "github.com/kbench/kbench/bench/faults"
-	"github.com/kbench/kbench/broker/cluster"
 )
 
 // loadOptions backs produce, consume and e2e: one options struct, filled by
@@ -358,11 +357,7 @@ func (o *loadOptions) durability(cfg *bench.RunConfig, sched fault.Schedule) (*d
 		return nil, fmt.Errorf("--out: %w", err)
 	}
 	if len(sched) > 0 {
-		var c *cluster.Cluster
-		if ec, ok := cfg.Target.(*bench.EmbeddedCluster); ok {
-			c = ec.Faults()
-		}
-		r, err := fault.NewRunner(sched, fault.Options{Cluster: c, Topic: cfg.Topic.Name, Dir: d.dir})
+		r, err := fault.NewRunner(sched, fault.Options{Cluster: fault.ClusterOf(cfg.Target), Topic: cfg.Topic.Name, Dir: d.dir})
 		if err != nil {
 			return nil, fmt.Errorf("--fault: %w", err)
 		}

@@ -36,10 +36,17 @@ func TestSweepDryRunEveryBuiltin(t *testing.T) {
 			t.Fatalf("%s: dry run output:\n%s", name, out)
 		}
 	}
-	// The durability profile's searches show their probe budget.
-	out := mustKbench(t, "sweep", "--profile", "durability", "--dry-run")
-	if !strings.Contains(out, "~7 (≤8)") || !strings.Contains(out, "at most") || !strings.Contains(out, "5 excluded") {
-		t.Fatalf("durability dry run lacks the search budget or the excluded count:\n%s", out)
+	// A profile's searches show their probe budget.
+	out := mustKbench(t, "sweep", "--profile", "partitions", "--dry-run")
+	if !strings.Contains(out, "~7 (≤8)") || !strings.Contains(out, "at most") {
+		t.Fatalf("partitions dry run lacks the search budget:\n%s", out)
+	}
+	// The durability profile shows its faults, its audit and the excluded count.
+	out = mustKbench(t, "sweep", "--profile", "durability", "--dry-run")
+	for _, want := range []string{"faults:    4s:kill-leader:0", "audit:     every run's records read back", "14 excluded"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("durability dry run lacks %q:\n%s", want, out)
+		}
 	}
 }
 
