@@ -6,7 +6,7 @@ LDFLAGS  := -X github.com/kbench/kbench/internal/cli.Version=$(VERSION)
 APT_PKGS := kcat python3-confluent-kafka python3-kafka chromium
 FUZZTIME ?= 10s
 
-.PHONY: build run test test-deps bench fuzz vet clean
+.PHONY: build run test test-deps bench fuzz vet clean test-soak fuzz-long
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kbench
@@ -51,6 +51,28 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+
+# The fuzzing campaign: every fuzz target, FUZZ_LONG_TOTAL executions in all,
+# split evenly (-fuzztime Nx), each target's count printed. About 10-15
+# minutes on 2 cores, most of it FuzzRequestFrame (~15k execs/s).
+FUZZ_LONG_TOTAL ?= 10000000
+fuzz-long:
+	@targets=$$(for pkg in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do echo "$$pkg:$$t"; done; done); \
+	n=$$(echo "$$targets" | wc -w); per=$$(( ($(FUZZ_LONG_TOTAL) + n - 1) / n )); total=0; \
+	echo "fuzz-long: $$n targets, $$per executions each"; \
+	for pt in $$targets; do pkg=$${pt%%:*}; t=$${pt##*:}; start=$$(date +%s); \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $${per}x $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+		execs=$$(echo "$$out" | grep -o 'execs: [0-9]*' | tail -1 | cut -d' ' -f2); \
+		echo "$$pkg $$t: $${execs:-0} executions in $$(( $$(date +%s) - start ))s"; total=$$((total + $${execs:-0})); \
+	done; \
+	echo "fuzz-long: $$total executions in total"; \
+	[ $$total -ge $(FUZZ_LONG_TOTAL) ] || { echo "fuzz-long: fewer than $(FUZZ_LONG_TOTAL) executions"; exit 1; }
+
+# Broker soak test (not part of `make test`): 1,000 connections of mixed
+# produce/fetch/metadata plus malformed frames for about two minutes.
+test-soak:
+	$(GO) test -tags soak -run '^TestSoak$$' -count=1 -timeout 5m -v ./broker/
 
 vet:
 	gofmt -l . | tee /dev/stderr | (! read)

@@ -20,6 +20,10 @@ import (
 // this long is closed, as Kafka does.
 const idleTimeout = 10 * time.Minute
 
+// readerGoneGrace is how long responses may still be written once a
+// connection's reader stopped (EOF or a bad frame).
+const readerGoneGrace = time.Second
+
 // maxPipeline bounds how many requests of one connection may be read ahead of
 // their responses; the reader blocks beyond it.
 const maxPipeline = 64
@@ -95,7 +99,12 @@ func (c *conn) serve() {
 		c.b.metrics.connError()
 	}
 	close(c.out)
+	// Answers already due are still written, but a long poll (max wait up to
+	// 2^31 ms) must not hold a gone client's goroutines and connection slot:
+	// after a grace period the connection closes, which ends it.
+	grace := time.AfterFunc(readerGoneGrace, c.close)
 	wg.Wait()
+	grace.Stop()
 	c.close()
 }
 

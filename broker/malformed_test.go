@@ -3,6 +3,7 @@ package broker
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"flag"
@@ -15,6 +16,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kbench/kbench/broker/controller"
 	"github.com/kbench/kbench/broker/records/recordstest"
 )
 
@@ -478,4 +482,208 @@ func collectCodes(v reflect.Value, out *[]int16) {
 			collectCodes(v.Field(i), out)
 		}
 	}
+}
+
+// fuzzConn is an in-memory connection for FuzzRequestFrame: reads come from
+// the fuzz input, then EOF; writes are counted and dropped.
+type fuzzConn struct {
+	r       *bytes.Reader
+	written atomic.Int64
+	closed  atomic.Bool
+}
+
+func (c *fuzzConn) Read(p []byte) (int, error) {
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	return c.r.Read(p)
+}
+
+func (c *fuzzConn) Write(p []byte) (int, error) {
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	c.written.Add(int64(len(p)))
+	return len(p), nil
+}
+
+func (c *fuzzConn) Close() error        { c.closed.Store(true); return nil }
+func (c *fuzzConn) LocalAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9092} }
+func (c *fuzzConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+}
+func (c *fuzzConn) SetDeadline(time.Time) error      { return nil }
+func (c *fuzzConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *fuzzConn) SetWriteDeadline(time.Time) error { return nil }
+
+// fuzzDenied reports inputs holding a frame whose effects would outgrow a
+// fuzzing broker (topic and partition creation, config changes, topic
+// deletion) or that speaks as the controller. They are skipped, not fixed.
+func fuzzDenied(in []byte) bool {
+	for len(in) >= 4 {
+		size := int32(binary.BigEndian.Uint32(in))
+		in = in[4:]
+		if size < 10 || int(size) > len(in) {
+			return false // the broker stops reading here
+		}
+		switch key := int16(binary.BigEndian.Uint16(in)); key {
+		case 6, 19, 20, 33, 37, 44:
+			return true
+		}
+		if idLen := int16(binary.BigEndian.Uint16(in[8:])); idLen > 0 && int(idLen) <= int(size)-10 &&
+			string(in[10:10+idLen]) == controller.ClientID {
+			return true
+		}
+		in = in[size:]
+	}
+	return false
+}
+
+// fuzzBroker is a broker for fuzzing: no auto-created topics, 1 MiB
+// requests, tiny segments and retention, so that millions of inputs keep
+// memory and disk bounded; it is replaced every fuzzRestartEvery inputs to
+// drop accumulated groups and producer state.
+const fuzzRestartEvery = 20000
+
+func startFuzzBroker(tb testing.TB) (*Broker, func()) {
+	dir, err := os.MkdirTemp("", "kbench-fuzz-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DataDir = dir
+	cfg.AutoCreateTopics = false
+	cfg.MaxRequestBytes = 1 << 20
+	cfg.MaxInflightBytes = 4 << 20
+	cfg.Log.SegmentBytes = 64 << 10
+	cfg.Log.RetentionBytes = 256 << 10
+	cfg.RetentionCheckInterval = time.Second
+	b, err := Start(context.Background(), cfg)
+	if err != nil {
+		os.RemoveAll(dir)
+		tb.Fatal(err)
+	}
+	// A topic with records, so fetches exercise the response path.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.DefaultProduceTopic("t"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 2, 1, nil, "t"); err != nil {
+		tb.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		if err := cl.ProduceSync(ctx, kgo.StringRecord(fmt.Sprintf("seed-%d", i))).FirstErr(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	cl.Close()
+	return b, func() {
+		b.Close()
+		os.RemoveAll(dir)
+	}
+}
+
+// serveInput runs one input through a broker connection: the real reader,
+// handlers and writer (conn.serve), with the socket replaced by fuzzConn.
+// In-flight long polls get a short grace before the connection is closed;
+// serve must then return promptly.
+func serveInput(tb testing.TB, b *Broker, in []byte) int64 {
+	fc := &fuzzConn{r: bytes.NewReader(in)}
+	c := &conn{b: b, nc: fc, out: make(chan *pending, maxPipeline), done: make(chan struct{})}
+	b.prepareConn(c)
+	b.wg.Add(1)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		c.serve()
+	}()
+	// The broker itself closes a connection whose reader stopped after a
+	// second (readerGoneGrace); close sooner to keep fuzzing fast.
+	select {
+	case <-served:
+	case <-time.After(20 * time.Millisecond):
+		c.close()
+		select {
+		case <-served:
+		case <-time.After(10 * time.Second):
+			tb.Fatalf("connection did not finish within 10 s of being closed; input %x", in)
+		}
+	}
+	return fc.written.Load()
+}
+
+// fuzzSeeds are valid kmsg encodings of every advertised request at its
+// lowest and highest version, a few realistic produce/fetch/SASL frames and
+// the malformed corpus.
+func fuzzSeeds(tb testing.TB) [][]byte {
+	var seeds [][]byte
+	for _, a := range advertised {
+		for _, v := range []int16{0, a.max} {
+			req := kmsg.RequestForKey(a.key)
+			req.SetVersion(v)
+			seeds = append(seeds, frame(req, 1))
+		}
+	}
+	good := recordstest.Batch(recordstest.BatchOpts{Values: recordstest.Values(3, 20)})
+	zstd := recordstest.Batch(recordstest.BatchOpts{Values: recordstest.Values(5, 100), Codec: recordstest.CodecZstd})
+	seeds = append(seeds,
+		produceFrame("t", 0, 1, good),
+		produceFrame("t", 1, -1, zstd),
+		append(produceFrame("t", 0, 0, good), fetchFrame("t", 0, nil)...),
+		fetchFrame("t", 0, func(r *kmsg.FetchRequest) { r.MaxWaitMillis, r.MinBytes = 500, 1<<20 }),
+		append(frame(handshakeReq(1, MechPlain), 1), frame(authReq("\x00u\x00p"), 2)...),
+		append(frame(kmsg.NewPtrApiVersionsRequest(), 1), frame(metadataReq(), 2)...),
+	)
+	files, _ := filepath.Glob(filepath.Join(malformedDir, "*.txt"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		c, err := parseCorpusCase(f, data)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var in []byte
+		for _, s := range c.steps {
+			in = append(in, s.send...)
+		}
+		seeds = append(seeds, in)
+	}
+	return seeds
+}
+
+// FuzzRequestFrame feeds arbitrary bytes to a broker connection. The broker
+// must neither crash (a handler panic costs the connection only, but a
+// panic elsewhere ends the process, which the fuzzer reports) nor hang, and
+// must still answer a well-formed request afterwards.
+func FuzzRequestFrame(f *testing.F) {
+	for _, s := range fuzzSeeds(f) {
+		f.Add(s)
+	}
+	var mu sync.Mutex
+	b, stop := startFuzzBroker(f)
+	f.Cleanup(func() { stop() })
+	var n int
+	probe := frame(kmsg.NewPtrApiVersionsRequest(), 1)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if fuzzDenied(in) {
+			t.Skip()
+		}
+		mu.Lock()
+		n++
+		if n%fuzzRestartEvery == 0 {
+			if w := serveInput(t, b, probe); w == 0 {
+				t.Fatalf("broker stopped answering ApiVersions after %d inputs", n)
+			}
+			stop()
+			b, stop = startFuzzBroker(t)
+		}
+		cur := b
+		mu.Unlock()
+		serveInput(t, cur, in)
+	})
 }

@@ -67,7 +67,7 @@ type listenerSecurity struct {
 	mechanisms []string    // nil: no SASL
 	creds      credentials
 	secret     []byte     // keys the fake credentials of unknown SCRAM users
-	copyBufs   *sync.Pool // fetch bodies copied under TLS, where sendfile cannot encrypt
+	copyBufs   *sync.Pool // fetch bodies copied where sendfile cannot serve (TLS)
 }
 
 func newListenerSecurity(s Security, clustered bool) (*listenerSecurity, error) {
@@ -83,7 +83,9 @@ func newListenerSecurity(s Security, clustered bool) (*listenerSecurity, error) 
 	if clustered && s.Protocol != ProtocolPlaintext {
 		return nil, fmt.Errorf("config: listener security %s: cluster mode runs PLAINTEXT only (brokers and the controller use the client listener without credentials)", s.Protocol)
 	}
-	ls := &listenerSecurity{protocol: s.Protocol}
+	// The copy buffers serve any connection sendfile cannot (TLS, tests on
+	// in-memory connections), so they exist whatever the protocol.
+	ls := &listenerSecurity{protocol: s.Protocol, copyBufs: &sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}}
 	hasTLSFiles := s.TLSCert != "" || s.TLSKey != "" || s.TLSClientCA != "" || s.TLSConfig != nil
 	switch {
 	case s.tls():
@@ -92,7 +94,6 @@ func newListenerSecurity(s Security, clustered bool) (*listenerSecurity, error) 
 			return nil, err
 		}
 		ls.tlsConfig = tc
-		ls.copyBufs = &sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 	case hasTLSFiles:
 		return nil, fmt.Errorf("config: TLS settings given but listener security is %s (want SSL or SASL_SSL)", s.Protocol)
 	}
