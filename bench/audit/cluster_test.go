@@ -16,53 +16,16 @@ import (
 	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/bench/audit"
 	"github.com/kbench/kbench/bench/faults"
-	"github.com/kbench/kbench/internal/cli"
+	"github.com/kbench/kbench/bench/faults/faultstest"
 )
 
-// childEnv makes the test binary act as kbench, so the embedded cluster
-// can run real broker processes from it ("BINARY broker ...").
-const childEnv = "KBENCH_AUDIT_TEST_AS_KBENCH"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { faultstest.Main(m) }
 
 // sessionTimeout is the controller's default: a killed leader is fenced
 // and replaced after it.
 const sessionTimeout = 2 * time.Second
 
-// startCluster runs three real broker processes.
-func startCluster(t *testing.T) *bench.EmbeddedCluster {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The context would also end the cluster's life: the supervisor's own
-	// start timeout bounds the start.
-	ec, err := bench.StartEmbeddedCluster(context.Background(), 3, bench.ClusterOptions{Binary: exe, Env: []string{childEnv + "=1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for i := 1; i <= 3; i++ {
-				raw, _ := os.ReadFile(filepath.Join(ec.Dir(), fmt.Sprintf("broker-%d.log", i)))
-				if len(raw) > 3000 {
-					raw = raw[len(raw)-3000:]
-				}
-				t.Logf("broker-%d.log (tail):\n%s", i, raw)
-			}
-		}
-		if err := ec.Close(); err != nil {
-			t.Errorf("close cluster: %v", err)
-		}
-	})
-	return ec
-}
+func startCluster(t *testing.T) *bench.EmbeddedCluster { return faultstest.StartCluster(t, 3) }
 
 // ackLog is the producer side's own record of acknowledgements,
 // independent of the audit's bookkeeping.

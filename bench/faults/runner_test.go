@@ -15,35 +15,15 @@ import (
 
 	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/bench/faults"
+	"github.com/kbench/kbench/bench/faults/faultstest"
 	"github.com/kbench/kbench/broker/cluster"
-	"github.com/kbench/kbench/internal/cli"
 )
 
-// childEnv makes the test binary act as kbench for broker processes.
-const childEnv = "KBENCH_FAULTS_TEST_AS_KBENCH"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { faultstest.Main(m) }
 
 func startCluster(t *testing.T, topic string, partitions int32) *bench.EmbeddedCluster {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ec, err := bench.StartEmbeddedCluster(context.Background(), 3, bench.ClusterOptions{Binary: exe, Env: []string{childEnv + "=1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := ec.Close(); err != nil {
-			t.Errorf("close cluster: %v", err)
-		}
-	})
+	ec := faultstest.StartCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(ec.Bootstrap()...))
