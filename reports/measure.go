@@ -104,19 +104,19 @@ func costOf(what string, pairs [][2]*Point) string {
 	}
 	var parts []string
 	if len(thr) > 0 {
-		parts = append(parts, fmt.Sprintf("%s throughput (%s)", signedPct(medianOf(thr)), pairCount(len(thr), "unthrottled/max-sustainable pair")))
+		parts = append(parts, fmt.Sprintf("throughput %s (%s)", spread(thr, signedPct), pairCount(len(thr), "unthrottled/max-sustainable pair")))
 	}
 	switch {
 	case len(fixedP99) > 0:
-		parts = append(parts, fmt.Sprintf("%s ms p99 at the same fixed rate (%s)", signed(medianOf(fixedP99)), pairCount(len(fixedP99), "pair")))
+		parts = append(parts, fmt.Sprintf("p99 %s at the same fixed rate (%s)", spread(fixedP99, signedMs), pairCount(len(fixedP99), "pair")))
 	case len(ownP99) > 0:
-		parts = append(parts, fmt.Sprintf("%s ms p99, each at its own rate (%s)", signed(medianOf(ownP99)), pairCount(len(ownP99), "pair")))
+		parts = append(parts, fmt.Sprintf("p99 %s, each at its own rate (%s)", spread(ownP99, signedMs), pairCount(len(ownP99), "pair")))
 	}
 	if strings.Contains(what, "compression") && len(ratio) > 0 {
-		parts = append(parts, fmt.Sprintf("%s× the compression ratio", formatFig(medianOf(ratio))))
+		parts = append(parts, fmt.Sprintf("compression ratio %s", spread(ratio, times)))
 	}
 	if strings.Contains(what, "compression") && len(cpu) > 0 {
-		parts = append(parts, fmt.Sprintf("%s generator CPU per MiB", signedPct(medianOf(cpu))))
+		parts = append(parts, fmt.Sprintf("generator CPU per MiB %s", spread(cpu, signedPct)))
 	}
 	if len(parts) == 0 {
 		return ""
@@ -131,6 +131,18 @@ func costOf(what string, pairs [][2]*Point) string {
 		ex = append(ex, ids(pr))
 	}
 	return fmt.Sprintf("%s: %s [%s]", what, strings.Join(parts, ", "), strings.Join(ex, ", "))
+}
+
+// spread writes one or two values as they are and more as their median
+// with the range, so a median of two never hides the other.
+func spread(xs []float64, f func(float64) string) string {
+	switch len(xs) {
+	case 1:
+		return f(xs[0])
+	case 2:
+		return f(xs[0]) + " and " + f(xs[1])
+	}
+	return fmt.Sprintf("%s (median; %s to %s)", f(medianOf(xs)), f(slices.Min(xs)), f(slices.Max(xs)))
 }
 
 func pairCount(n int, what string) string {
@@ -148,6 +160,10 @@ func signed(v float64) string {
 }
 
 func signedPct(v float64) string { return signed(v) + " %" }
+
+func signedMs(v float64) string { return signed(v) + " ms" }
+
+func times(v float64) string { return "×" + formatFig(v) }
 
 // Measure reads what a capacity plan needs from a run: per-partition
 // ceilings, the codec's ratio and the recommended producer settings with
@@ -184,6 +200,9 @@ func Measure(run *Run, rf int) *Measured {
 		}
 	}
 	if c, ok := perPartitionCeiling(ceil); ok {
+		if n := c.From.Set.Partitions; n > 1 {
+			m.CeilingNote += fmt.Sprintf("; %d partitions shared one cluster there, so this is their share of its ceiling, not what one partition alone can take", n)
+		}
 		m.ProducePerPartition = c.RecordsPerSec
 		m.ProduceMBpsPerPartition = c.MiBps * (1 << 20) / MB
 		m.CeilingFrom = c.From

@@ -132,7 +132,7 @@ func TestCostOfPairs(t *testing.T) {
 	c := costOf("1 vs 4 partitions", [][2]*Point{{by["p013"], by["p015"]}})
 	a, _ := by["p013"].Fig("produce_mib_per_sec")
 	b, _ := by["p015"].Fig("produce_mib_per_sec")
-	if want := signedPct(100 * (a/b - 1)); !strings.Contains(c, want+" throughput (1 unthrottled/max-sustainable pair)") {
+	if want := "throughput " + signedPct(100*(a/b-1)) + " (1 unthrottled/max-sustainable pair)"; !strings.Contains(c, want) {
 		t.Errorf("got %q, want it to contain %q", c, want)
 	}
 	if !strings.Contains(c, "each at its own rate") {
