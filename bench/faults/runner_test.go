@@ -61,7 +61,7 @@ func TestRunnerHealsEveryFault(t *testing.T) {
 		// A broker shutting down gracefully waits seconds for a paused
 		// peer, so broker 1 is paused once broker 3 is down.
 		"0s:stop:3", "0s:delay:2:50ms", "0s:bandwidth:2:1MiB", "0s:drop-produce:2:0.5",
-		"200ms:exec:echo hello from the schedule", "1500ms:pause:1", "30s:kill:2",
+		"200ms:exec:echo hello from the schedule", "3s:pause:1", "30s:kill:2",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -70,14 +70,14 @@ func TestRunnerHealsEveryFault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := bench.RunConfig{Topic: bench.TopicConfig{Name: "t"}, Warmup: 100 * time.Millisecond, Duration: 2 * time.Second}
+	cfg := bench.RunConfig{Topic: bench.TopicConfig{Name: "t"}, Warmup: 100 * time.Millisecond, Duration: 4 * time.Second}
 	r.Attach(&cfg)
 	start := time.Now()
 	cfg.Hooks.OnStart(start)
 
 	// Before the end of the duration every fault is in force.
-	deadline := start.Add(cfg.Warmup + 1900*time.Millisecond)
-	for brokerByID(c, 1).State != cluster.Paused && time.Now().Before(deadline) {
+	deadline := start.Add(cfg.Warmup + 3900*time.Millisecond)
+	for (brokerByID(c, 1).State != cluster.Paused || brokerByID(c, 3).State != cluster.Stopped) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	b1, b2, b3 := brokerByID(c, 1), brokerByID(c, 2), brokerByID(c, 3)
@@ -113,8 +113,8 @@ func TestRunnerHealsEveryFault(t *testing.T) {
 		}
 	}
 	t.Logf("heal: %q healthy %v after %.2fs", rep.Heal.Actions, rep.Heal.Healthy, float64(rep.Heal.Settled))
-	if !rep.Heal.Healthy || float64(rep.Heal.Started) < 1.9 || float64(rep.Heal.Started) > 2.5 {
-		t.Errorf("heal started %.2fs after warmup, healthy %v; want about 2s (the duration) and healthy", float64(rep.Heal.Started), rep.Heal.Healthy)
+	if !rep.Heal.Healthy || float64(rep.Heal.Started) < 3.9 || float64(rep.Heal.Started) > 4.6 {
+		t.Errorf("heal started %.2fs after warmup, healthy %v; want about 4s (the duration) and healthy", float64(rep.Heal.Started), rep.Heal.Healthy)
 	}
 	for _, want := range []string{"resumed broker 1", "cleared the 50ms delay on broker 2", "removed the 1MiB/s cap on broker 2", "stopped dropping produce responses on broker 2", "restarted broker 3 (stopped)"} {
 		if !slices.Contains(rep.Heal.Actions, want) {
