@@ -50,7 +50,7 @@ func (fs *fetchers) add(leader int32, p *partition) {
 	f := fs.m[leader]
 	if f == nil {
 		f = &fetcher{leader: leader, parts: map[*partition]bool{}, kick: make(chan struct{}, 1), done: make(chan struct{}),
-			cl: &wire.Client{ClientID: "kbench-replica"}}
+			cl: &wire.Client{ClientID: "kbench-replica", ReuseResponseBuffer: true}}
 		fs.m[leader] = f
 		fs.b.wg.Add(1)
 		go fs.run(f)

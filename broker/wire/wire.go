@@ -41,7 +41,10 @@ func AppendRequest(dst []byte, req kmsg.Request, corr int32, clientID string) []
 }
 
 // ReadFrame reads one size-prefixed frame of at most max bytes.
-func ReadFrame(r io.Reader, max int32) ([]byte, error) {
+func ReadFrame(r io.Reader, max int32) ([]byte, error) { return readFrameInto(r, max, nil) }
+
+// readFrameInto is ReadFrame into buf when it is large enough.
+func readFrameInto(r io.Reader, max int32, buf []byte) ([]byte, error) {
 	var sz [4]byte
 	if _, err := io.ReadFull(r, sz[:]); err != nil {
 		return nil, err
@@ -50,7 +53,10 @@ func ReadFrame(r io.Reader, max int32) ([]byte, error) {
 	if n < 4 || n > max {
 		return nil, fmt.Errorf("frame size %d outside [4, %d]", n, max)
 	}
-	buf := make([]byte, n)
+	if cap(buf) < int(n) {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return nil, err
 	}
@@ -136,11 +142,16 @@ type Client struct {
 	ClientID string
 	// DialTimeout bounds connecting; default 2s.
 	DialTimeout time.Duration
+	// ReuseResponseBuffer reads every response into one buffer; the caller
+	// must be done with a response (kmsg decodes byte fields as sub-slices of
+	// it) before its next Request. The replica fetcher sets it.
+	ReuseResponseBuffer bool
 
 	mu   sync.Mutex
 	nc   net.Conn
 	corr int32
 	buf  []byte
+	rbuf []byte
 }
 
 // Request sends req (with its version already set) and returns the decoded
@@ -176,9 +187,16 @@ func (c *Client) Request(ctx context.Context, req kmsg.Request) (kmsg.Response, 
 	if _, err := c.nc.Write(c.buf); err != nil {
 		return fail(err)
 	}
-	frame, err := ReadFrame(c.nc, 1<<30)
+	var reuse []byte
+	if c.ReuseResponseBuffer {
+		reuse = c.rbuf
+	}
+	frame, err := readFrameInto(c.nc, 1<<30, reuse)
 	if err != nil {
 		return fail(err)
+	}
+	if c.ReuseResponseBuffer {
+		c.rbuf = frame
 	}
 	if got := int32(binary.BigEndian.Uint32(frame)); got != c.corr {
 		return fail(fmt.Errorf("correlation id %d, want %d", got, c.corr))
