@@ -25,8 +25,8 @@
 // After the run (and after a fault runner healed the cluster), Check
 // waits until every partition has a leader and its end offset holds still,
 // then reads every partition from its log start offset to its end offset
-// (the high watermark; the last stable offset with read_committed, used
-// when the producer was transactional), counting each id. Then:
+// (the high watermark; with Options.ReadCommitted, for transactional
+// writes, the last stable offset), counting each id. Then:
 //
 //	acknowledged            successful produce outcomes
 //	readable                distinct ids of this run read back
@@ -81,8 +81,8 @@ const DefaultMaxListed = 100
 type Options struct {
 	// Dir receives audit.json and audit-lost.tsv; empty writes nothing.
 	Dir string
-	// ReadCommitted reads back with read_committed; it is also used when
-	// the producer has a transactional.id.
+	// ReadCommitted reads back with read_committed, for records written in
+	// transactions (the load generator has no transactional producer yet).
 	ReadCommitted bool
 	// SettleTimeout bounds the wait for every partition to have a leader
 	// and a steady end offset; default 30s.
@@ -136,8 +136,7 @@ func (a *Audit) Attach(cfg *bench.RunConfig) error {
 		return fmt.Errorf("audit: %w", err)
 	}
 	a.offsetsKnown = eff["acks"] != "0"
-	_, txn := cfg.Producer["transactional.id"]
-	a.readCommitted = a.o.ReadCommitted || txn
+	a.readCommitted = a.o.ReadCommitted
 	a.cfg = *cfg
 	a.cfg.Topic.Name = cmp.Or(cfg.Topic.Name, "kbench")
 	n := max(cfg.Producers, 1)
