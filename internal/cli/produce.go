@@ -424,6 +424,10 @@ func (d *durability) check(ctx context.Context, w io.Writer) error {
 	if d.audit == nil {
 		return nil
 	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(w, "durability audit skipped: the run was interrupted")
+		return nil
+	}
 	rep, err := d.audit.Check(ctx)
 	if rep != nil {
 		fmt.Fprint(w, rep.Summary())
