@@ -449,7 +449,12 @@ func (r *Runner) doHeal() {
 	} else {
 		h.Healthy = true
 	}
-	if err := errors.Join(errs...); err != nil {
+	switch err := errors.Join(errs...); {
+	case err == nil:
+	case errors.Is(err, cluster.ErrClosed):
+		// Ctrl-C shuts the embedded cluster down with the run.
+		h.Note = "the cluster was shut down (the run was interrupted): nothing left to heal"
+	default:
 		h.Err = err.Error()
 	}
 }
