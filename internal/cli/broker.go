@@ -39,7 +39,7 @@ consume from it. It binds loopback unless told otherwise. SIGINT/SIGTERM shut it
 cleanly; a second signal exits at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if ran, err := runSecurityTool(o); ran {
+			if ran, err := runSecurityTool(o, cmd.InOrStdin()); ran {
 				return err
 			}
 			if err := o.parseFlush(); err != nil {

@@ -43,7 +43,7 @@ func addSecurityFlags(f *pflag.FlagSet, o *brokerOptions) {
 
 // runSecurityTool runs --gen-certs or --add-scram-user; ran reports whether
 // one was asked for (the broker then does not start).
-func runSecurityTool(o *brokerOptions) (ran bool, err error) {
+func runSecurityTool(o *brokerOptions, stdin io.Reader) (ran bool, err error) {
 	switch {
 	case o.sec.genCerts != "" && o.sec.addUser != "":
 		return true, errors.New("--gen-certs and --add-scram-user are separate steps: run them one at a time")
@@ -59,7 +59,7 @@ func runSecurityTool(o *brokerOptions) (ran bool, err error) {
 		if o.cfg.Security.SASLCredentials == "" {
 			return true, errors.New("--add-scram-user needs --sasl-credentials FILE")
 		}
-		pass, err := readPasswordLine(o.stdin)
+		pass, err := readPasswordLine(stdin)
 		if err != nil {
 			return true, err
 		}
