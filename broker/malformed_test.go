@@ -637,7 +637,14 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		append(frame(handshakeReq(1, MechPlain), 1), frame(authReq("\x00u\x00p"), 2)...),
 		append(frame(kmsg.NewPtrApiVersionsRequest(), 1), frame(metadataReq(), 2)...),
 	)
+	return append(seeds, corpusStreams(tb)...)
+}
+
+// corpusStreams returns what each malformed corpus case sends, as one byte
+// stream per case.
+func corpusStreams(tb testing.TB) [][]byte {
 	files, _ := filepath.Glob(filepath.Join(malformedDir, "*.txt"))
+	var out [][]byte
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -651,9 +658,12 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		for _, s := range c.steps {
 			in = append(in, s.send...)
 		}
-		seeds = append(seeds, in)
+		out = append(out, in)
 	}
-	return seeds
+	if len(out) == 0 {
+		tb.Fatalf("no malformed corpus in %s", malformedDir)
+	}
+	return out
 }
 
 // FuzzRequestFrame feeds arbitrary bytes to a broker connection. The broker

@@ -252,8 +252,8 @@ func (c *conn) readRawToken(size int32) (*pending, error) {
 	return &pending{hdr: reqHeader{key: saslHandshakeKey}, r: reply{raw: out}}, nil
 }
 
-// IsLoopback reports whether a listen address only accepts local clients.
-func IsLoopback(listen string) bool {
+// isLoopback reports whether a listen address only accepts local clients.
+func isLoopback(listen string) bool {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
 		return false
@@ -269,7 +269,7 @@ func IsLoopback(listen string) bool {
 // without authentication, or "" when there is nothing to warn about.
 func ExposureWarning(cfg Config) string {
 	p := strings.ToUpper(cfg.Security.Protocol)
-	if IsLoopback(cfg.Listen) || strings.HasPrefix(p, "SASL_") || cfg.Security.TLSClientCA != "" {
+	if isLoopback(cfg.Listen) || strings.HasPrefix(p, "SASL_") || cfg.Security.TLSClientCA != "" {
 		return ""
 	}
 	return fmt.Sprintf("WARNING: listening on %s without authentication (listener security %s): anyone who can reach it can read, write and delete topics; use --listener-security sasl_ssl or bind 127.0.0.1",

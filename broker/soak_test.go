@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -216,7 +215,7 @@ func TestSoak(t *testing.T) {
 	close(ready)
 
 	// Malformed frames on their own connections, from the corpus and random.
-	corpus := soakMalformed(t)
+	corpus := corpusStreams(t)
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
 		go func(w int) {
@@ -370,29 +369,4 @@ func soakFetch(c *soakClient, rng *rand.Rand) error {
 		return fmt.Errorf("fetch: unexpected response")
 	}
 	return nil
-}
-
-// soakMalformed returns the malformed corpus' byte streams.
-func soakMalformed(t *testing.T) [][]byte {
-	files, _ := filepath.Glob(filepath.Join(malformedDir, "*.txt"))
-	var out [][]byte
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := parseCorpusCase(f, data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var in []byte
-		for _, s := range c.steps {
-			in = append(in, s.send...)
-		}
-		out = append(out, in)
-	}
-	if len(out) == 0 {
-		t.Fatal("no malformed corpus")
-	}
-	return out
 }
