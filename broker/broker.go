@@ -79,7 +79,9 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	b.topics.cfg = &b.cfg
 	b.topics.clustered = b.clustered()
 	b.fetchers = fetchers{b: b, m: map[int32]*fetcher{}}
-	b.link = clusterLink{ctrl: &wire.Client{Addr: cfg.Controller, ClientID: fmt.Sprintf("kbench-broker-%d", cfg.NodeID)}, configs: map[string]map[string]string{}}
+	clientID := fmt.Sprintf("kbench-broker-%d", cfg.NodeID)
+	b.link = clusterLink{hb: &wire.Client{Addr: cfg.Controller, ClientID: clientID}, ctrl: &wire.Client{Addr: cfg.Controller, ClientID: clientID},
+		configs: map[string]map[string]string{}}
 	if err := b.topics.load(); err != nil {
 		return nil, err
 	}
@@ -282,6 +284,7 @@ func (b *Broker) close(controlled bool) error {
 	b.ln.Close()
 	b.fetchers.stopAll()
 	b.link.ctrl.Close()
+	b.link.hb.Close()
 	for c := range b.conns {
 		c.close()
 	}

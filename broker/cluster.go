@@ -57,6 +57,11 @@ func (img *clusterImage) brokerAddr(id int32) (string, bool) {
 
 // clusterLink is the broker's side of the controller relationship.
 type clusterLink struct {
+	// hb carries registration and heartbeats on a connection of their own,
+	// so a slow forwarded admin request (CreateTopics waits for brokers to
+	// apply it) never delays a heartbeat past the session timeout.
+	hb *wire.Client
+	// ctrl carries forwarded admin requests and AlterPartition.
 	ctrl *wire.Client
 
 	mu          sync.Mutex
@@ -77,7 +82,7 @@ func (b *Broker) register(ctx context.Context) error {
 	req.Listeners = append(req.Listeners, l)
 	for {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		resp, err := b.link.ctrl.Request(rctx, req)
+		resp, err := b.link.hb.Request(rctx, req)
 		cancel()
 		if err == nil {
 			r := resp.(*kmsg.BrokerRegistrationResponse)
@@ -123,7 +128,7 @@ func (b *Broker) heartbeats() {
 		req.BrokerEpoch = b.brokerEpoch()
 		req.CurrentMetadataOffset = -1
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		resp, err := b.link.ctrl.Request(ctx, req)
+		resp, err := b.link.hb.Request(ctx, req)
 		cancel()
 		if err != nil {
 			b.cfg.Logf("heartbeat: %v", err)
@@ -156,7 +161,7 @@ func (b *Broker) controlledShutdown() {
 	req.WantShutdown = true
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if _, err := b.link.ctrl.Request(ctx, req); err != nil {
+	if _, err := b.link.hb.Request(ctx, req); err != nil {
 		b.cfg.Logf("controlled shutdown: %v", err)
 	}
 }
