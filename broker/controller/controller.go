@@ -234,11 +234,20 @@ func (c *Controller) fencer() {
 	defer c.wg.Done()
 	t := time.NewTicker(c.cfg.SessionTimeout / 10)
 	defer t.Stop()
+	prev := time.Now()
 	for {
 		select {
 		case <-c.stop:
 			return
 		case now := <-t.C:
+			// A tick that comes late means this process (or the machine)
+			// stalled: heartbeats may be queued unprocessed, so judge them
+			// on the next tick rather than fence brokers for our own stall.
+			late := now.Sub(prev) > c.cfg.SessionTimeout/4
+			prev = now
+			if late {
+				continue
+			}
 			c.mu.Lock()
 			for _, b := range c.brokers {
 				if !b.Fenced && now.Sub(b.lastHeartbeat) > c.cfg.SessionTimeout {

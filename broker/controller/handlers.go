@@ -60,6 +60,7 @@ func (c *Controller) handleRegistration(r *kmsg.BrokerRegistrationRequest) kmsg.
 // STALE_BROKER_EPOCH and must register again. WantShutdown moves its
 // leadership away first (controlled shutdown).
 func (c *Controller) handleHeartbeat(r *kmsg.BrokerHeartbeatRequest) kmsg.Response {
+	received := time.Now() // before waiting for the lock: the broker is alive now
 	resp := r.ResponseKind().(*kmsg.BrokerHeartbeatResponse)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -69,7 +70,9 @@ func (c *Controller) handleHeartbeat(r *kmsg.BrokerHeartbeatRequest) kmsg.Respon
 		resp.IsFenced = true
 		return resp
 	}
-	b.lastHeartbeat = time.Now()
+	if received.After(b.lastHeartbeat) {
+		b.lastHeartbeat = received
+	}
 	resp.IsCaughtUp = true
 	resp.IsFenced = false // the schema's default is true
 	if r.WantShutdown {
