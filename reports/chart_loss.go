@@ -68,6 +68,6 @@ func lossChart(points []*Point) (*figure, string) {
 	pl.Y.Min, pl.Y.Max = 0, top*1.3
 	pl.Add(plotter.NewGrid())
 	f := single(pl)
-	f.w = vg.Length(max(8, 1+0.9*float64(len(names)))) * vg.Inch
+	f.w = vg.Length(max(8, 1+1.8*float64(len(names)))) * vg.Inch // room for each point's labels
 	return &f, fmt.Sprintf("The durability audit of %d point(s): every acknowledged record read back after the run; bars at zero mean nothing was lost or duplicated.", len(names))
 }
