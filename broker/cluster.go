@@ -14,6 +14,8 @@ import (
 
 	"github.com/kbench/kbench/broker/controller"
 	"github.com/kbench/kbench/broker/wire"
+
+	"github.com/kbench/kbench/internal/atomicfile"
 )
 
 // Cluster mode: with Config.Controller set, the broker registers with the
@@ -386,7 +388,7 @@ func (ts *topics) dropStaleDirs(t *topic) error {
 			return err
 		}
 	}
-	return writeFileAtomic(idPath, []byte(want))
+	return atomicfile.Write(idPath, []byte(want), true)
 }
 
 // forward sends a client's admin request to the controller and returns its

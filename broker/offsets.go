@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/kbench/kbench/internal/atomicfile"
 )
 
 // offsetStore holds committed offsets in memory and makes them durable in
@@ -206,7 +208,7 @@ func (s *offsetStore) rewrite() error {
 		s.f.Close()
 		s.f = nil
 	}
-	if err := writeFileAtomic(s.path(), buf); err != nil {
+	if err := atomicfile.Write(s.path(), buf, true); err != nil {
 		return fmt.Errorf("rewrite offsets log: %w", err)
 	}
 	f, err := os.OpenFile(s.path(), os.O_WRONLY|os.O_APPEND, 0o644)

@@ -17,6 +17,8 @@ import (
 	"github.com/kbench/kbench/broker/records"
 	"github.com/kbench/kbench/broker/storage"
 	"github.com/kbench/kbench/broker/topicconf"
+
+	"github.com/kbench/kbench/internal/atomicfile"
 )
 
 // topic is one topic: its id, configs and partitions. Partitions only grow.
@@ -252,34 +254,7 @@ func (ts *topics) save() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(ts.registryPath(), raw)
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(ts.registryPath(), raw, true)
 }
 
 func (ts *topics) get(name string) *topic {

@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/kbench/kbench/broker/records"
+
+	"github.com/kbench/kbench/internal/atomicfile"
 )
 
 // The transaction coordinator: producer id allocation, transactional.id
@@ -112,7 +114,7 @@ func openTxnCoordinator(b *Broker, groupsDone func(pid int64, commit bool)) (*tx
 		line, _ := json.Marshal(tc.txns[id])
 		buf = append(append(buf, line...), '\n')
 	}
-	if err := writeFileAtomic(tc.logPath(), buf); err != nil {
+	if err := atomicfile.Write(tc.logPath(), buf, true); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(tc.logPath(), os.O_WRONLY|os.O_APPEND, 0o644)
@@ -160,7 +162,7 @@ func (tc *txnCoordinator) persist(m *txnMeta) error {
 func (tc *txnCoordinator) allocPID() (int64, error) {
 	if tc.nextPID >= tc.pidEnd {
 		end := tc.nextPID + pidBlock
-		if err := writeFileAtomic(tc.blockPath(), fmt.Appendf(nil, "%d\n", end)); err != nil {
+		if err := atomicfile.Write(tc.blockPath(), fmt.Appendf(nil, "%d\n", end), true); err != nil {
 			return -1, fmt.Errorf("reserve producer ids: %w", err)
 		}
 		tc.pidEnd = end

@@ -18,6 +18,8 @@ import (
 	"github.com/kbench/kbench/bench/audit"
 	"github.com/kbench/kbench/bench/faults"
 	"github.com/kbench/kbench/profiles"
+
+	"github.com/kbench/kbench/internal/atomicfile"
 )
 
 // SchemaVersion is written in every manifest and result line; readers
@@ -169,34 +171,13 @@ func newManifest(p *profiles.Profile, version, target string, est time.Duration)
 // or tag-N-g<hash>, optionally -dirty.
 var describeRe = regexp.MustCompile(`(?:^|-g)([0-9a-f]{7,40})(-dirty)?$`)
 
-// writeFileAtomic replaces path with b, so a crash never leaves half a file.
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
 func writeManifest(dir string, m *Manifest) error {
 	m.Updated = time.Now()
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ManifestFile), append(b, '\n')); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, ManifestFile), append(b, '\n'), true); err != nil {
 		return fmt.Errorf("write manifest: %w", err)
 	}
 	return nil
@@ -304,7 +285,7 @@ func rewriteResults(dir string, lines []Line) error {
 		buf.Write(b)
 		buf.WriteByte('\n')
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ResultsFile), buf.Bytes()); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, ResultsFile), buf.Bytes(), true); err != nil {
 		return fmt.Errorf("rewrite results: %w", err)
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/kbench/kbench/internal/atomicfile"
 )
 
 // Partition is one partition's replica assignment and leadership.
@@ -79,21 +81,7 @@ func (c *Controller) save() error {
 	if err != nil {
 		return err
 	}
-	tmp := c.statePath() + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(raw); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	f.Close()
-	return os.Rename(tmp, c.statePath())
+	return atomicfile.Write(c.statePath(), raw, true)
 }
 
 func topicID(t *Topic) [16]byte {

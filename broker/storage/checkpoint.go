@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/kbench/kbench/internal/atomicfile"
 )
 
 // Checkpoint files, in Kafka's text layout: a version line, a count line, then entries.
@@ -24,7 +26,7 @@ type EpochEntry struct {
 }
 
 func writeLogStart(dir string, off int64) error {
-	return writeFileAtomic(filepath.Join(dir, logStartFile), fmt.Appendf(nil, "0\n1\n%d\n", off), true)
+	return atomicfile.Write(filepath.Join(dir, logStartFile), fmt.Appendf(nil, "0\n1\n%d\n", off), true)
 }
 
 // readLogStart returns the checkpointed log start offset; ok is false when there is none.
@@ -48,7 +50,7 @@ func writeEpochs(dir string, es []EpochEntry) error {
 	for _, e := range es {
 		b = fmt.Appendf(b, "%d %d\n", e.Epoch, e.Start)
 	}
-	return writeFileAtomic(filepath.Join(dir, epochFile), b, true)
+	return atomicfile.Write(filepath.Join(dir, epochFile), b, true)
 }
 
 func readEpochs(dir string) ([]EpochEntry, error) {

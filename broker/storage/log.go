@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/kbench/kbench/broker/records"
+
+	"github.com/kbench/kbench/internal/atomicfile"
 )
 
 // Errors; test with errors.Is.
@@ -385,7 +387,7 @@ func (l *Log) roll() error {
 	old.ref()
 	l.bg.Go(func() {
 		defer old.unref()
-		err := errors.Join(old.f.Sync(), syncPath(old.indexPath()), syncPath(old.timeIndexPath()), syncDir(l.dir))
+		err := errors.Join(old.f.Sync(), syncPath(old.indexPath()), syncPath(old.timeIndexPath()), atomicfile.SyncDir(l.dir))
 		if err != nil {
 			err = fmt.Errorf("sync rolled segment %d: %w", old.base, err)
 			l.bgErr.Store(&err)

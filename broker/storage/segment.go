@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 
 	"github.com/kbench/kbench/broker/records"
+
+	"github.com/kbench/kbench/internal/atomicfile"
 )
 
 // Index entry sizes on disk.
@@ -248,8 +250,8 @@ func (s *segment) writeIndexes() error {
 		tidx = binary.BigEndian.AppendUint32(tidx, e.rel)
 	}
 	return errors.Join(
-		writeFileAtomic(s.indexPath(), idx, false),
-		writeFileAtomic(s.timeIndexPath(), tidx, false),
+		atomicfile.Write(s.indexPath(), idx, false),
+		atomicfile.Write(s.timeIndexPath(), tidx, false),
 	)
 }
 
@@ -406,46 +408,6 @@ func (s *segment) rebuild(limit int64, verify bool, interval int, nowMs int64) (
 			}
 		}
 	}
-}
-
-// writeFileAtomic writes data to path via a temporary file and rename, optionally fsyncing
-// the file and directory.
-func writeFileAtomic(path string, data []byte, sync bool) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil && sync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil && sync {
-		err = syncDir(filepath.Dir(path))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // syncPath fsyncs an existing file by name; a file removed meanwhile is not an error.
