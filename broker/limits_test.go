@@ -133,9 +133,9 @@ func TestLongPollReleasesSlotOnDisconnect(t *testing.T) {
 
 // TestPerConnectionInflight: with room for three long-poll fetches, a
 // connection's fourth to sixth fetches are not read until the first ones
-// are answered, so six 1 s polls take two rounds instead of one.
+// are answered, so six 0.6 s polls take two rounds instead of one.
 func TestPerConnectionInflight(t *testing.T) {
-	poll := fetchFrame("t", 0, func(r *kmsg.FetchRequest) { r.MaxWaitMillis, r.MinBytes, r.Topics = 1000, 1<<20, nil })
+	poll := fetchFrame("t", 0, func(r *kmsg.FetchRequest) { r.MaxWaitMillis, r.MinBytes, r.Topics = 600, 1<<20, nil })
 	run := func(t *testing.T, quota int64) time.Duration {
 		b := startBroker(t, func(c *Config) { c.Limits.MaxInflightBytesPerConn = quota })
 		c := dialRaw(t, b)
@@ -154,12 +154,12 @@ func TestPerConnectionInflight(t *testing.T) {
 	}
 	unlimited := run(t, 0)
 	limited := run(t, int64(3*(len(poll)-4)))
-	t.Logf("six 1 s long polls: %s without a per-connection cap, %s with room for three", unlimited.Round(time.Millisecond), limited.Round(time.Millisecond))
-	if unlimited > 1600*time.Millisecond {
-		t.Fatalf("without a cap: got %s, want about 1 s (all six polls in flight)", unlimited)
+	t.Logf("six 0.6 s long polls: %s without a per-connection cap, %s with room for three", unlimited.Round(time.Millisecond), limited.Round(time.Millisecond))
+	if unlimited > time.Second {
+		t.Fatalf("without a cap: got %s, want about 0.6 s (all six polls in flight)", unlimited)
 	}
-	if limited < 1900*time.Millisecond {
-		t.Fatalf("with room for three: got %s, want about 2 s (two rounds)", limited)
+	if limited < 1150*time.Millisecond {
+		t.Fatalf("with room for three: got %s, want about 1.2 s (two rounds)", limited)
 	}
 }
 
