@@ -173,21 +173,17 @@ func (fs *fetchers) truncatePending(f *fetcher) error {
 	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
 	req.Version = 3
 	req.ReplicaID = fs.b.cfg.NodeID
-	byTopic := map[string]int{}
-	for _, p := range todo {
-		i, ok := byTopic[p.topic]
-		if !ok {
-			t := kmsg.NewOffsetForLeaderEpochRequestTopic()
-			t.Topic = p.topic
-			req.Topics = append(req.Topics, t)
-			i = len(req.Topics) - 1
-			byTopic[p.topic] = i
+	for _, ps := range byTopic(todo) {
+		t := kmsg.NewOffsetForLeaderEpochRequestTopic()
+		t.Topic = ps[0].topic
+		for _, p := range ps {
+			rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+			rp.Partition = p.index
+			rp.CurrentLeaderEpoch = p.epoch.Load()
+			rp.LeaderEpoch = p.log.LatestEpoch()
+			t.Partitions = append(t.Partitions, rp)
 		}
-		rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
-		rp.Partition = p.index
-		rp.CurrentLeaderEpoch = p.epoch.Load()
-		rp.LeaderEpoch = p.log.LatestEpoch()
-		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+		req.Topics = append(req.Topics, t)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -268,23 +264,19 @@ func (fs *fetchers) fetchOnce(f *fetcher) (int, error) {
 	req.MinBytes = 1
 	req.MaxBytes = 16 << 20
 	req.SessionEpoch = -1
-	byTopic := map[string]int{}
-	for _, p := range parts {
-		i, ok := byTopic[p.topic]
-		if !ok {
-			t := kmsg.NewFetchRequestTopic()
-			t.Topic = p.topic
-			req.Topics = append(req.Topics, t)
-			i = len(req.Topics) - 1
-			byTopic[p.topic] = i
+	for _, ps := range byTopic(parts) {
+		t := kmsg.NewFetchRequestTopic()
+		t.Topic = ps[0].topic
+		for _, p := range ps {
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition = p.index
+			rp.CurrentLeaderEpoch = p.epoch.Load()
+			rp.FetchOffset = p.log.EndOffset()
+			rp.LogStartOffset = p.log.StartOffset()
+			rp.PartitionMaxBytes = replicaFetchMaxBytes
+			t.Partitions = append(t.Partitions, rp)
 		}
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.Partition = p.index
-		rp.CurrentLeaderEpoch = p.epoch.Load()
-		rp.FetchOffset = p.log.EndOffset()
-		rp.LogStartOffset = p.log.StartOffset()
-		rp.PartitionMaxBytes = replicaFetchMaxBytes
-		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+		req.Topics = append(req.Topics, t)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -378,4 +370,21 @@ func (p *partition) resetTo(offset int64) error {
 	}
 	p.hw.Store(offset)
 	return p.rebuildProducerState()
+}
+
+// byTopic groups partitions by topic, in first-seen order, for requests
+// that list topics with their partitions.
+func byTopic(parts []*partition) [][]*partition {
+	var out [][]*partition
+	at := map[string]int{}
+	for _, p := range parts {
+		i, ok := at[p.topic]
+		if !ok {
+			i = len(out)
+			at[p.topic] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], p)
+	}
+	return out
 }

@@ -213,15 +213,7 @@ func (c *Controller) handleCreateTopics(r *kmsg.CreateTopicsRequest) kmsg.Respon
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	var v int64
-	if created {
-		c.changed()
-		v = c.version
-	}
-	c.mu.Unlock()
-	if created {
-		c.waitPushed(v, 5*time.Second)
-	}
+	c.finishChange(created)
 	return resp
 }
 
@@ -247,15 +239,7 @@ func (c *Controller) handleDeleteTopics(r *kmsg.DeleteTopicsRequest) kmsg.Respon
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	var v int64
-	if deleted {
-		c.changed()
-		v = c.version
-	}
-	c.mu.Unlock()
-	if deleted {
-		c.waitPushed(v, 5*time.Second)
-	}
+	c.finishChange(deleted)
 	return resp
 }
 
@@ -285,15 +269,7 @@ func (c *Controller) handleCreatePartitions(r *kmsg.CreatePartitionsRequest) kms
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	var v int64
-	if changed {
-		c.changed()
-		v = c.version
-	}
-	c.mu.Unlock()
-	if changed {
-		c.waitPushed(v, 5*time.Second)
-	}
+	c.finishChange(changed)
 	return resp
 }
 
@@ -335,7 +311,7 @@ func (c *Controller) handleAlterConfigs(r *kmsg.AlterConfigsRequest) kmsg.Respon
 		}
 		resp.Resources = append(resp.Resources, sr)
 	}
-	c.finishConfigChange(changed)
+	c.finishChange(changed)
 	return resp
 }
 
@@ -375,13 +351,13 @@ func (c *Controller) handleIncrementalAlterConfigs(r *kmsg.IncrementalAlterConfi
 		}
 		resp.Resources = append(resp.Resources, sr)
 	}
-	c.finishConfigChange(changed)
+	c.finishChange(changed)
 	return resp
 }
 
-// finishConfigChange releases mu, after publishing a change and waiting for
-// brokers to apply it.
-func (c *Controller) finishConfigChange(changed bool) {
+// finishChange releases mu, after publishing a change (when there was one)
+// and waiting for the brokers to apply it.
+func (c *Controller) finishChange(changed bool) {
 	var v int64
 	if changed {
 		c.changed()
