@@ -22,6 +22,7 @@ type brokerOptions struct {
 	stdin   io.Reader
 	flush   string
 	verbose bool
+	pprof   string
 	brokers int
 	sec     securityOptions
 	stdout  io.Writer
@@ -49,6 +50,11 @@ cleanly; a second signal exits at once.`,
 				if err := checkClusterSecurity(o); err != nil {
 					return err
 				}
+				if o.pprof != "" {
+					if _, err := pprofAddress(o.pprof, int32(o.brokers), true); err != nil {
+						return err
+					}
+				}
 				return runBrokerCluster(cmd.Context(), o, brokerPassthrough(cmd))
 			}
 			return runBroker(cmd.Context(), o)
@@ -75,6 +81,7 @@ cleanly; a second signal exits at once.`,
 	f.StringVar(&o.cfg.Controller, "controller", "", "cluster controller address: run as one broker of a cluster (set by the cluster supervisor; fault commands are read from stdin)")
 	f.DurationVar(&o.cfg.ReplicaLagTimeMax, "replica-lag-time-max", d.ReplicaLagTimeMax, "a follower not caught up for this long leaves the ISR (replica.lag.time.max.ms)")
 	f.DurationVar(&o.cfg.HeartbeatInterval, "heartbeat-interval", d.HeartbeatInterval, "broker heartbeat interval to the controller (broker.heartbeat.interval.ms)")
+	f.StringVar(&o.pprof, "pprof", "", "serve Go profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060; with --brokers N, broker i uses port+i-1")
 	addSecurityFlags(f, o)
 	return cmd
 }
@@ -110,6 +117,14 @@ func runBroker(ctx context.Context, o *brokerOptions) error {
 	if o.verbose {
 		o.cfg.Logf = logger.Printf
 	}
+	var pprofAddr string
+	if o.pprof != "" {
+		addr, err := servePprof(o.pprof, o.cfg.NodeID, o.cfg.Controller != "")
+		if err != nil {
+			return err
+		}
+		pprofAddr = addr
+	}
 	b, err := broker.Start(ctx, o.cfg)
 	if err != nil {
 		return err
@@ -120,6 +135,9 @@ func runBroker(ctx context.Context, o *brokerOptions) error {
 	}
 	if a := b.MetricsAddr(); a != "" {
 		fmt.Fprintf(o.stdout, "metrics on http://%s/metrics\n", a)
+	}
+	if pprofAddr != "" {
+		fmt.Fprintf(o.stdout, "profiles on http://%s/debug/pprof/\n", pprofAddr)
 	}
 	if o.cfg.Controller != "" && o.stdin != nil {
 		go readFaultCommands(o.stdin, b, logger)
