@@ -1,8 +1,8 @@
 package broker
 
 import (
-	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -21,31 +21,34 @@ import (
 
 // ackWait is an acks=all partition waiting for its high watermark.
 type ackWait struct {
-	p      *partition
-	target int64
-	minISR int
-	sp     *kmsg.ProduceResponseTopicPartition
+	p       *partition
+	target  int64
+	minISR  int
+	t, part int // the partition's place in the response
+	done    bool
 }
 
 func (b *Broker) handleProduce(r *kmsg.ProduceRequest) reply {
-	resp := r.ResponseKind().(*kmsg.ProduceResponse)
+	// r is the connection's reused request and its strings alias the frame
+	// buffer the next produce request overwrites (conn.go): nothing of r may
+	// outlive this call, so the response carries the topic's own name.
+	resp := newProduceResponse(r.Version)
 	badAcks := r.Acks != 0 && r.Acks != 1 && r.Acks != -1
 	now := time.Now().UnixMilli()
-	var waits []ackWait
-	type at struct{ t, p int }
-	var waitAt []at
+	var parked *ackRequest
 	for i := range r.Topics {
 		rt := &r.Topics[i]
-		st := kmsg.NewProduceResponseTopic()
-		st.Topic = rt.Topic
 		t := b.topics.get(rt.Topic)
+		name := ""
+		if t != nil {
+			name = t.name
+		} else {
+			name = strings.Clone(rt.Topic)
+		}
+		st := addProduceTopic(resp, name)
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
-			sp := kmsg.NewProduceResponseTopicPartition()
-			sp.Partition = rp.Partition
-			sp.BaseOffset = -1
-			sp.LogAppendTime = -1
-			sp.LogStartOffset = -1
+			sp := addProducePartition(st, rp.Partition)
 			switch {
 			case badAcks:
 				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
@@ -62,39 +65,28 @@ func (b *Broker) handleProduce(r *kmsg.ProduceRequest) reply {
 				}
 				sp.LogStartOffset = p.log.StartOffset()
 				if sp.ErrorCode == 0 && r.Acks == -1 && p.hw.Load() < next {
-					waits = append(waits, ackWait{p: p, target: next, minISR: t.settings.minInsync})
-					waitAt = append(waitAt, at{i, len(st.Partitions)})
+					if parked == nil {
+						parked = &ackRequest{resp: resp, messages: r.Version >= 8}
+					}
+					parked.slots = append(parked.slots, ackWait{p: p, target: next, minISR: t.settings.minInsync, t: i, part: j})
 				}
 			}
 			if sp.ErrorCode != 0 && r.Version >= 8 {
 				sp.ErrorMessage = strp(kerr.ErrorForCode(sp.ErrorCode).Error())
 			}
-			st.Partitions = append(st.Partitions, sp)
 		}
-		resp.Topics = append(resp.Topics, st)
 	}
 	if r.Acks == 0 {
+		produceRespPool.Put(resp)
 		return reply{none: true}
 	}
-	if len(waits) == 0 {
+	if parked == nil {
 		return reply{msg: resp}
 	}
-	// acks=all: answer once the high watermark passes every batch (the
-	// purgatory), or with REQUEST_TIMED_OUT after the request's timeout.
-	return reply{later: func() reply {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(max(r.TimeoutMillis, 1))*time.Millisecond)
-		defer cancel()
-		for i, w := range waits {
-			sp := &resp.Topics[waitAt[i].t].Partitions[waitAt[i].p]
-			if code := w.p.waitHW(ctx, w.target, w.minISR); code != 0 {
-				sp.ErrorCode, sp.BaseOffset = code, -1
-				if r.Version >= 8 {
-					sp.ErrorMessage = strp(kerr.ErrorForCode(code).Error())
-				}
-			}
-		}
-		return reply{msg: resp}
-	}}
+	// acks=all: answer once the high watermark passes every batch, or with
+	// REQUEST_TIMED_OUT after the request's timeout (purgatory.go).
+	parked.remaining = len(parked.slots)
+	return reply{acks: parked, ackTimeout: time.Duration(max(r.TimeoutMillis, 1)) * time.Millisecond}
 }
 
 // produceTo validates and appends one partition's records; it returns the

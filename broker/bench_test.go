@@ -18,9 +18,10 @@ import (
 type benchConn struct {
 	nc  net.Conn
 	buf []byte
+	sz  [4]byte
 }
 
-func dialBench(b *testing.B, br *Broker) *benchConn {
+func dialBench(b testing.TB, br *Broker) *benchConn {
 	nc, err := net.Dial("tcp", br.Addr())
 	if err != nil {
 		b.Fatal(err)
@@ -29,19 +30,19 @@ func dialBench(b *testing.B, br *Broker) *benchConn {
 	return &benchConn{nc: nc, buf: make([]byte, 4<<20)}
 }
 
-// readResponse reads and discards one response frame.
-func (c *benchConn) readResponse(b *testing.B) {
-	var sz [4]byte
-	if _, err := io.ReadFull(c.nc, sz[:]); err != nil {
+// readResponse reads one response frame (valid until the next read).
+func (c *benchConn) readResponse(b testing.TB) []byte {
+	if _, err := io.ReadFull(c.nc, c.sz[:]); err != nil {
 		b.Fatal(err)
 	}
-	n := int(binary.BigEndian.Uint32(sz[:]))
+	n := int(binary.BigEndian.Uint32(c.sz[:]))
 	if n > len(c.buf) {
 		c.buf = make([]byte, n)
 	}
 	if _, err := io.ReadFull(c.nc, c.buf[:n]); err != nil {
 		b.Fatal(err)
 	}
+	return c.buf[:n]
 }
 
 // BenchmarkProduce sends acks=1 produce requests of one batch each, 8 in

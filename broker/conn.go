@@ -42,6 +42,10 @@ type reply struct {
 	fetch *fetchWire
 	later func() reply
 	none  bool
+	// acks parks an acks=all produce until its partitions' high watermarks
+	// pass its batches (purgatory.go), or ackTimeout.
+	acks       *ackRequest
+	ackTimeout time.Duration
 	// raw is a bare SASL token answering a SaslHandshake v0 exchange: no
 	// response header. closeAfter closes the connection once msg is written
 	// (failed authentication).
@@ -75,6 +79,13 @@ type conn struct {
 	// request bytes (limits.go).
 	auth  *connAuth
 	quota *byteSemaphore
+
+	// clientID is the last request's client id, reused while it repeats
+	// (clients send the same one on every request). produceReq is decoded
+	// into again by every produce request: produce is handled before the
+	// next read, and kmsg's decoder reuses the struct's slices.
+	clientID   string
+	produceReq *kmsg.ProduceRequest
 }
 
 func (c *conn) close() {
@@ -197,7 +208,10 @@ func (c *conn) handleFrame(buf []byte) (p *pending, err error) {
 		if int(idLen) > len(body) {
 			return nil, fmt.Errorf("truncated client id")
 		}
-		h.clientID = string(body[:idLen])
+		if id := body[:idLen]; string(id) != c.clientID {
+			c.clientID = string(id)
+		}
+		h.clientID = c.clientID
 		body = body[idLen:]
 	}
 	if err := c.checkAuth(h.key); err != nil {
@@ -211,40 +225,70 @@ func (c *conn) handleFrame(buf []byte) (p *pending, err error) {
 		resp.ErrorCode = errUnsupportedVersion
 		return &pending{hdr: reqHeader{key: h.key, version: 0, corr: h.corr}, r: reply{msg: resp}}, nil
 	}
-	req := kmsg.RequestForKey(h.key)
-	if req == nil || !(supported(h.key, h.version) || fromController(&h) && supportedInternal(h.key, h.version)) {
+	if !(supported(h.key, h.version) || fromController(&h) && supportedInternal(h.key, h.version)) || kmsg.NameForKey(h.key) == "" {
 		return nil, fmt.Errorf("unsupported request key %d version %d from %q", h.key, h.version, h.clientID)
 	}
-	req.SetVersion(h.version)
-	if req.IsFlexible() {
+	if flexible(h.key, h.version) {
 		if body, err = wire.SkipTags(body); err != nil {
 			return nil, fmt.Errorf("key %d v%d: request header tags: %w", h.key, h.version, err)
 		}
 	}
-	if err := req.ReadFrom(body); err != nil {
+	var req kmsg.Request
+	if h.key == produceKey {
+		// The frame buffer is reused by the next produce request, and so is
+		// this struct: its strings may alias the frame (UnsafeReadFrom), and
+		// handleProduce copies none of them into its response.
+		if c.produceReq == nil {
+			c.produceReq = kmsg.NewPtrProduceRequest()
+		}
+		req = c.produceReq
+		c.produceReq.Version = h.version
+		err = c.produceReq.UnsafeReadFrom(body)
+	} else {
+		req = kmsg.RequestForKey(h.key)
+		req.SetVersion(h.version)
+		err = req.ReadFrom(body)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("key %d v%d: malformed request: %w", h.key, h.version, err)
 	}
-	r := c.b.dispatch(c, &h, req)
+	var r reply
+	if h.key == produceKey {
+		r = c.b.handleProduce(c.produceReq)
+	} else {
+		hh := h // handlers may keep the header; h itself stays on the stack
+		r = c.b.dispatch(c, &hh, req)
+	}
 	if r.none {
 		return nil, nil
 	}
-	p = &pending{hdr: h, r: r}
-	if r.later != nil {
-		p.ready = make(chan struct{})
-		c.b.metrics.enterPurgatory(h.key)
-		go func() {
-			defer close(p.ready)
-			defer c.b.metrics.leavePurgatory(h.key)
-			defer func() {
-				if v := recover(); v != nil {
-					c.b.cfg.Logf("conn %s: internal error: %v", c.nc.RemoteAddr(), v)
-					c.close()
-				}
-			}()
-			p.r = r.later()
-		}()
+	np := newPending(h, r)
+	if r.acks != nil {
+		np.ready = make(chan struct{})
+		np.r = reply{}
+		r.acks.park(c, np, r.ackTimeout)
+		return np, nil
 	}
-	return p, nil
+	if r.later != nil {
+		np.ready = make(chan struct{})
+		c.b.metrics.enterPurgatory(h.key)
+		go c.finishLater(np, r.later)
+	}
+	return np, nil
+}
+
+// finishLater runs a handler's asynchronous part (long poll, acks=all
+// purgatory) and marks the pending response ready.
+func (c *conn) finishLater(p *pending, later func() reply) {
+	defer close(p.ready)
+	defer c.b.metrics.leavePurgatory(p.hdr.key)
+	defer func() {
+		if v := recover(); v != nil {
+			c.b.cfg.Logf("conn %s: internal error: %v", c.nc.RemoteAddr(), v)
+			c.close()
+		}
+	}()
+	p.r = later()
 }
 
 var errDroppedByHook = errors.New("response dropped by test hook, closing connection")
@@ -274,6 +318,7 @@ func (c *conn) writeLoop() {
 		if p.r.closeAfter {
 			c.close()
 		}
+		p.recycle()
 	}
 }
 
@@ -301,9 +346,7 @@ func (c *conn) writeReply(p *pending) error {
 	// header never carries tags.
 	b := append(c.wbuf[:0], 0, 0, 0, 0)
 	b = binary.BigEndian.AppendUint32(b, uint32(p.hdr.corr))
-	req := kmsg.RequestForKey(p.hdr.key)
-	req.SetVersion(p.hdr.version)
-	if req.IsFlexible() && p.hdr.key != apiVersionsKey {
+	if flexible(p.hdr.key, p.hdr.version) && p.hdr.key != apiVersionsKey {
 		b = append(b, 0)
 	}
 	if p.r.fetch != nil {

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"context"
 	"slices"
 	"time"
 
@@ -24,7 +23,6 @@ type replicaState struct {
 	replicas, isr  []int32
 	followers      map[int32]*followerState
 	alterInFlight  bool
-	hwCh           chan struct{} // closed when the HW, ISR or leadership changes
 }
 
 type followerState struct {
@@ -34,13 +32,11 @@ type followerState struct {
 	lastFetchLEO int64 // the leader's LEO at the follower's previous fetch
 }
 
-// notifyLocked wakes acks=all waiters. The channel is made lazily by the
-// first waiter, so appends nobody waits on allocate nothing. Caller holds repMu.
+// notifyLocked settles the acks=all requests parked on this partition
+// that the HW, ISR or leadership change decides (purgatory.go). Caller
+// holds repMu.
 func (p *partition) notifyLocked() {
-	if p.rs.hwCh != nil {
-		close(p.rs.hwCh)
-		p.rs.hwCh = nil
-	}
+	p.settleAcksLocked()
 }
 
 // becomeLeader makes this broker the partition's leader at leaderEpoch.
@@ -54,7 +50,7 @@ func (p *partition) becomeLeader(self, leaderEpoch, partitionEpoch int32, replic
 	p.epoch.Store(leaderEpoch)
 	now := time.Now()
 	p.rs = replicaState{self: self, leader: self, partitionEpoch: partitionEpoch,
-		replicas: slices.Clone(replicas), isr: slices.Clone(isr), followers: map[int32]*followerState{}, hwCh: p.rs.hwCh}
+		replicas: slices.Clone(replicas), isr: slices.Clone(isr), followers: map[int32]*followerState{}}
 	for _, r := range replicas {
 		if r != self {
 			p.rs.followers[r] = &followerState{leo: -1, caughtUp: now, lastFetchLEO: -1}
@@ -75,7 +71,7 @@ func (p *partition) becomeFollower(self, leader, leaderEpoch, partitionEpoch int
 	defer p.repMu.Unlock()
 	p.epoch.Store(leaderEpoch)
 	p.rs = replicaState{self: self, leader: leader, partitionEpoch: partitionEpoch,
-		replicas: slices.Clone(replicas), isr: slices.Clone(isr), hwCh: p.rs.hwCh}
+		replicas: slices.Clone(replicas), isr: slices.Clone(isr)}
 	p.isLeader.Store(false)
 	p.isrLen.Store(int32(len(isr)))
 	p.notifyLocked()
@@ -220,34 +216,5 @@ func (p *partition) alterDone(code int16, leaderEpoch, partitionEpoch int32, isr
 	p.repMu.Unlock()
 	if code == 0 && leaderEpoch == p.epoch.Load() {
 		p.setISR(partitionEpoch, isr)
-	}
-}
-
-// waitHW waits until the HW reaches target (acks=all). It returns 0, or
-// NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS_AFTER_APPEND, REQUEST_TIMED_OUT.
-func (p *partition) waitHW(ctx context.Context, target int64, minISR int) int16 {
-	for {
-		p.repMu.Lock()
-		if p.rs.hwCh == nil {
-			p.rs.hwCh = make(chan struct{})
-		}
-		ch := p.rs.hwCh
-		isLeader := p.isLeader.Load()
-		isr := len(p.rs.isr)
-		p.repMu.Unlock()
-		if !isLeader {
-			return kerr.NotLeaderForPartition.Code
-		}
-		if p.hw.Load() >= target {
-			if isr < minISR {
-				return kerr.NotEnoughReplicasAfterAppend.Code
-			}
-			return 0
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return kerr.RequestTimedOut.Code
-		}
 	}
 }

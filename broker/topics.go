@@ -55,6 +55,7 @@ type partition struct {
 	// Replication (replica.go); rs is guarded by repMu.
 	repMu    sync.Mutex
 	rs       replicaState
+	acks     []ackSlot // parked acks=all requests (purgatory.go)
 	isLeader atomic.Bool
 	isrLen   atomic.Int32
 
