@@ -54,6 +54,13 @@ type Config struct {
 	BrokerArgs []string
 	// Env is added to the environment broker processes inherit.
 	Env []string
+	// GoMaxProcs is each broker process's GOMAXPROCS: 0 shares this
+	// machine's CPUs out (GOMAXPROCS of this process / Brokers, at least 1),
+	// -1 leaves it to the Go runtime. A GOMAXPROCS already in the
+	// environment or in Env wins. N brokers on one machine that each run
+	// as many Ps as there are cores spin and context-switch against each
+	// other: docs/broker-tuning.md has the measured difference.
+	GoMaxProcs int
 	// SessionTimeout is the controller's heartbeat timeout before it fences
 	// a broker; default 2s.
 	SessionTimeout time.Duration

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -171,6 +172,12 @@ func TestStartAndClose(t *testing.T) {
 		}
 		if got := lines(t, filepath.Join(b.DataDir, clustertest.BootsFile)); !slices.Equal(got, []string{"pid " + strconv.Itoa(b.PID)}) {
 			t.Errorf("broker %d: boots %q, want one start by pid %d", b.ID, got, b.PID)
+		}
+		if env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", b.PID)); err == nil && os.Getenv("GOMAXPROCS") == "" {
+			want := "GOMAXPROCS=" + strconv.Itoa(max(1, runtime.GOMAXPROCS(0)/3))
+			if !slices.Contains(strings.Split(string(env), "\x00"), want) {
+				t.Errorf("broker %d: environment lacks %s (the machine's CPUs shared out)", b.ID, want)
+			}
 		}
 		if got := lines(t, filepath.Join(b.DataDir, clustertest.ArgsFile)); !slices.Equal(got, brokerArgs) {
 			t.Errorf("broker %d: got extra args %q, want %q", b.ID, got, brokerArgs)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,6 +78,9 @@ func (c *Cluster) spawn(ctx context.Context, b *broker) error {
 	}, c.cfg.BrokerArgs...)
 	cmd := exec.Command(c.cfg.Binary, args...)
 	cmd.Env = append(os.Environ(), c.cfg.Env...)
+	if n := brokerGoMaxProcs(c.cfg.GoMaxProcs, c.cfg.Brokers, cmd.Env); n > 0 {
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(n))
+	}
 	cmd.Stdout = outW
 	cmd.Stderr = logf
 	cmd.SysProcAttr = sysProcAttr()
@@ -261,4 +265,21 @@ func signalGroup(pid int, sig syscall.Signal) {
 		// Not a group leader (should not happen): signal the process alone.
 		syscall.Kill(pid, sig)
 	}
+}
+
+// brokerGoMaxProcs is the GOMAXPROCS to give each of brokers processes, or
+// 0 to set none (configured -1, or the environment already has one).
+func brokerGoMaxProcs(configured, brokers int, env []string) int {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "GOMAXPROCS=") {
+			return 0
+		}
+	}
+	switch {
+	case configured < 0:
+		return 0
+	case configured > 0:
+		return configured
+	}
+	return max(1, runtime.GOMAXPROCS(0)/max(brokers, 1))
 }
