@@ -81,11 +81,11 @@ type conn struct {
 	quota *byteSemaphore
 
 	// clientID is the last request's client id, reused while it repeats
-	// (clients send the same one on every request). produceReq is decoded
-	// into again by every produce request: produce is handled before the
-	// next read, and kmsg's decoder reuses the struct's slices.
-	clientID   string
-	produceReq *kmsg.ProduceRequest
+	// (clients send the same one on every request). produce decodes every
+	// produce request into one reused struct (produce_decode.go): produce is
+	// handled before the next read.
+	clientID string
+	produce  produceDecoder
 }
 
 func (c *conn) close() {
@@ -233,29 +233,22 @@ func (c *conn) handleFrame(buf []byte) (p *pending, err error) {
 			return nil, fmt.Errorf("key %d v%d: request header tags: %w", h.key, h.version, err)
 		}
 	}
-	var req kmsg.Request
-	if h.key == produceKey {
-		// The frame buffer is reused by the next produce request, and so is
-		// this struct: its strings may alias the frame (UnsafeReadFrom), and
-		// handleProduce copies none of them into its response.
-		if c.produceReq == nil {
-			c.produceReq = kmsg.NewPtrProduceRequest()
-		}
-		req = c.produceReq
-		c.produceReq.Version = h.version
-		err = c.produceReq.UnsafeReadFrom(body)
-	} else {
-		req = kmsg.RequestForKey(h.key)
-		req.SetVersion(h.version)
-		err = req.ReadFrom(body)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("key %d v%d: malformed request: %w", h.key, h.version, err)
-	}
 	var r reply
 	if h.key == produceKey {
-		r = c.b.handleProduce(c.produceReq)
+		// The frame buffer is reused by the next produce request, and so is
+		// the decoded struct (its strings alias the frame); handleProduce
+		// copies none of them into its response.
+		pr, err := c.produce.decode(h.version, body)
+		if err != nil {
+			return nil, fmt.Errorf("key %d v%d: malformed request: %w", h.key, h.version, err)
+		}
+		r = c.b.handleProduce(pr)
 	} else {
+		req := kmsg.RequestForKey(h.key)
+		req.SetVersion(h.version)
+		if err := req.ReadFrom(body); err != nil {
+			return nil, fmt.Errorf("key %d v%d: malformed request: %w", h.key, h.version, err)
+		}
 		hh := h // handlers may keep the header; h itself stays on the stack
 		r = c.b.dispatch(c, &hh, req)
 	}
