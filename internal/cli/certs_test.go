@@ -102,7 +102,9 @@ func TestBrokerGenCertsAndSCRAMUser(t *testing.T) {
 	}
 }
 
-func TestBrokerSecurityFlagErrors(t *testing.T) {
+// TestBrokerFlagErrors: security and profiling flags a broker cannot run
+// with fail before anything starts, naming the flag and what is wrong.
+func TestBrokerFlagErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		args []string
@@ -113,6 +115,10 @@ func TestBrokerSecurityFlagErrors(t *testing.T) {
 		{[]string{"--add-scram-user", "dave"}, "needs --sasl-credentials"},
 		{[]string{"--listen", "127.0.0.1:0", "--listener-security", "ssl"}, "needs a TLS certificate"},
 		{[]string{"--listen", "127.0.0.1:0", "--listener-security", "sasl_plaintext"}, "needs a SASL credentials file"},
+		{[]string{"--listen", "127.0.0.1:0", "--pprof", "0.0.0.0:6060"}, "loopback only"},
+		{[]string{"--listen", "127.0.0.1:0", "--pprof", "6060"}, "want host:port"},
+		{[]string{"--brokers", "3", "--pprof", "10.1.2.3:6060"}, "loopback only"},
+		{[]string{"--brokers", "3", "--pprof", "127.0.0.1:65534"}, "past 65535"},
 	} {
 		root := NewRoot(&syncBuffer{}, &syncBuffer{})
 		root.SetArgs(append([]string{"broker", "--data-dir", dir}, tc.args...))

@@ -44,25 +44,3 @@ func TestBrokerServesPprofOnLoopback(t *testing.T) {
 		t.Fatalf("broker: %v", err)
 	}
 }
-
-func TestPprofFlagErrors(t *testing.T) {
-	dir := t.TempDir()
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--listen", "127.0.0.1:0", "--pprof", "0.0.0.0:6060"}, "loopback only"},
-		{[]string{"--listen", "127.0.0.1:0", "--pprof", "6060"}, "want host:port"},
-		{[]string{"--brokers", "3", "--pprof", "10.1.2.3:6060"}, "loopback only"},
-		{[]string{"--brokers", "3", "--pprof", "127.0.0.1:65534"}, "past 65535"},
-	} {
-		root := NewRoot(&syncBuffer{}, &syncBuffer{})
-		root.SetArgs(append([]string{"broker", "--data-dir", dir}, tc.args...))
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := root.ExecuteContext(ctx)
-		cancel()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("kbench broker %s: got %v, want an error containing %q", strings.Join(tc.args, " "), err, tc.want)
-		}
-	}
-}
