@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +44,11 @@ type fetcher struct {
 	kick   chan struct{}
 	done   chan struct{}
 	cl     *wire.Client
+
+	// Reused by every fetch of this fetcher's goroutine (fetchOnce).
+	req     kmsg.FetchRequest
+	resp    kmsg.FetchResponse
+	fetched []*partition
 }
 
 func (fs *fetchers) add(leader int32, p *partition) {
@@ -247,45 +254,63 @@ func (p *partition) truncateTo(leaderEpoch int32, endOffset int64) error {
 func (fs *fetchers) fetchOnce(f *fetcher) (int, error) {
 	b := fs.b
 	f.mu.Lock()
-	parts := make([]*partition, 0, len(f.parts))
+	parts := f.fetched[:0]
 	for p, needTrunc := range f.parts {
 		if !needTrunc {
 			parts = append(parts, p)
 		}
 	}
 	f.mu.Unlock()
+	f.fetched = parts
 	if len(parts) == 0 {
 		return 0, nil
 	}
-	req := kmsg.NewPtrFetchRequest()
+	// One topic entry per topic, partitions in index order; the request's
+	// slices are reused from the previous fetch.
+	slices.SortFunc(parts, func(a, b *partition) int {
+		if c := strings.Compare(a.topic, b.topic); c != 0 {
+			return c
+		}
+		return int(a.index) - int(b.index)
+	})
+	req := &f.req
 	req.Version = 12
 	req.ReplicaID = b.cfg.NodeID
 	req.MaxWaitMillis = 500
 	req.MinBytes = 1
 	req.MaxBytes = 16 << 20
 	req.SessionEpoch = -1
-	for _, ps := range byTopic(parts) {
-		t := kmsg.NewFetchRequestTopic()
-		t.Topic = ps[0].topic
-		for _, p := range ps {
-			rp := kmsg.NewFetchRequestTopicPartition()
+	topics := req.Topics[:0]
+	for i := 0; i < len(parts); {
+		j := i + 1
+		for j < len(parts) && parts[j].topic == parts[i].topic {
+			j++
+		}
+		topics = resize(topics, len(topics)+1)
+		t := &topics[len(topics)-1]
+		t.Topic = parts[i].topic
+		t.Partitions = resize(t.Partitions, j-i)
+		for k, p := range parts[i:j] {
+			rp := &t.Partitions[k]
+			rp.Default()
 			rp.Partition = p.index
 			rp.CurrentLeaderEpoch = p.epoch.Load()
 			rp.FetchOffset = p.log.EndOffset()
 			rp.LogStartOffset = p.log.StartOffset()
 			rp.PartitionMaxBytes = replicaFetchMaxBytes
-			t.Partitions = append(t.Partitions, rp)
 		}
-		req.Topics = append(req.Topics, t)
+		i = j
 	}
+	req.Topics = topics
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	resp, err := f.cl.Request(ctx, req)
-	if err != nil {
+	// The response's strings and record bytes alias the client's reused
+	// buffer: nothing of it is kept past this call.
+	if err := f.cl.RequestInto(ctx, req, &f.resp, true); err != nil {
 		return 0, err
 	}
 	got := 0
-	fr := resp.(*kmsg.FetchResponse)
+	fr := &f.resp
 	if fr.ErrorCode != 0 {
 		return 0, kerr.ErrorForCode(fr.ErrorCode)
 	}

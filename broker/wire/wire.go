@@ -157,6 +157,18 @@ type Client struct {
 // Request sends req (with its version already set) and returns the decoded
 // response. The context's deadline bounds the whole exchange.
 func (c *Client) Request(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	resp := req.ResponseKind()
+	if err := c.RequestInto(ctx, req, resp, false); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// RequestInto is Request decoding into resp, which the caller may reuse
+// across calls (kmsg's decoder reuses its top-level slices). With unsafe,
+// strings alias the response buffer as byte fields always do: valid until
+// the next request when ReuseResponseBuffer is set.
+func (c *Client) RequestInto(ctx context.Context, req kmsg.Request, resp kmsg.Response, unsafe bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.nc == nil {
@@ -166,14 +178,14 @@ func (c *Client) Request(ctx context.Context, req kmsg.Request) (kmsg.Response, 
 		}
 		nc, err := d.DialContext(ctx, "tcp", c.Addr)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		c.nc = nc
 	}
-	fail := func(err error) (kmsg.Response, error) {
+	fail := func(err error) error {
 		c.nc.Close()
 		c.nc = nil
-		return nil, err
+		return err
 	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
@@ -202,19 +214,24 @@ func (c *Client) Request(ctx context.Context, req kmsg.Request) (kmsg.Response, 
 		return fail(fmt.Errorf("correlation id %d, want %d", got, c.corr))
 	}
 	body := frame[4:]
-	resp := req.ResponseKind()
+	resp.SetVersion(req.GetVersion())
 	if resp.IsFlexible() && req.Key() != 18 {
 		if body, err = SkipTags(body); err != nil {
 			return fail(err)
 		}
 	}
-	if err := resp.ReadFrom(body); err != nil {
+	if u, ok := resp.(interface{ UnsafeReadFrom([]byte) error }); unsafe && ok {
+		err = u.UnsafeReadFrom(body)
+	} else {
+		err = resp.ReadFrom(body)
+	}
+	if err != nil {
 		return fail(err)
 	}
 	if len(c.buf) > 1<<20 {
 		c.buf = nil
 	}
-	return resp, nil
+	return nil
 }
 
 // Close closes the connection.
