@@ -29,7 +29,7 @@ func (b *Broker) handleFetch(c *conn, r *kmsg.FetchRequest) reply {
 	if wait <= 0 || n >= int64(r.MinBytes) || fw.hasErr {
 		return reply{fetch: fw}
 	}
-	fw.release()
+	fw.free()
 	return reply{later: func() reply { return reply{fetch: b.longPoll(c, r, wait)} }}
 }
 
@@ -65,7 +65,7 @@ func (b *Broker) longPoll(c *conn, r *kmsg.FetchRequest, wait time.Duration) *fe
 		}
 		select {
 		case <-ch:
-			fw.release()
+			fw.free()
 		case <-deadline.C:
 			return fw
 		case <-c.done:

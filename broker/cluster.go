@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -36,6 +38,7 @@ type imageBroker struct {
 	id   int32
 	host string
 	port int32
+	addr string // host:port, made once per image (replica fetchers ask for it every round)
 }
 
 type imageTopic struct {
@@ -51,7 +54,7 @@ type imagePartition struct {
 func (img *clusterImage) brokerAddr(id int32) (string, bool) {
 	for _, b := range img.brokers {
 		if b.id == id {
-			return fmt.Sprintf("%s:%d", b.host, b.port), true
+			return b.addr, true
 		}
 	}
 	return "", false
@@ -246,7 +249,8 @@ func (b *Broker) applyMetadata(r *kmsg.UpdateMetadataRequest) *kmsg.UpdateMetada
 	img := &clusterImage{controllerID: r.ControllerID, topics: map[string]*imageTopic{}}
 	for _, lb := range r.LiveBrokers {
 		if len(lb.Endpoints) > 0 {
-			img.brokers = append(img.brokers, imageBroker{id: lb.ID, host: lb.Endpoints[0].Host, port: lb.Endpoints[0].Port})
+			host, port := lb.Endpoints[0].Host, lb.Endpoints[0].Port
+			img.brokers = append(img.brokers, imageBroker{id: lb.ID, host: host, port: port, addr: net.JoinHostPort(host, strconv.Itoa(int(port)))})
 		}
 	}
 	slices.SortFunc(img.brokers, func(a, c imageBroker) int { return int(a.id - c.id) })

@@ -3,6 +3,7 @@ package broker
 import (
 	"encoding/binary"
 	"net"
+	"sync"
 
 	"github.com/kbench/kbench/broker/storage"
 )
@@ -19,6 +20,8 @@ type fetchWire struct {
 	fileLen  int64
 	hasErr   bool
 	errCodes []int16 // non-zero partition codes, for the errors metric
+	iov      [2][]byte   // the current writev's vectors
+	bufs     net.Buffers // over iov; a field so that WriteTo's pointer does not escape per write
 }
 
 type fetchMark struct {
@@ -26,8 +29,26 @@ type fetchMark struct {
 	chunk storage.Chunk
 }
 
+// fetchWires are reused: a response goes back once written (pending.recycle)
+// or discarded unsent (a long poll rebuilding it).
+var fetchWirePool = sync.Pool{New: func() any { return &fetchWire{buf: make([]byte, 0, 256)} }}
+
 func newFetchWire(version int16) *fetchWire {
-	return &fetchWire{version: version, flexible: version >= 12, buf: make([]byte, 0, 256)}
+	f := fetchWirePool.Get().(*fetchWire)
+	f.version, f.flexible = version, version >= 12
+	return f
+}
+
+// free releases f's files and returns it to the pool; f must not be used
+// after. Buffers grown unusually large are left to the GC.
+func (f *fetchWire) free() {
+	f.release()
+	if cap(f.buf) > 64<<10 || cap(f.marks) > 1024 {
+		return
+	}
+	clear(f.marks)
+	*f = fetchWire{buf: f.buf[:0], marks: f.marks[:0], slices: f.slices[:0], errCodes: f.errCodes[:0]}
+	fetchWirePool.Put(f)
 }
 
 func (f *fetchWire) i16(v int16) { f.buf = binary.BigEndian.AppendUint16(f.buf, uint16(v)) }
@@ -136,7 +157,8 @@ func (f *fetchWire) release() {
 	for _, s := range f.slices {
 		s.Release()
 	}
-	f.slices = nil
+	clear(f.slices)
+	f.slices = f.slices[:0]
 }
 
 // writeTo sends hdr (size placeholder + response header) and the body: bytes
@@ -153,12 +175,13 @@ func (f *fetchWire) writeTo(c *conn, hdr []byte) error {
 	prev := 0
 	first := true
 	for _, m := range f.marks {
-		bufs := net.Buffers{f.buf[prev:m.at]}
 		if first {
-			bufs = net.Buffers{hdr, f.buf[prev:m.at]}
+			f.iov = [2][]byte{hdr, f.buf[prev:m.at]}
 			first = false
+		} else {
+			f.iov = [2][]byte{f.buf[prev:m.at]}
 		}
-		if _, err := bufs.WriteTo(tcp); err != nil {
+		if err := f.writev(tcp); err != nil {
 			return err
 		}
 		if _, err := storage.Sendfile(tcp, m.chunk, &c.b.sendfileBytes); err != nil {
@@ -166,10 +189,26 @@ func (f *fetchWire) writeTo(c *conn, hdr []byte) error {
 		}
 		prev = m.at
 	}
-	bufs := net.Buffers{f.buf[prev:]}
 	if first {
-		bufs = net.Buffers{hdr, f.buf[prev:]}
+		f.iov = [2][]byte{hdr, f.buf[prev:]}
+	} else {
+		f.iov = [2][]byte{f.buf[prev:]}
 	}
-	_, err := bufs.WriteTo(tcp)
+	return f.writev(tcp)
+}
+
+// writev writes the non-empty vectors of f.iov with one writev. The vector
+// lives in f (WriteTo consumes it), so nothing is allocated per write.
+func (f *fetchWire) writev(tcp *net.TCPConn) error {
+	n := 0
+	for _, b := range f.iov {
+		if len(b) > 0 {
+			f.iov[n] = b
+			n++
+		}
+	}
+	f.bufs = f.iov[:n]
+	_, err := f.bufs.WriteTo(tcp)
+	f.iov, f.bufs = [2][]byte{}, nil
 	return err
 }

@@ -53,8 +53,11 @@ func newPending(h reqHeader, r reply) *pending {
 // pools. Only the writer calls it, after the response is on the wire and
 // the handler's goroutine, if any, has finished.
 func (p *pending) recycle() {
-	if resp, ok := p.r.msg.(*kmsg.ProduceResponse); ok && resp.Version >= 0 {
+	if resp, ok := p.r.msg.(*kmsg.ProduceResponse); ok {
 		produceRespPool.Put(resp)
+	}
+	if p.r.fetch != nil {
+		p.r.fetch.free()
 	}
 	*p = pending{}
 	pendingPool.Put(p)

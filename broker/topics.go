@@ -77,9 +77,11 @@ func (p *partition) maybeFlush(intervalMs int64) {
 
 // wake releases every fetch waiting on this partition.
 func (p *partition) wake() {
+	var local [8]chan struct{} // the waiters are signalled outside the lock
 	p.waitMu.Lock()
-	ws := p.waiters
-	p.waiters = nil
+	ws := append(local[:0], p.waiters...)
+	clear(p.waiters)
+	p.waiters = p.waiters[:0] // the next waiters reuse the array
 	p.waitMu.Unlock()
 	for _, w := range ws {
 		select {

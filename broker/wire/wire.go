@@ -45,11 +45,16 @@ func ReadFrame(r io.Reader, max int32) ([]byte, error) { return readFrameInto(r,
 
 // readFrameInto is ReadFrame into buf when it is large enough.
 func readFrameInto(r io.Reader, max int32, buf []byte) ([]byte, error) {
-	var sz [4]byte
-	if _, err := io.ReadFull(r, sz[:]); err != nil {
+	// The size prefix is read into buf too: a local array would escape to
+	// the heap through the io.Reader on every call.
+	if cap(buf) < 4 {
+		buf = make([]byte, 4, 512)
+	}
+	sz := buf[:4]
+	if _, err := io.ReadFull(r, sz); err != nil {
 		return nil, err
 	}
-	n := int32(binary.BigEndian.Uint32(sz[:]))
+	n := int32(binary.BigEndian.Uint32(sz))
 	if n < 4 || n > max {
 		return nil, fmt.Errorf("frame size %d outside [4, %d]", n, max)
 	}
