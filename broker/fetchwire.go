@@ -19,7 +19,7 @@ type fetchWire struct {
 	slices   []*storage.Slice
 	fileLen  int64
 	hasErr   bool
-	errCodes []int16 // non-zero partition codes, for the errors metric
+	errCodes []int16     // non-zero partition codes, for the errors metric
 	iov      [2][]byte   // the current writev's vectors
 	bufs     net.Buffers // over iov; a field so that WriteTo's pointer does not escape per write
 }
