@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -60,6 +61,32 @@ type pending struct {
 	r        reply
 	inflight int64
 	received time.Time // for the latency metric; zero without metrics
+	// handoff settles who lets go of a response nobody will write:
+	// handoffDone is set once a handler's asynchronous part stored r,
+	// handoffAbandoned once the connection gave up on it; whoever comes
+	// second releases r's files (abandon, finishLater).
+	handoff atomic.Uint32
+}
+
+const (
+	handoffDone = 1 << iota
+	handoffAbandoned
+)
+
+// abandon is called for a pending response the connection will not write
+// (it closed first): its segment references go back now or, if the
+// handler is still running, when it finishes.
+func (p *pending) abandon() {
+	if p.ready == nil || p.handoff.Or(handoffAbandoned)&handoffDone != 0 {
+		p.discard()
+	}
+}
+
+// discard lets go of what an unwritten response holds.
+func (p *pending) discard() {
+	if p.r.fetch != nil {
+		p.r.fetch.release()
+	}
 }
 
 // maxReusedFrame bounds the produce frame buffer a connection keeps.
@@ -180,6 +207,7 @@ func (c *conn) readLoop() error {
 		case c.out <- p:
 		case <-c.done:
 			c.release(int64(size))
+			p.abandon()
 			return net.ErrClosed
 		}
 	}
@@ -282,6 +310,9 @@ func (c *conn) finishLater(p *pending, later func() reply) {
 		}
 	}()
 	p.r = later()
+	if p.handoff.Or(handoffDone)&handoffAbandoned != 0 {
+		p.discard() // the connection is gone: nobody will write it
+	}
 }
 
 var errDroppedByHook = errors.New("response dropped by test hook, closing connection")
@@ -293,6 +324,7 @@ func (c *conn) writeLoop() {
 			case <-p.ready:
 			case <-c.done:
 				c.release(p.inflight)
+				p.abandon()
 				continue
 			}
 		}
