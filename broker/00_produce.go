@@ -66,7 +66,7 @@ func (b *Broker) handleProduce(r *kmsg.ProduceRequest) reply {
 				sp.LogStartOffset = p.log.StartOffset()
 				if sp.ErrorCode == 0 && r.Acks == -1 && p.hw.Load() < next {
 					if parked == nil {
-						parked = &ackRequest{resp: resp, messages: r.Version >= 8}
+						parked = &ackRequest{resp: resp, messages: r.Version >= 8, timeout: time.Duration(max(r.TimeoutMillis, 1)) * time.Millisecond}
 					}
 					parked.slots = append(parked.slots, ackWait{p: p, target: next, minISR: t.settings.minInsync, t: i, part: j})
 				}
@@ -86,7 +86,7 @@ func (b *Broker) handleProduce(r *kmsg.ProduceRequest) reply {
 	// acks=all: answer once the high watermark passes every batch, or with
 	// REQUEST_TIMED_OUT after the request's timeout (purgatory.go).
 	parked.remaining = len(parked.slots)
-	return reply{acks: parked, ackTimeout: time.Duration(max(r.TimeoutMillis, 1)) * time.Millisecond}
+	return reply{acks: parked}
 }
 
 // produceTo validates and appends one partition's records; it returns the

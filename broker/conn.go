@@ -44,9 +44,8 @@ type reply struct {
 	later func() reply
 	none  bool
 	// acks parks an acks=all produce until its partitions' high watermarks
-	// pass its batches (purgatory.go), or ackTimeout.
-	acks       *ackRequest
-	ackTimeout time.Duration
+	// pass its batches, or its timeout (purgatory.go).
+	acks *ackRequest
 	// raw is a bare SASL token answering a SaslHandshake v0 exchange: no
 	// response header. closeAfter closes the connection once msg is written
 	// (failed authentication).
@@ -64,7 +63,8 @@ type pending struct {
 	// handoff settles who lets go of a response nobody will write:
 	// handoffDone is set once a handler's asynchronous part stored r,
 	// handoffAbandoned once the connection gave up on it; whoever comes
-	// second releases r's files (abandon, finishLater).
+	// second releases r's files (abandon, finishLater). Parked acks=all
+	// responses hold no files and never set handoffDone.
 	handoff atomic.Uint32
 }
 
@@ -283,13 +283,13 @@ func (c *conn) handleFrame(buf []byte) (p *pending, err error) {
 	if r.none {
 		return nil, nil
 	}
-	np := newPending(h, r)
 	if r.acks != nil {
+		np := newPending(h, reply{}) // its reply is set when the last slot settles
 		np.ready = make(chan struct{})
-		np.r = reply{}
-		r.acks.park(c, np, r.ackTimeout)
+		r.acks.park(c, np)
 		return np, nil
 	}
+	np := newPending(h, r)
 	if r.later != nil {
 		np.ready = make(chan struct{})
 		c.b.metrics.enterPurgatory(h.key)
@@ -298,8 +298,9 @@ func (c *conn) handleFrame(buf []byte) (p *pending, err error) {
 	return np, nil
 }
 
-// finishLater runs a handler's asynchronous part (long poll, acks=all
-// purgatory) and marks the pending response ready.
+// finishLater runs a handler's asynchronous part (reply.later: long-poll
+// fetches, group joins, requests waiting on the controller) and marks the
+// pending response ready.
 func (c *conn) finishLater(p *pending, later func() reply) {
 	defer close(p.ready)
 	defer c.b.metrics.leavePurgatory(p.hdr.key)

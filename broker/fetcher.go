@@ -180,7 +180,10 @@ func (fs *fetchers) truncatePending(f *fetcher) error {
 	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
 	req.Version = 3
 	req.ReplicaID = fs.b.cfg.NodeID
-	for _, ps := range byTopic(todo) {
+	sortByTopic(todo)
+	for i, j := 0, 0; i < len(todo); i = j {
+		j = topicRun(todo, i)
+		ps := todo[i:j]
 		t := kmsg.NewOffsetForLeaderEpochRequestTopic()
 		t.Topic = ps[0].topic
 		for _, p := range ps {
@@ -265,14 +268,6 @@ func (fs *fetchers) fetchOnce(f *fetcher) (int, error) {
 	if len(parts) == 0 {
 		return 0, nil
 	}
-	// One topic entry per topic, partitions in index order; the request's
-	// slices are reused from the previous fetch.
-	slices.SortFunc(parts, func(a, b *partition) int {
-		if c := strings.Compare(a.topic, b.topic); c != 0 {
-			return c
-		}
-		return int(a.index) - int(b.index)
-	})
 	req := &f.req
 	req.Version = 12
 	req.ReplicaID = b.cfg.NodeID
@@ -280,17 +275,18 @@ func (fs *fetchers) fetchOnce(f *fetcher) (int, error) {
 	req.MinBytes = 1
 	req.MaxBytes = 16 << 20
 	req.SessionEpoch = -1
+	// One topic entry per topic; the request's slices are reused from the
+	// previous fetch.
 	topics := req.Topics[:0]
-	for i := 0; i < len(parts); {
-		j := i + 1
-		for j < len(parts) && parts[j].topic == parts[i].topic {
-			j++
-		}
+	sortByTopic(parts)
+	for i, j := 0, 0; i < len(parts); i = j {
+		j = topicRun(parts, i)
+		ps := parts[i:j]
 		topics = resize(topics, len(topics)+1)
 		t := &topics[len(topics)-1]
-		t.Topic = parts[i].topic
-		t.Partitions = resize(t.Partitions, j-i)
-		for k, p := range parts[i:j] {
+		t.Topic = ps[0].topic
+		t.Partitions = resize(t.Partitions, len(ps))
+		for k, p := range ps {
 			rp := &t.Partitions[k]
 			rp.Default()
 			rp.Partition = p.index
@@ -299,7 +295,6 @@ func (fs *fetchers) fetchOnce(f *fetcher) (int, error) {
 			rp.LogStartOffset = p.log.StartOffset()
 			rp.PartitionMaxBytes = replicaFetchMaxBytes
 		}
-		i = j
 	}
 	req.Topics = topics
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -397,19 +392,24 @@ func (p *partition) resetTo(offset int64) error {
 	return p.rebuildProducerState()
 }
 
-// byTopic groups partitions by topic, in first-seen order, for requests
-// that list topics with their partitions.
-func byTopic(parts []*partition) [][]*partition {
-	var out [][]*partition
-	at := map[string]int{}
-	for _, p := range parts {
-		i, ok := at[p.topic]
-		if !ok {
-			i = len(out)
-			at[p.topic] = i
-			out = append(out, nil)
+// sortByTopic sorts parts by topic and partition, so that each topic's
+// partitions form one run (topicRun) for requests that list topics with
+// their partitions. Neither allocates: the replica fetch path uses them
+// every round.
+func sortByTopic(parts []*partition) {
+	slices.SortFunc(parts, func(a, b *partition) int {
+		if c := strings.Compare(a.topic, b.topic); c != 0 {
+			return c
 		}
-		out[i] = append(out[i], p)
+		return int(a.index) - int(b.index)
+	})
+}
+
+// topicRun returns the end of the run of parts[i]'s topic in sorted parts.
+func topicRun(parts []*partition, i int) int {
+	j := i + 1
+	for j < len(parts) && parts[j].topic == parts[i].topic {
+		j++
 	}
-	return out
+	return j
 }

@@ -20,8 +20,8 @@ type fetchWire struct {
 	fileLen  int64
 	hasErr   bool
 	errCodes []int16     // non-zero partition codes, for the errors metric
-	iov      [2][]byte   // the current writev's vectors
-	bufs     net.Buffers // over iov; a field so that WriteTo's pointer does not escape per write
+	iov      [2][]byte   // the current writev's vectors (writev)
+	bufs     net.Buffers // over iov
 }
 
 type fetchMark struct {
@@ -172,42 +172,26 @@ func (f *fetchWire) writeTo(c *conn, hdr []byte) error {
 		// TLS encrypts in user space: sendfile cannot be used (tls.go).
 		return f.copyTo(c, hdr)
 	}
-	prev := 0
-	first := true
+	prev, head := 0, hdr // the header goes out with the first bytes
 	for _, m := range f.marks {
-		if first {
-			f.iov = [2][]byte{hdr, f.buf[prev:m.at]}
-			first = false
-		} else {
-			f.iov = [2][]byte{f.buf[prev:m.at]}
-		}
-		if err := f.writev(tcp); err != nil {
+		if err := f.writev(tcp, head, f.buf[prev:m.at]); err != nil {
 			return err
 		}
+		head = nil
 		if _, err := storage.Sendfile(tcp, m.chunk, &c.b.sendfileBytes); err != nil {
 			return err
 		}
 		prev = m.at
 	}
-	if first {
-		f.iov = [2][]byte{hdr, f.buf[prev:]}
-	} else {
-		f.iov = [2][]byte{f.buf[prev:]}
-	}
-	return f.writev(tcp)
+	return f.writev(tcp, head, f.buf[prev:])
 }
 
-// writev writes the non-empty vectors of f.iov with one writev. The vector
-// lives in f (WriteTo consumes it), so nothing is allocated per write.
-func (f *fetchWire) writev(tcp *net.TCPConn) error {
-	n := 0
-	for _, b := range f.iov {
-		if len(b) > 0 {
-			f.iov[n] = b
-			n++
-		}
-	}
-	f.bufs = f.iov[:n]
+// writev writes head (nil after the first call) and body with one writev.
+// The vector lives in f: net.Buffers.WriteTo takes its receiver's address,
+// which would move a local vector to the heap on every write.
+func (f *fetchWire) writev(tcp *net.TCPConn, head, body []byte) error {
+	f.iov = [2][]byte{head, body}
+	f.bufs = f.iov[:]
 	_, err := f.bufs.WriteTo(tcp)
 	f.iov, f.bufs = [2][]byte{}, nil
 	return err

@@ -6,9 +6,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// Steady-state produce allocates (almost) nothing: the request struct and
-// frame buffer belong to the connection (conn.go), and the response slot and
-// produce response come from the pools below and go back once written.
+// Steady-state produce allocates nothing: the frame buffer and decoded
+// request belong to the connection (conn.go, produce_decode.go), and the
+// response slot and produce response come from the pools below and go back
+// once written (fetch responses: fetchwire.go).
 
 const produceKey = 0
 

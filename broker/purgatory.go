@@ -21,7 +21,8 @@ type ackRequest struct {
 	resp      *kmsg.ProduceResponse
 	slots     []ackWait
 	remaining int
-	messages  bool // v8+: error messages in the response
+	messages  bool          // v8+: error messages in the response
+	timeout   time.Duration // the request's timeout
 	timer     *time.Timer
 	// The connection's response slot, marked ready when the last slot
 	// settles.
@@ -74,13 +75,13 @@ func (r *ackRequest) settled(i int) bool {
 // park registers every slot with its partition (settling at once what is
 // already decided) and arms the timeout; p.ready is closed once all slots
 // are settled, possibly before park returns.
-func (r *ackRequest) park(c *conn, p *pending, timeout time.Duration) {
+func (r *ackRequest) park(c *conn, p *pending) {
 	r.c, r.pend = c, p
 	c.b.metrics.enterPurgatory(produceKey)
 	r.mu.Lock()
 	// The timer exists before any slot can settle, so the last settle
 	// always finds it to stop.
-	r.timer = time.AfterFunc(timeout, r.expire)
+	r.timer = time.AfterFunc(r.timeout, r.expire)
 	r.mu.Unlock()
 	for i := range r.slots {
 		r.slots[i].p.parkAck(r, i)
