@@ -46,10 +46,12 @@ Each target runs as its own process, so broker CPU (per GB moved) and peak RSS c
 no compression and zstd; then a consume catch-up over a backlog, and the RF=3 cluster's
 latency at half its measured maximum rate, and the broker's heap allocations per produce
 request (from its --metrics-listen endpoint). Prints the ratio table (medians over rounds,
-ratios to the ceiling and to kfake) and writes selftest.json and a chart into --out.
+ratios to the ceiling and to kfake) and which of issue 10's targets are met — a ratio target
+names its lowest workload, that workload's range over rounds and how many workloads fall
+short — and writes selftest.json and a chart into --out.
 
 Absolute numbers on a shared machine are noise; the ratios, measured side by side, are the
-result. The full run takes 7 to 8 minutes on 2 cores; --quick under 2.`,
+result. The full run takes 6 to 8 minutes on 2 cores; --quick under 2.`,
 		Example: `  kbench selftest --quick
   kbench selftest --out runs/selftest
   kbench selftest --targets ceiling,kbench-rf1 --rounds 5 --backlog 0`,
