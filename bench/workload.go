@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kbench/kbench/internal/units"
 )
 
 // Workload says what records look like. The string specs are what users
@@ -38,22 +40,18 @@ type sizeDist struct {
 	fixedLen int
 }
 
+// maxRecordBytes bounds one generated record value.
+const maxRecordBytes = 64 << 20
+
 func parseByteCount(s string) (int, error) {
-	mult := 1
-	for _, u := range []struct {
-		suffix string
-		mult   int
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"B", 1}} {
-		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = rest, u.mult
-			break
-		}
+	n, err := units.ParseBytes(s)
+	if err != nil {
+		return 0, err
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 0 || n > (64<<20)/mult {
-		return 0, fmt.Errorf("%q is not a byte count (like 100, 1KiB, 1MiB; at most 64MiB)", s)
+	if n > maxRecordBytes {
+		return 0, fmt.Errorf("%q is larger than %s", s, units.FormatBytes(maxRecordBytes))
 	}
-	return n * mult, nil
+	return int(n), nil
 }
 
 func parseSizeDist(spec string) (sizeDist, error) {

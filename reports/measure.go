@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kbench/kbench/internal/units"
 	"github.com/kbench/kbench/profiles"
 )
 
@@ -240,11 +241,11 @@ func Measure(run *Run, rf int) *Measured {
 // fixedRecordBytes reads a profile's fixed record size (512B, 1KiB,
 // 1024); 0 for size distributions.
 func fixedRecordBytes(s string) float64 {
-	v, err := ParseSize(s)
+	v, err := units.ParseBytes(s)
 	if err != nil {
 		return 0
 	}
-	return v
+	return float64(v)
 }
 
 // recommend picks producer settings: acks=all and idempotence by policy

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kbench/kbench/bench/sweep"
+	"github.com/kbench/kbench/internal/units"
 	"github.com/kbench/kbench/profiles"
 	"github.com/kbench/kbench/reports"
 )
@@ -143,8 +144,14 @@ func (o *planOptions) settings() (reports.PlanSettings, error) {
 	ps := reports.PlanSettings{Given: map[string]bool{}}
 	in := &ps.Input
 	var errs []error
-	size, err := reports.ParseSize(o.recordSize)
-	errs = append(errs, err)
+	n, err := units.ParseBytes(o.recordSize)
+	if err == nil && n == 0 {
+		err = errors.New("want a size above 0")
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--record-size: %w", err))
+	}
+	size := float64(n)
 	in.RecordBytes = size
 	switch {
 	case (o.peak == "") == (o.peakMBps == 0):

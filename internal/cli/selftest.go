@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kbench/kbench/bench/codecs"
 	"github.com/kbench/kbench/bench/selftest"
+	"github.com/kbench/kbench/internal/units"
 	"github.com/kbench/kbench/reports"
 )
 
@@ -74,7 +74,7 @@ func bindSelftestFlags(cmd *cobra.Command, o *selftestOptions) {
 	f.DurationVar(&o.warmup, "warmup", d.Warmup, "unmeasured start of every produce run")
 	f.DurationVar(&o.duration, "duration", d.Duration, "measured part of every produce run")
 	f.DurationVar(&o.latencyDuration, "latency-duration", d.LatencyDuration, "length of the fixed-rate run at 50% of the RF=3 cluster's maximum (0 skips it)")
-	f.StringVar(&o.backlog, "backlog", codecs.FormatSize(d.Backlog), "consume catch-up backlog in record bytes, like 2GiB or 64MiB (0 skips the catch-up)")
+	f.StringVar(&o.backlog, "backlog", units.FormatBytes(d.Backlog), "consume catch-up backlog in record bytes, like 2GiB or 64MiB (0 skips the catch-up)")
 	f.StringSliceVar(&o.targets, "targets", kindNames(d.Targets), "targets to compare")
 	f.StringVar(&o.outDir, "out", "runs/selftest", "directory for selftest.json and the chart (selftest-ratio.png/.svg)")
 	f.BoolVar(&o.allocations, "allocations", d.Allocations, "count the broker's heap allocations per produce request on a separate kbench broker with --metrics-listen (when the broker has that flag)")
@@ -107,7 +107,7 @@ func (o *selftestOptions) config() (selftest.Config, error) {
 		cfg.LatencyDuration = o.latencyDuration
 	}
 	if !o.quick || o.set("backlog") {
-		n, err := codecs.ParseSize(o.backlog)
+		n, err := units.ParseBytes(o.backlog)
 		if err != nil {
 			return cfg, fmt.Errorf("--backlog: %w", err)
 		}
