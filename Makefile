@@ -36,7 +36,7 @@ test-deps:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./broker/... ./bench/...
 
-# Broker performance harness (issue 10): the null-broker ceiling, kbench RF=1,
+# Broker performance harness: the null-broker ceiling, kbench RF=1,
 # a 3-broker RF=3 cluster and kfake side by side; prints the ratio table and
 # writes runs/selftest/selftest.json and the chart. 7 to 8 minutes on 2 cores.
 .PHONY: bench-broker

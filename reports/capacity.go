@@ -19,7 +19,7 @@ const (
 	DefaultRF             = 3
 	DefaultMinISR         = 2
 	DefaultConsumerGroups = 1
-	DefaultHeadroom       = 1.5 // growth over today's peak; the seed suggests 2–3× for partitions
+	DefaultHeadroom       = 1.5 // growth over today's peak; sizing guides suggest 2–3× for partitions
 	DefaultDiskUtil       = 0.7 // keep disks at most 70 % full
 	DefaultBrokerDiskMBps = 250.0
 	DefaultBrokerNetMBps  = 1250.0 // 10 Gbit/s

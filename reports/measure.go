@@ -256,9 +256,9 @@ func fixedRecordBytes(s string) float64 {
 func recommend(pts []*Point) []Recommendation {
 	isAll := func(s Settings) bool { return s.Acks == "all" }
 	var recs []Recommendation
-	unmeasured := "the seed design's choice; the run has no acks=all point that met the SLO to measure it"
+	unmeasured := "the clickstream profile's choice; the run has no acks=all point that met the SLO to measure it"
 	if len(pts) == 0 {
-		unmeasured = "the seed design's choice (no run measured; see --from)"
+		unmeasured = "the clickstream profile's choice (no run measured; see --from)"
 	}
 
 	acks := Recommendation{Setting: "acks", Value: "all",
