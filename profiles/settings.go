@@ -169,9 +169,11 @@ func settings() []setting {
 			return v, c.run(bench.RunConfig{Workload: bench.Workload{Keys: v}})
 		}},
 		{"payload", func(c *checker, pt *Point, v string) (string, error) {
-			if path, ok := strings.CutPrefix(v, "file:"); ok && path != "" && !filepath.IsAbs(path) {
-				// Relative to the profile, as a reader of the profile expects.
-				v = "file:" + filepath.Join(c.dir, path)
+			for _, kind := range []string{"file:", "blob:"} {
+				if path, ok := strings.CutPrefix(v, kind); ok && path != "" && !filepath.IsAbs(path) {
+					// Relative to the profile, as a reader of the profile expects.
+					v = kind + filepath.Join(c.dir, path)
+				}
 			}
 			pt.Workload.Payload = v
 			return v, c.run(bench.RunConfig{Workload: bench.Workload{Payload: v}})

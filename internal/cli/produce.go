@@ -160,7 +160,7 @@ func newLoadCommand(mode bench.Mode, stdout, stderr io.Writer) (*cobra.Command, 
 	}
 	f.StringVar(&c.Workload.RecordSize, "record-size", "1024", "record value size: N (bytes, or with a unit: 512, 1KiB, 1MB), uniform:MIN:MAX or normal:MEAN:STDDEV (kafka-producer-perf-test --record-size)")
 	f.StringVar(&c.Workload.Keys, "keys", "none", "record keys: none, round-robin (a new key per record), round-robin:N, uniform:N, or zipf:N:S (S > 1, hot keys)")
-	f.StringVar(&c.Workload.Payload, "payload", "random", "record values: random, json (clickstream events: session_id, user, url, timestamps), or file:PATH (lines sampled)")
+	f.StringVar(&c.Workload.Payload, "payload", "random", "record values: random, json (clickstream events: session_id, user, url, timestamps), file:PATH (lines sampled), or blob:PATH (the whole file is every value)")
 	f.Float64Var(&c.Workload.Compressibility, "compressibility", 0, "share (0..1) of each random value that is repeated text: about 1/(1-share):1 with a good codec")
 	f.Uint64Var(&c.Workload.Seed, "seed", 0, "seed of payloads and keys; 0 = random (the result records it)")
 
