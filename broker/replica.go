@@ -101,7 +101,11 @@ func (p *partition) stepDown() {
 }
 
 // setISR applies a newer ISR (from the controller) without a leader change.
+// It takes appendMu so that an acks=all append and its min.insync.replicas
+// check see one ISR (produceTo).
 func (p *partition) setISR(partitionEpoch int32, isr []int32) {
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
 	p.repMu.Lock()
 	defer p.repMu.Unlock()
 	if partitionEpoch <= p.rs.partitionEpoch {
