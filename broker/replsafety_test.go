@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kbench/kbench/broker/records/recordstest"
+	"github.com/kbench/kbench/broker/wire"
 )
 
 // Replication safety under races. Each test provokes one interleaving
@@ -101,5 +102,170 @@ func TestAcksAllISRShrinkDuringAppend(t *testing.T) {
 	code := <-codeCh
 	if code != kerr.NotEnoughReplicas.Code && code != kerr.NotEnoughReplicasAfterAppend.Code {
 		t.Fatalf("acks=all produce with ISR 1 < min.insync.replicas 2: got error code %d (%v), want NOT_ENOUGH_REPLICAS(_AFTER_APPEND)", code, kerr.ErrorForCode(code))
+	}
+}
+
+// replPair is a 2-broker cluster with a 1-partition, RF 2 topic holding 5
+// records on both replicas. The follower's own fetcher no longer fetches
+// the partition; the test drives fetch rounds by hand with f.
+type replPair struct {
+	tc               *testCluster
+	leader, follower *Broker
+	lp, fp           *partition
+	f                *fetcher
+	cl               *kgo.Client // acks=1 producer to the topic
+}
+
+func newReplPair(t *testing.T, topic string) *replPair {
+	t.Helper()
+	tc := startCluster(t, 2)
+	ctx := testCtx(t, 30*time.Second)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.addrs()...), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.LeaderAck()),
+		kgo.DisableIdempotentWrite(), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 2, nil, topic); err != nil || resp.Err != nil {
+		t.Fatalf("create topic: %v %v", err, resp.Err)
+	}
+	tc.waitISR(topic, []int32{1, 2}, 10*time.Second)
+	rp := &replPair{tc: tc, cl: cl}
+	leader := tc.leaderOf(topic, 0)
+	for id, b := range tc.brokers {
+		if id == leader {
+			rp.leader = b
+		} else {
+			rp.follower = b
+		}
+	}
+	rp.lp, rp.fp = rp.leader.topics.partition(topic, 0), rp.follower.topics.partition(topic, 0)
+	rp.produce(t, 5)
+	waitFor(t, "follower caught up", func() bool {
+		return rp.fp.log.EndOffset() == 5 && rp.fp.hw.Load() == 5 && rp.lp.hw.Load() == 5
+	})
+	rp.follower.fetchers.remove(rp.fp)
+	// The follower's own in-flight long poll ends within its max wait.
+	waitFor(t, "follower's own fetch to end", func() bool { return rp.lp.waiterCount() == 0 })
+	rp.f = &fetcher{leader: leader, parts: map[*partition]bool{rp.fp: false},
+		cl: &wire.Client{Addr: rp.leader.Addr(), ClientID: "kbench-replica", ReuseResponseBuffer: true}}
+	t.Cleanup(rp.f.cl.Close)
+	return rp
+}
+
+func (rp *replPair) produce(t *testing.T, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		if err := rp.cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (p *partition) waiterCount() int {
+	p.waitMu.Lock()
+	defer p.waitMu.Unlock()
+	return len(p.waiters)
+}
+
+// TestStaleReplicaFetchResponseDropped: a replica fetch is parked on the
+// leader when the follower's partition state changes; the response that
+// then arrives (with new records and the old leader's HW) must not be
+// applied.
+func TestStaleReplicaFetchResponseDropped(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		change func(rp *replPair)
+	}{
+		{"follower elected leader", func(rp *replPair) {
+			self := rp.follower.cfg.NodeID
+			rp.fp.becomeLeader(self, rp.fp.epoch.Load()+1, 5, []int32{1, 2}, []int32{self})
+		}},
+		{"partition removed from the fetcher", func(rp *replPair) {
+			rp.follower.fetchers.mu.Lock() // as fetchers.remove does
+			rp.f.mu.Lock()
+			delete(rp.f.parts, rp.fp)
+			rp.f.mu.Unlock()
+			rp.follower.fetchers.mu.Unlock()
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rp := newReplPair(t, "stale")
+			done := make(chan error, 1)
+			go func() {
+				_, err := rp.follower.fetchers.fetchOnce(rp.f)
+				done <- err
+			}()
+			waitFor(t, "the replica fetch to park on the leader", func() bool { return rp.lp.waiterCount() == 1 })
+			tt.change(rp)
+			hwBefore := rp.fp.hw.Load()
+			rp.produce(t, 3) // wakes the parked fetch with 3 new records
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if end := rp.fp.log.EndOffset(); end != 5 {
+				t.Errorf("follower log end: got %d, want 5 (a stale response was appended)", end)
+			}
+			if hw := rp.fp.hw.Load(); hw != hwBefore {
+				t.Errorf("follower HW: got %d, want %d (a stale response set it)", hw, hwBefore)
+			}
+		})
+	}
+}
+
+// TestFollowerAheadTruncatesToLeaderEnd: a follower whose log extends past
+// the leader's end gets OFFSET_OUT_OF_RANGE; it must truncate to the
+// leader's end offset, not empty its log.
+func TestFollowerAheadTruncatesToLeaderEnd(t *testing.T) {
+	rp := newReplPair(t, "ahead")
+	extra := recordstest.Batch(recordstest.BatchOpts{Values: recordstest.Values(3, 10), BaseOffset: 5})
+	if err := rp.fp.log.AppendAsFollower(extra); err != nil {
+		t.Fatal(err)
+	}
+	if end := rp.fp.log.EndOffset(); end != 8 {
+		t.Fatalf("follower log end %d after the extra batch, want 8", end)
+	}
+	if _, err := rp.follower.fetchers.fetchOnce(rp.f); err != nil {
+		t.Fatal(err)
+	}
+	if start, end := rp.fp.log.StartOffset(), rp.fp.log.EndOffset(); start != 0 || end != 5 {
+		t.Fatalf("follower log [%d, %d) after OFFSET_OUT_OF_RANGE, want [0, 5) (truncated to the leader's end, not emptied)", start, end)
+	}
+}
+
+// TestLeaderIgnoresOutOfRangeFollowerOffset: a follower fetch at an offset
+// past the leader's log end is answered OFFSET_OUT_OF_RANGE and must not
+// count as the follower's position (it would raise the HW over records the
+// follower does not have).
+func TestLeaderIgnoresOutOfRangeFollowerOffset(t *testing.T) {
+	b := startBroker(t)
+	ctx := testCtx(t, 20*time.Second)
+	createTopic(ctx, t, b, "oor", 1)
+	p := b.topics.partition("oor", 0)
+	self := b.cfg.NodeID
+	p.becomeLeader(self, 1, 1, []int32{self, self + 1}, []int32{self, self + 1})
+	cl := newClient(t, b, kgo.DefaultProduceTopic("oor"), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	for i := 0; i < 3; i++ {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := kmsg.NewPtrFetchRequest()
+	req.Version, req.ReplicaID, req.MaxBytes = 12, self+1, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = "oor"
+	frp := kmsg.NewFetchRequestTopicPartition()
+	frp.FetchOffset, frp.CurrentLeaderEpoch, frp.PartitionMaxBytes = 103, 1, 1<<20
+	rt.Partitions = append(rt.Partitions, frp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.OffsetOutOfRange.Code {
+		t.Fatalf("fetch at 103 of a 3-record log: got error %d, want OFFSET_OUT_OF_RANGE", code)
+	}
+	if hw := p.hw.Load(); hw != 0 {
+		t.Fatalf("leader HW %d after an out-of-range follower fetch, want 0 (the follower has nothing)", hw)
 	}
 }
