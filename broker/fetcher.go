@@ -22,7 +22,9 @@ import (
 // there, appends what comes back with the leader's offsets, and takes its
 // high watermark from the leader. A partition that starts following first
 // asks the leader (OffsetForLeaderEpoch) where its latest epoch ended and
-// truncates a divergent suffix, as Kafka's followers do.
+// truncates a divergent suffix, as Kafka's followers do (KIP-101/279).
+// Every request carries the partition's leader epoch (KIP-320), and a
+// response is applied only to the partition state it was asked in.
 
 // replicaFetchMaxBytes is replica.fetch.max.bytes.
 const replicaFetchMaxBytes = 1 << 20
@@ -183,15 +185,17 @@ func (fs *fetchers) truncatePending(f *fetcher) error {
 	req.Version = 3
 	req.ReplicaID = fs.b.cfg.NodeID
 	sortByTopic(todo)
+	sent := make([]int32, len(todo)) // each partition's leader epoch when asked
 	for i, j := 0, 0; i < len(todo); i = j {
 		j = topicRun(todo, i)
-		ps := todo[i:j]
 		t := kmsg.NewOffsetForLeaderEpochRequestTopic()
-		t.Topic = ps[0].topic
-		for _, p := range ps {
+		t.Topic = todo[i].topic
+		for k := i; k < j; k++ {
+			p := todo[k]
+			sent[k] = p.epoch.Load()
 			rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
 			rp.Partition = p.index
-			rp.CurrentLeaderEpoch = p.epoch.Load()
+			rp.CurrentLeaderEpoch = sent[k]
 			rp.LeaderEpoch = p.log.LatestEpoch()
 			t.Partitions = append(t.Partitions, rp)
 		}
@@ -205,17 +209,17 @@ func (fs *fetchers) truncatePending(f *fetcher) error {
 	}
 	for _, rt := range resp.(*kmsg.OffsetForLeaderEpochResponse).Topics {
 		for _, rp := range rt.Partitions {
-			var p *partition
-			for _, q := range todo {
-				if q.topic == rt.Topic && q.index == rp.Partition {
-					p = q
-				}
-			}
-			if p == nil || rp.ErrorCode != 0 {
+			k := slices.IndexFunc(todo, func(q *partition) bool { return q.topic == rt.Topic && q.index == rp.Partition })
+			if k < 0 || rp.ErrorCode != 0 {
 				continue // retried on the next round
 			}
-			if err := p.truncateTo(rp.LeaderEpoch, rp.EndOffset); err != nil {
+			p := todo[k]
+			done, err := p.truncateTo(sent[k], rp.LeaderEpoch, rp.EndOffset)
+			if err != nil {
 				return err
+			}
+			if !done {
+				continue // asks again with the epoch it now ends in
 			}
 			f.mu.Lock()
 			if _, still := f.parts[p]; still {
@@ -227,19 +231,35 @@ func (fs *fetchers) truncatePending(f *fetcher) error {
 	return nil
 }
 
-// truncateTo drops this replica's records beyond the leader's end offset for
-// our latest epoch (leaderEpoch -1: the leader knows nothing of it).
-func (p *partition) truncateTo(leaderEpoch int32, endOffset int64) error {
+// truncateTo applies the leader's answer to OffsetForLeaderEpoch for our
+// latest epoch, sent while the partition was at leader epoch sent, by
+// KIP-279's rules (Kafka's AbstractFetcherThread):
+//   - the leader knows no epoch up to ours (-1): keep what is below our HW,
+//     which every in-sync replica has;
+//   - the leader answered an epoch we also have: cut at the earlier of its
+//     end offset and ours for that epoch;
+//   - we never had the leader's epoch: cut where our largest epoch below it
+//     ends, and ask again (done false) with that older epoch;
+//   - we have no epoch at or below the leader's: cut at the leader's end.
+//
+// It does nothing, and is not done, if the partition changed since.
+func (p *partition) truncateTo(sent, leaderEpoch int32, leaderEnd int64) (done bool, err error) {
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
-	leo := p.log.EndOffset()
-	target := leo
-	if leaderEpoch == -1 || endOffset < 0 {
-		target = p.log.StartOffset() // nothing in common we can prove: refetch all
-	} else if endOffset < leo {
-		target = endOffset
+	if p.isLeader.Load() || p.epoch.Load() != sent {
+		return false, nil
 	}
-	return p.truncateLocked(target)
+	target := leaderEnd
+	done = true
+	if leaderEpoch < 0 || leaderEnd < 0 {
+		target = p.hw.Load()
+	} else if ourEpoch, ourEnd := p.log.EndOffsetForEpoch(leaderEpoch); ourEpoch >= 0 && ourEnd >= 0 {
+		target = min(ourEnd, leaderEnd)
+		if ourEpoch != leaderEpoch {
+			target, done = ourEnd, false
+		}
+	}
+	return done, p.truncateLocked(max(target, p.log.StartOffset()))
 }
 
 // truncateLocked drops the records at and after target. Caller holds

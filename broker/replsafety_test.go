@@ -269,3 +269,93 @@ func TestLeaderIgnoresOutOfRangeFollowerOffset(t *testing.T) {
 		t.Fatalf("leader HW %d after an out-of-range follower fetch, want 0 (the follower has nothing)", hw)
 	}
 }
+
+// TestTruncationFollowsLeaderEpoch: a follower truncates by the leader's
+// answer to OffsetForLeaderEpoch as KIP-279 says. The follower here wrote
+// epoch 1 at offsets 0-9 and epoch 3 at 10-14; its HW is 8.
+func TestTruncationFollowsLeaderEpoch(t *testing.T) {
+	b := startBroker(t)
+	ctx := testCtx(t, 20*time.Second)
+	self := b.cfg.NodeID
+	for i, tt := range []struct {
+		name        string
+		leaderEpoch int32
+		leaderEnd   int64
+		wantEnd     int64
+		wantDone    bool
+	}{
+		{"leader has our latest epoch, shorter", 3, 12, 12, true},
+		{"leader has our latest epoch, longer", 3, 20, 15, true},
+		// The leader's epoch 1 ran to 12: its 10 and 11 are epoch 1, ours
+		// epoch 3, so only 0-9 are common.
+		{"leader's epoch is older and ours ends earlier", 1, 12, 10, true},
+		// We never saw epoch 2: cut to where our epoch before it (1) ends
+		// and ask again.
+		{"leader's epoch unknown to us", 2, 13, 10, false},
+		{"leader's epoch older than all of ours", 0, 5, 0, true},
+		// The leader knows no epoch <= 3: keep what was committed.
+		{"leader knows none of our epochs", -1, -1, 8, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			topic := "trunc" + string(rune('a'+i))
+			createTopic(ctx, t, b, topic, 1)
+			p := b.topics.partition(topic, 0)
+			p.becomeFollower(self, self+1, 4, 1, []int32{self, self + 1}, []int32{self, self + 1})
+			for off := int64(0); off < 15; off++ { // one record per batch: any offset can be cut
+				epoch := int32(1)
+				if off >= 10 {
+					epoch = 3
+				}
+				batch := recordstest.Batch(recordstest.BatchOpts{Values: recordstest.Values(1, 10), BaseOffset: off, PartitionLeaderEpoch: epoch})
+				if err := p.log.AppendAsFollower(batch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p.hw.Store(8)
+			done, err := p.truncateTo(p.epoch.Load(), tt.leaderEpoch, tt.leaderEnd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if end := p.log.EndOffset(); end != tt.wantEnd || done != tt.wantDone {
+				t.Fatalf("leader answered epoch %d end %d: got log end %d done %v, want %d %v",
+					tt.leaderEpoch, tt.leaderEnd, end, done, tt.wantEnd, tt.wantDone)
+			}
+		})
+	}
+}
+
+// TestNewLeaderAnswersEpochEndBeforeAppending: a leader elected at a new
+// epoch records where it starts at once, so a follower asking for an epoch
+// the leader never wrote (one it led itself) learns where the leader's
+// older epoch ended, rather than "unknown".
+func TestNewLeaderAnswersEpochEndBeforeAppending(t *testing.T) {
+	b := startBroker(t)
+	ctx := testCtx(t, 20*time.Second)
+	createTopic(ctx, t, b, "elect", 1)
+	cl := newClient(t, b, kgo.DefaultProduceTopic("elect"))
+	for i := 0; i < 3; i++ {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := b.topics.partition("elect", 0)
+	self := b.cfg.NodeID
+	p.becomeLeader(self, 5, 1, []int32{self, self + 1}, []int32{self, self + 1})
+	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	req.Version, req.ReplicaID = 3, self+1
+	rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
+	rt.Topic = "elect"
+	rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+	rp.CurrentLeaderEpoch, rp.LeaderEpoch = 5, 3
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := resp.Topics[0].Partitions[0]
+	if sp.ErrorCode != 0 || sp.LeaderEpoch != 0 || sp.EndOffset != 3 {
+		t.Fatalf("OffsetForLeaderEpoch(3) from a leader at epoch 5 whose log holds epoch 0 at 0-2: got error %d epoch %d end %d, want 0 0 3",
+			sp.ErrorCode, sp.LeaderEpoch, sp.EndOffset)
+	}
+}
