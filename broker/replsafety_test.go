@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kbench/kbench/broker/controller"
 	"github.com/kbench/kbench/broker/records/recordstest"
 	"github.com/kbench/kbench/broker/wire"
 )
@@ -357,5 +358,69 @@ func TestNewLeaderAnswersEpochEndBeforeAppending(t *testing.T) {
 	if sp.ErrorCode != 0 || sp.LeaderEpoch != 0 || sp.EndOffset != 3 {
 		t.Fatalf("OffsetForLeaderEpoch(3) from a leader at epoch 5 whose log holds epoch 0 at 0-2: got error %d epoch %d end %d, want 0 0 3",
 			sp.ErrorCode, sp.LeaderEpoch, sp.EndOffset)
+	}
+}
+
+// crashAll crashes every broker and the controller, as when the process
+// supervising an embedded cluster is killed.
+func (tc *testCluster) crashAll() {
+	tc.ctrl.Close() // first: it must not see the brokers go one by one
+	for id := range tc.brokers {
+		tc.crash(id)
+	}
+}
+
+// restartController starts the controller again on its directory and
+// address.
+func (tc *testCluster) restartController() {
+	tc.t.Helper()
+	ctrl, err := controller.Start(context.Background(), tc.ctrlCfg)
+	if err != nil {
+		tc.t.Fatalf("restart controller: %v", err)
+	}
+	tc.ctrl = ctrl
+}
+
+// TestControllerRestartFencesMissingBroker: after the whole cluster
+// restarts without broker 3, the partition broker 3 led must move to an
+// in-sync replica once broker 3's session times out, not stay led by a
+// broker that never returns.
+func TestControllerRestartFencesMissingBroker(t *testing.T) {
+	tc := startCluster(t, 3)
+	ctx := testCtx(t, 60*time.Second)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 3, nil, "gone"); err != nil || resp.Err != nil {
+		t.Fatalf("create topic: %v %v", err, resp.Err)
+	}
+	cl.Close()
+	tc.waitISR("gone", []int32{1, 2, 3}, 10*time.Second)
+	tc.crashAll()
+	tc.restartController()
+	tc.start(1)
+	tc.start(2)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var leaders []int32
+		ok := true
+		for p := 0; p < 3; p++ {
+			l := tc.leaderOf("gone", p)
+			leaders = append(leaders, l)
+			ok = ok && (l == 1 || l == 2)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s after a cluster restart without broker 3 (session timeout 1 s): leaders %v, want every partition led by 1 or 2", leaders)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, b := range tc.ctrl.Snapshot().Brokers {
+		if b.ID == 3 && !b.Fenced {
+			t.Fatalf("broker 3 not fenced: %+v", b)
+		}
 	}
 }
