@@ -752,6 +752,9 @@ func (c *checker) faults() {
 			if i, ok := open[op.Fault]; ok {
 				f := &c.res.Faults[i]
 				f.Stop = op.T
+				if op.Note != "" {
+					f.Note = strings.TrimPrefix(f.Note+"; ", "; ") + op.Note
+				}
 				if op.Err != "" {
 					f.Err = strings.TrimPrefix(f.Err+"; ", "; ") + "heal: " + op.Err
 				}
