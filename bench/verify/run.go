@@ -103,8 +103,11 @@ type env struct {
 	// producer and consumer client options (properties applied).
 	popts, copts []kgo.Opt
 	// ropts are consumer options without a group (read-backs, downstream).
-	ropts []kgo.Opt
-	idempotent   bool
+	ropts      []kgo.Opt
+	idempotent bool
+	// abortTxn makes the first transactional worker abort its abortTxn-th
+	// transaction on purpose (the eos scenario); 0: never.
+	abortTxn int
 }
 
 func (e *env) logf(format string, args ...any) {
@@ -192,7 +195,8 @@ func newEnv(ctx context.Context, cfg *Config) (*env, error) {
 		"auto.commit.interval.ms": "1000", "max.poll.interval.ms": "20000",
 	}, rc.Consumer)
 	rc.Consumer["group.id"] = e.group
-	rc.Consumer["enable.auto.commit"] = strconv.FormatBool(cfg.Commit == "auto")
+	// Transactional workers commit offsets in their transactions.
+	rc.Consumer["enable.auto.commit"] = strconv.FormatBool(cfg.Commit == "auto" && cfg.Workload != "txn" && cfg.Workload != "eos")
 	eff, err := rc.EffectiveProducer()
 	if err != nil {
 		return nil, err
@@ -479,7 +483,7 @@ func (e *env) run(ctx context.Context, workload string, plan []Step, ex executor
 }
 
 func floatBits(f float64) uint64 { return math.Float64bits(f) }
-func bitsFloat(b uint64) float64  { return math.Float64frombits(b) }
+func bitsFloat(b uint64) float64 { return math.Float64frombits(b) }
 
 func errString(err error) string {
 	if err == nil {
