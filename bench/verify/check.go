@@ -35,18 +35,20 @@ const (
 	// transaction.
 	AbortedRead Kind = "aborted-read"
 	// MissingCommitted: no record of a committed transaction became
-	// visible (counted per record).
+	// visible although the last stable offset passed them (counted per
+	// record).
 	MissingCommitted Kind = "missing-committed"
 	// EOSDuplicate: one input record appears more than once in the
 	// committed output of an exactly-once pipeline.
 	EOSDuplicate Kind = "eos-duplicate"
 	// TornTxn: only part of a committed (or unknown-outcome) transaction
-	// became visible (counted per transaction).
+	// became visible, the rest below the last stable offset (counted per
+	// transaction).
 	TornTxn Kind = "torn-txn"
 	// StalledLSO: a committed transaction's records on a partition became
 	// visible to read_committed consumers only after more than the stall
-	// threshold, or never while later transactions did (counted per
-	// partition and stall window).
+	// threshold, or were still beyond the partition's last stable offset
+	// at the end (counted per partition and stall window).
 	StalledLSO Kind = "stalled-lso"
 )
 
@@ -514,6 +516,10 @@ func (c *checker) checkTxn(acks map[string]ack) {
 		return t
 	}
 	out := map[string][]visible{} // output id -> where it was seen (distinct positions)
+	srcOf := map[string]string{}  // output id -> input id
+	outPos := map[string]pos{}    // output id -> where its produce landed
+	lso := map[int32]int64{}      // the output's last stable offsets at the end
+	var lsoT float64
 	var outIDs []string
 	s := &c.res.Stats
 	for i, op := range c.ops {
@@ -523,6 +529,11 @@ func (c *checker) checkTxn(acks map[string]ack) {
 		case op.Type == TProduce && op.Txn != "" && op.Outcome == Invoke:
 			t := get(op.Txn, i+1)
 			t.records = append(t.records, op.ID)
+			srcOf[op.ID] = op.Src
+		case op.Type == TProduce && op.Txn != "" && op.Outcome == OK:
+			outPos[op.ID] = pos{op.Partition, op.Offset}
+		case op.Type == TEnds && op.Topic == c.meta.Output:
+			lso[op.Partition], lsoT = op.Offset, op.T
 		case (op.Type == TTxnCommit || op.Type == TTxnAbort) && op.Outcome != Invoke:
 			t := get(op.Txn, i+1)
 			t.outcome, t.result, t.end, t.endT = op.Type, op.Outcome, i+1, op.T
@@ -591,24 +602,27 @@ func (c *checker) checkTxn(acks map[string]ack) {
 		from, to float64
 		txn      string
 		line     int
-		never    bool
+		behind   int // records still beyond the last stable offset at the end
 	}
 	stalls := map[int32][]stall{}
-	lastVisible := 0.0
-	for _, vs := range out {
-		for _, v := range vs {
-			lastVisible = max(lastVisible, v.t)
-		}
-	}
+	covered := map[string]bool{} // inputs a committed or visible output came from
 	for _, t := range order {
 		if t.aborted() || len(t.records) == 0 {
 			continue
 		}
 		var seen, missing []string
 		firstSeen := map[int32]float64{}
+		behind := map[int32]int{}
 		for _, id := range t.records {
+			if t.committed() {
+				covered[srcOf[id]] = true
+			}
 			vs := out[id]
 			if len(vs) == 0 {
+				if p, ok := outPos[id]; ok && len(lso) > 0 && p.off >= lso[p.p] {
+					behind[p.p]++
+					continue
+				}
 				missing = append(missing, id)
 				continue
 			}
@@ -622,11 +636,12 @@ func (c *checker) checkTxn(acks map[string]ack) {
 		switch {
 		case len(seen) > 0 && len(missing) > 0:
 			c.add(TornTxn, Example{ID: missing[0], Lines: []int{t.line, t.end},
-				Detail: fmt.Sprintf("%s (%s): %d of its %d records visible; not %s", t.id, outcomeName(t), len(seen), len(t.records), strings.Join(head(missing, 3), ", "))})
+				Detail: fmt.Sprintf("%s (%s): %d of its %d records visible; below the last stable offset yet never visible: %s", t.id, outcomeName(t), len(seen), len(t.records), strings.Join(head(missing, 3), ", "))})
 		case len(seen) == 0 && t.committed():
 			for _, id := range missing {
-				c.add(MissingCommitted, Example{ID: id, Lines: []int{t.line, t.end},
-					Detail: fmt.Sprintf("%s committed at %.2fs; record %s never visible to read_committed consumers", t.id, t.endT, id)})
+				p := outPos[id]
+				c.add(MissingCommitted, Example{ID: id, Partition: p.p, Offset: p.off, Lines: []int{t.line, t.end},
+					Detail: fmt.Sprintf("%s committed at %.2fs; record %s (partition %d offset %d) never visible to read_committed consumers", t.id, t.endT, id, p.p, p.off)})
 			}
 		}
 		if !t.committed() || c.meta.StallS <= 0 {
@@ -637,10 +652,10 @@ func (c *checker) checkTxn(acks map[string]ack) {
 				stalls[p] = append(stalls[p], stall{from: t.endT, to: f, txn: t.id, line: t.end})
 			}
 		}
-		// A committed transaction nothing of which ever showed while later
-		// output did: its partitions' LSO stayed behind.
-		if len(seen) == 0 && lastVisible-t.endT > c.meta.StallS {
-			stalls[-1] = append(stalls[-1], stall{from: t.endT, to: lastVisible, txn: t.id, line: t.end, never: true})
+		for p, n := range behind {
+			if lsoT-t.endT > c.meta.StallS {
+				stalls[p] = append(stalls[p], stall{from: t.endT, to: lsoT, txn: t.id, line: t.end, behind: n})
+			}
 		}
 	}
 	parts := make([]int32, 0, len(stalls))
@@ -655,24 +670,28 @@ func (c *checker) checkTxn(acks map[string]ack) {
 			w, n := ss[i], 1
 			for i+n < len(ss) && ss[i+n].from <= w.to {
 				w.to = max(w.to, ss[i+n].to)
+				w.behind += ss[i+n].behind
 				n++
 			}
 			i += n
-			where := fmt.Sprintf("partition %d", p)
-			if p < 0 {
-				where = "its partitions"
+			detail := fmt.Sprintf("%s committed at %.2fs; read_committed consumers saw nothing of it on partition %d for %.2fs (to %.2fs; %d transaction(s) waited; stall threshold %.0fs)", w.txn, w.from, p, w.to-w.from, w.to, n, c.meta.StallS)
+			if w.behind > 0 {
+				detail += fmt.Sprintf("; at the end %d committed record(s) were still beyond the last stable offset %d", w.behind, lso[p])
 			}
-			c.add(StalledLSO, Example{Partition: max(p, 0), Lines: []int{w.line},
-				Detail: fmt.Sprintf("%s committed at %.2fs; read_committed consumers saw nothing of it on %s for %.2fs (to %.2fs; %d transaction(s) waited, stall threshold %.0fs)", w.txn, w.from, where, w.to-w.from, w.to, n, c.meta.StallS)})
+			c.add(StalledLSO, Example{Partition: p, Offset: lso[p], Lines: []int{w.line}, Detail: detail})
 		}
 	}
 
-	// Lost inputs: acknowledged, never in visible output.
-	srcSeen := map[string]int{}
-	for src, vs := range bySrc {
-		srcSeen[src] = len(vs)
+	// Lost inputs: acknowledged, never transformed by a committed
+	// transaction nor visible in the output.
+	for src := range bySrc {
+		covered[src] = true
 	}
-	c.lost(acks, srcSeen, "never in the pipeline's committed output")
+	srcSeen := map[string]int{}
+	for src := range covered {
+		srcSeen[src] = 1
+	}
+	c.lost(acks, srcSeen, "never transformed by a committed transaction")
 }
 
 func outcomeName(t *txn) string {

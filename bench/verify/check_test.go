@@ -83,6 +83,11 @@ func (h *hist) see(txn, id, src string, p int32, off int64) *hist {
 	return h.op(Op{Type: TConsume, Outcome: OK, Proc: "downstream", ID: id, Src: src, Txn: txn, Topic: "out", Partition: p, Offset: off})
 }
 
+// ends records the output's final last stable offset of a partition.
+func (h *hist) ends(p int32, lso int64) *hist {
+	return h.op(Op{Type: TEnds, Outcome: OK, Proc: "final", Topic: "out", Partition: p, Offset: lso, HW: lso})
+}
+
 func (h *hist) done() []Op { return h.phase(PhaseLoadEnd).phase(PhaseEnd).ops }
 
 // when applies f only to the history with the anomaly.
@@ -201,10 +206,11 @@ func TestCheckDetectsEachAnomaly(t *testing.T) {
 			h.begin("txn-0/1").out("txn-0/1", "t0:0", "0:0", 0, 0).end("txn-0/1", TTxnCommit, OK)
 			return h.unless(with, func(h *hist) { h.see("txn-0/1", "t0:0", "0:0", 0, 0) }).done()
 		}},
-		{"txn/two-partition committed transaction never visible", MissingCommitted, func(with bool) []Op {
+		{"txn/two-partition committed transaction below the LSO never visible", MissingCommitted, func(with bool) []Op {
 			h := newHist("txn", true).produce("0:0", 0, 0).produce("0:1", 1, 0)
 			h.begin("txn-0/1").out("txn-0/1", "t0:0", "0:0", 0, 0).out("txn-0/1", "t0:1", "0:1", 1, 0).end("txn-0/1", TTxnCommit, OK)
-			return h.unless(with, func(h *hist) { h.see("txn-0/1", "t0:1", "0:1", 1, 0).see("txn-0/1", "t0:0", "0:0", 0, 0) }).done()
+			h.unless(with, func(h *hist) { h.see("txn-0/1", "t0:1", "0:1", 1, 0).see("txn-0/1", "t0:0", "0:0", 0, 0) })
+			return h.wait(30).ends(0, 2).ends(1, 2).done()
 		}},
 		{"txn/input processed in two committed transactions", EOSDuplicate, func(with bool) []Op {
 			h := newHist("txn", true).produce("0:0", 0, 0)
@@ -245,6 +251,18 @@ func TestCheckDetectsEachAnomaly(t *testing.T) {
 			h.see("txn-0/1", "t0:0", "0:0", 0, 0).wait(5)
 			h.when(with, func(h *hist) { h.wait(20) })
 			return h.see("txn-0/1", "t0:1", "0:1", 1, 0).done()
+		}},
+		{"txn/committed records still beyond the LSO at the end", StalledLSO, func(with bool) []Op {
+			h := newHist("txn", true).produce("0:0", 0, 0).produce("0:1", 0, 1)
+			h.begin("txn-0/1").out("txn-0/1", "t0:0", "0:0", 1, 0).end("txn-0/1", TTxnCommit, OK).see("txn-0/1", "t0:0", "0:0", 1, 0)
+			h.begin("txn-0/2").out("txn-0/2", "t0:1", "0:1", 1, 2).end("txn-0/2", TTxnCommit, OK)
+			h.unless(with, func(h *hist) { h.see("txn-0/2", "t0:1", "0:1", 1, 2) })
+			// An open transaction at offset 1 holds the LSO there.
+			lso := int64(1)
+			if !with {
+				lso = 4
+			}
+			return h.wait(30).ends(1, lso).done()
 		}},
 		{"txn/input never transformed", Lost, func(with bool) []Op {
 			h := newHist("txn", true).produce("0:0", 0, 0).when(with, func(h *hist) { h.produce("0:1", 1, 0) })

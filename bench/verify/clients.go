@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -175,6 +176,14 @@ func (e *env) endOffsets(ctx context.Context, topic string, committed bool) (map
 		errs = append(errs, fmt.Errorf("no end offsets for %s", topic))
 	}
 	return out, errors.Join(errs...)
+}
+
+// recordEnds writes a topic's last stable offsets and high watermarks to
+// the history.
+func (e *env) recordEnds(topic string, lso, hw map[int32]int64) {
+	for _, p := range slices.Sorted(maps.Keys(hw)) {
+		e.rec.Record(Op{Type: TEnds, Outcome: OK, Proc: "final", Topic: topic, Partition: p, Offset: lso[p], HW: hw[p]})
+	}
 }
 
 // waitCaughtUp waits until prog reached the end offsets of topic, failing

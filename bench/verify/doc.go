@@ -45,7 +45,7 @@
 //	           the record's kbench-id header
 //	src        txn: the input record an output record was made from
 //	txn        a transaction's id "txn-N/K" (its K-th transaction)
-//	topic, partition, offset
+//	topic, partition, offset, hw
 //	group      commit and offsets lines
 //	partitions assign, revoke and lost lines
 //	fault, brokers, error, note
@@ -69,6 +69,8 @@
 //	txn-abort    ok: the transaction was aborted
 //	fault-start, fault-stop
 //	             the nemesis applied or healed fault (brokers acted on)
+//	ends         ok: at the end, a partition's last stable offset (offset)
+//	             and high watermark (hw) of the topic
 //	phase        note names a phase: load-start, load-end (the nemesis
 //	             stops and heals), healed, drained, end
 //

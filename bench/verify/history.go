@@ -37,6 +37,7 @@ const (
 	TFaultStart Type = "fault-start"
 	TFaultStop  Type = "fault-stop"
 	TPhase      Type = "phase"
+	TEnds       Type = "ends"
 )
 
 // Outcome is an operation's result.
@@ -89,6 +90,7 @@ type Op struct {
 	Topic      string  `json:"topic,omitempty"`
 	Partition  int32   `json:"partition,omitempty"`
 	Offset     int64   `json:"offset,omitempty"`
+	HW         int64   `json:"hw,omitempty"`
 	Group      string  `json:"group,omitempty"`
 	Partitions []int32 `json:"partitions,omitempty"`
 	Fault      string  `json:"fault,omitempty"`

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,7 +67,7 @@ type Config struct {
 func (c *Config) Validate() error {
 	var errs []error
 	if !slices.Contains(Workloads(), c.Workload) {
-		errs = append(errs, fmt.Errorf("workload %q: want one of %v", c.Workload, Workloads()))
+		errs = append(errs, fmt.Errorf("workload %q: want one of %s", c.Workload, strings.Join(Workloads(), ", ")))
 	}
 	if !slices.Contains(commitModes, c.Commit) {
 		errs = append(errs, fmt.Errorf("commit %q: want sync, async or auto", c.Commit))

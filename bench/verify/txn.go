@@ -247,24 +247,29 @@ func mapsEqual(a, b map[int32]int64) bool {
 	return true
 }
 
-// waitQuiet waits until the downstream consumer read up to the output's
-// last stable offsets (its last record on every partition just before the
-// final control marker) and nothing new arrived for two seconds, or
-// nothing arrived for five. What it did not read, the checker reports.
+// waitQuiet waits until no transaction is open on the output (its last
+// stable offsets equal its high watermarks) and the downstream consumer
+// read up to them (its last record on every partition just before the
+// final control marker, and nothing new for two seconds; or nothing new
+// for five, when a partition ends in an aborted transaction). It gives up
+// waiting for the open transactions after the drain timeout: what stays
+// invisible, the checker reports. The final offsets go to the history.
 func (l *txnLoad) waitQuiet(ctx context.Context) error {
 	e := l.e
+	began := time.Now()
 	for {
-		ends, err := e.endOffsets(ctx, l.out, true)
-		if err == nil {
-			_, idle := l.dprog.caughtUp(ends)
-			// A transaction's commit marker takes the last offset.
+		lso, err := e.endOffsets(ctx, l.out, true)
+		hw, herr := e.endOffsets(ctx, l.out, false)
+		if err == nil && herr == nil {
+			_, idle := l.dprog.caughtUp(lso)
 			almost := map[int32]int64{}
-			for p, end := range ends {
+			for p, end := range lso {
 				almost[p] = end - 1
 			}
-			// A partition ending in an aborted transaction never gets
-			// there: five quiet seconds are enough then.
-			if done, _ := l.dprog.caughtUp(almost); done && idle > 2*time.Second || idle > 5*time.Second {
+			done, _ := l.dprog.caughtUp(almost)
+			read := done && idle > 2*time.Second || idle > 5*time.Second
+			if read && (mapsEqual(lso, hw) || time.Since(began) > e.cfg.Drain) {
+				e.recordEnds(l.out, lso, hw)
 				return nil
 			}
 		}

@@ -109,7 +109,7 @@ func newVerifyCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.DurationVar(&o.interval, "interval", 10*time.Second, "time between faults; each fault lasts half of it")
 	f.DurationVar(&o.duration, "duration", 60*time.Second, "how long the load and the nemesis run (healing and draining come after)")
 	f.Float64Var(&o.rate, "rate", 200, "records/s over all producers (every operation is recorded, so keep it moderate)")
-	f.IntVar(&o.producers, "producers", 2, "producer clients")
+	f.IntVar(&o.producers, "producers", 2, "producer clients writing the topic (each record and its outcome is recorded)")
 	f.IntVar(&o.consumers, "consumers", 3, "consumer group members (queue) or transactional workers (txn)")
 	f.StringVar(&o.commit, "commit", "sync", "queue: how consumers commit: sync (after each poll, waiting), async (after each poll, not waiting) or auto (enable.auto.commit)")
 	f.DurationVar(&o.stall, "stall", 10*time.Second, "txn: committed records invisible to read_committed consumers for longer than this are a stalled LSO")
