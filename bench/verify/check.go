@@ -16,8 +16,8 @@ const (
 	// delivered to the group (queue), or never turned into visible
 	// output (txn).
 	Lost Kind = "lost"
-	// Duplicated: a record read back more than once although producers
-	// ran idempotent (produce workload; without idempotence duplicates
+	// Duplicated: a record read back more than once although its producer
+	// was idempotent (produce workload; without idempotence duplicates
 	// are at-least-once and only counted).
 	Duplicated Kind = "duplicated"
 	// CommitRegression: a group's committed offset of a partition went
@@ -174,6 +174,7 @@ type checker struct {
 	meta Meta
 	res  *Result
 	byK  map[Kind]*Anomaly
+	idem map[string]bool // ids sent by idempotent producers
 }
 
 func (c *checker) add(k Kind, ex Example) {
@@ -191,7 +192,7 @@ func Check(ops []Op) Result {
 	if len(ops) == 0 || ops[0].Meta == nil {
 		return res
 	}
-	c := &checker{ops: ops, meta: *ops[0].Meta, res: &res, byK: map[Kind]*Anomaly{}}
+	c := &checker{ops: ops, meta: *ops[0].Meta, res: &res, byK: map[Kind]*Anomaly{}, idem: map[string]bool{}}
 	res.Meta = c.meta
 	res.Checked = Kinds(c.meta.Workload)
 	for _, k := range res.Checked {
@@ -246,6 +247,9 @@ func (c *checker) produced() map[string]ack {
 		case Invoke:
 			s.Sent++
 			invoked[op.ID] = true
+			if op.Idem {
+				c.idem[op.ID] = true
+			}
 		case OK:
 			s.Acked++
 			acks[op.ID] = ack{pos{op.Partition, op.Offset}, i + 1}
@@ -311,12 +315,9 @@ func (c *checker) lost(acks map[string]ack, seen map[string]int, where string) {
 func (c *checker) checkReadBack(acks map[string]ack) {
 	seen := c.deliveries(TRead, c.meta.Topic, acks)
 	c.lost(acks, seen, "not in the final read-back")
-	if !c.meta.Idempotent {
-		return
-	}
 	first := map[string]int{}
 	for i, op := range c.ops {
-		if op.Type != TRead || op.Topic != c.meta.Topic || seen[op.ID] < 2 {
+		if op.Type != TRead || op.Topic != c.meta.Topic || seen[op.ID] < 2 || !(c.meta.Idempotent || c.idem[op.ID]) {
 			continue
 		}
 		if l, ok := first[op.ID]; ok {

@@ -50,8 +50,9 @@ func produceOutcome(err error) Outcome {
 
 // producers write ids "P:S" to a topic at the run's rate.
 type producers struct {
-	e       *env
-	stop    chan struct{}
+	e        *env
+	stop     chan struct{}
+	stopOnce sync.Once
 	loops   sync.WaitGroup
 	clients []*kgo.Client
 	sent    atomic.Int64
@@ -59,11 +60,16 @@ type producers struct {
 
 // startProducers starts cfg.Run.Producers clients writing to topic.
 func (e *env) startProducers(ctx context.Context, topic string) (*producers, error) {
-	n := e.cfg.Run.Producers
+	return e.startProducerSet(ctx, topic, e.popts, e.idempotent, 0, e.cfg.Run.Producers)
+}
+
+// startProducerSet starts n clients with opts, numbered from first, at the
+// run's rate in total.
+func (e *env) startProducerSet(ctx context.Context, topic string, popts []kgo.Opt, idem bool, first, n int) (*producers, error) {
 	ps := &producers{e: e, stop: make(chan struct{})}
 	every := time.Duration(float64(n) / e.cfg.Run.Rate * float64(time.Second))
-	for i := range n {
-		cl, err := kgo.NewClient(append(slices.Clone(e.popts), kgo.DefaultProduceTopic(topic))...)
+	for i := first; i < first+n; i++ {
+		cl, err := kgo.NewClient(append(slices.Clone(popts), kgo.DefaultProduceTopic(topic))...)
 		if err != nil {
 			ps.close()
 			return nil, fmt.Errorf("producer: %w", err)
@@ -85,7 +91,7 @@ func (e *env) startProducers(ctx context.Context, topic string) (*producers, err
 				}
 				id := fmt.Sprintf("%d:%d", i, seq)
 				r := &kgo.Record{Key: []byte(id), Value: []byte(id), Headers: []kgo.RecordHeader{{Key: IDHeader, Value: []byte(id)}}}
-				e.rec.Record(Op{Type: TProduce, Outcome: Invoke, Proc: proc, ID: id, Topic: topic})
+				e.rec.Record(Op{Type: TProduce, Outcome: Invoke, Proc: proc, ID: id, Topic: topic, Idem: idem})
 				ps.sent.Add(1)
 				cl.Produce(ctx, r, func(r *kgo.Record, err error) {
 					op := Op{Type: TProduce, Outcome: produceOutcome(err), Proc: proc, ID: id, Topic: topic, Partition: r.Partition, Offset: r.Offset}
@@ -103,14 +109,19 @@ func (e *env) startProducers(ctx context.Context, topic string) (*producers, err
 // stopProducing stops sending and waits (bounded) for outstanding records;
 // records still outstanding then end with an unknown outcome.
 func (ps *producers) stopProducing() {
-	close(ps.stop)
-	ps.loops.Wait()
+	ps.stopSending()
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 	for _, cl := range ps.clients {
 		_ = cl.Flush(ctx)
 	}
 	ps.close()
+}
+
+// stopSending ends the send loops; outstanding records keep going.
+func (ps *producers) stopSending() {
+	ps.stopOnce.Do(func() { close(ps.stop) })
+	ps.loops.Wait()
 }
 
 func (ps *producers) close() {
@@ -257,10 +268,17 @@ func (e *env) readAll(ctx context.Context, topic string, ends map[int32]int64, c
 	}
 	defer cl.Close()
 	prog := newProgress()
+	almost := map[int32]int64{}
+	for p, end := range ends {
+		almost[p] = end - 1
+	}
 	for {
-		if done, idle := prog.caughtUp(ends); done {
+		done, idle := prog.caughtUp(ends)
+		// A transactional topic ends in a control marker nobody receives.
+		if nearly, _ := prog.caughtUp(almost); done || nearly && idle > 2*time.Second {
 			return nil
-		} else if idle > e.cfg.Drain {
+		}
+		if idle > e.cfg.Drain {
 			return fmt.Errorf("final read of %s: no progress for %s (end offsets %v)", topic, e.cfg.Drain, ends)
 		}
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -275,15 +293,6 @@ func (e *env) readAll(ctx context.Context, topic string, ends map[int32]int64, c
 			}
 			prog.saw(r.Partition, r.Offset)
 		})
-		// A partition ending in a transaction marker never delivers its
-		// last offset: its position says it got there.
-		fs.EachPartition(func(p kgo.FetchTopicPartition) {
-			if p.HighWatermark > 0 && p.Err == nil {
-				if lso := p.LastStableOffset; committed && lso >= ends[p.Partition] && len(p.Records) == 0 {
-					prog.saw(p.Partition, ends[p.Partition]-1)
-				}
-			}
-		})
 	}
 }
 
@@ -297,10 +306,76 @@ type queueLoad struct {
 	clients  []*kgo.Client
 	observer chan struct{}
 	obsDone  sync.WaitGroup
+
+	// What each member owns (for scenarios to wait on; never a safety
+	// decision), and how to kill one.
+	mu      sync.Mutex
+	own     map[string][]int32
+	cancels map[string]context.CancelFunc
+	cuts    map[string]*cutDialer
+}
+
+func (l *queueLoad) setOwned(proc string, ps []int32, add bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur := l.own[proc]
+	if add {
+		cur = append(cur, ps...)
+	} else {
+		cur = slices.DeleteFunc(cur, func(p int32) bool { return slices.Contains(ps, p) })
+	}
+	slices.Sort(cur)
+	l.own[proc] = slices.Compact(cur)
+}
+
+// owners counts the members owning partitions.
+func (l *queueLoad) owners() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, ps := range l.own {
+		if len(ps) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func (l *queueLoad) owned(proc string) []int32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.own[proc])
+}
+
+func (l *queueLoad) ownerOf(p int32) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for proc, ps := range l.own {
+		if slices.Contains(ps, p) {
+			return proc
+		}
+	}
+	return ""
+}
+
+// kill crashes a member: its connections are cut (no LeaveGroup, no
+// heartbeats) and its loop stops.
+func (l *queueLoad) kill(proc string) {
+	l.mu.Lock()
+	cut, cancel := l.cuts[proc], l.cancels[proc]
+	delete(l.own, proc)
+	l.mu.Unlock()
+	if cut != nil {
+		cut.setCut(true)
+	}
+	if cancel != nil {
+		cancel()
+	}
 }
 
 func (e *env) startQueue(ctx context.Context) (load, error) {
-	l := &queueLoad{e: e, prog: newProgress(), observer: make(chan struct{})}
+	l := &queueLoad{e: e, prog: newProgress(), observer: make(chan struct{}),
+		own: map[string][]int32{}, cancels: map[string]context.CancelFunc{}, cuts: map[string]*cutDialer{}}
 	cctx, cancel := context.WithCancel(ctx)
 	l.cancel = cancel
 	for i := range e.cfg.Run.Consumers {
@@ -364,6 +439,7 @@ func (l *queueLoad) startConsumer(ctx context.Context, proc string) error {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			e.rec.Record(Op{Type: TAssign, Proc: proc, Group: e.group, Partitions: partitions(m)})
+			l.setOwned(proc, partitions(m), true)
 		}),
 		kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
 			if e.cfg.Commit == "auto" {
@@ -371,11 +447,20 @@ func (l *queueLoad) startConsumer(ctx context.Context, proc string) error {
 				_ = cl.CommitUncommittedOffsets(ctx)
 			}
 			e.rec.Record(Op{Type: TRevoke, Proc: proc, Group: e.group, Partitions: partitions(m)})
+			l.setOwned(proc, partitions(m), false)
 		}),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			e.rec.Record(Op{Type: TLost, Proc: proc, Group: e.group, Partitions: partitions(m)})
+			l.setOwned(proc, partitions(m), false)
 		}),
 	)
+	if e.cuttable {
+		cut := &cutDialer{}
+		l.cuts[proc] = cut
+		opts = append(opts, kgo.Dialer(cut.dial))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	l.cancels[proc] = cancel
 	if e.cfg.Commit == "auto" {
 		lastAuto.Store(floatBits(e.rec.Now()))
 		rec := e.commitRecorder(proc, func() float64 { return bitsFloat(lastAuto.Load()) })
@@ -432,6 +517,9 @@ func (l *queueLoad) drain(ctx context.Context) error {
 func (l *queueLoad) close() {
 	l.cancel()
 	l.loops.Wait()
+	for _, cut := range l.cuts {
+		cut.setCut(false) // a killed member may leave now
+	}
 	for _, cl := range l.clients {
 		cl.Close()
 	}

@@ -22,8 +22,9 @@
 // object:
 //
 //	meta.schema      1
-//	meta.workload    produce | queue | txn (a named scenario records the
-//	                 workload it runs)
+//	meta.workload    produce | queue | txn: what the checker checks
+//	meta.scenario    isr-timeline | duplicates | rebalance | eos, for a
+//	                 named scenario (its timeline is printed from the history)
 //	meta.topic       the topic producers write (txn: the input topic)
 //	meta.output      txn: the topic the pipeline writes
 //	meta.partitions  partitions of meta.topic
@@ -48,6 +49,8 @@
 //	topic, partition, offset, hw
 //	group      commit and offsets lines
 //	partitions assign, revoke and lost lines
+//	isr        metadata lines: the partition's in-sync replicas
+//	idem       produce invoke lines: the producer is idempotent
 //	fault, brokers, error, note
 //
 // Types:
@@ -69,6 +72,7 @@
 //	txn-abort    ok: the transaction was aborted
 //	fault-start, fault-stop
 //	             the nemesis applied or healed fault (brokers acted on)
+//	metadata     a partition's leader (brokers) and isr changed
 //	ends         ok: at the end, a partition's last stable offset (offset)
 //	             and high watermark (hw) of the topic
 //	phase        note names a phase: load-start, load-end (the nemesis

@@ -38,6 +38,7 @@ const (
 	TFaultStop  Type = "fault-stop"
 	TPhase      Type = "phase"
 	TEnds       Type = "ends"
+	TMetadata   Type = "metadata"
 )
 
 // Outcome is an operation's result.
@@ -66,6 +67,7 @@ const (
 type Meta struct {
 	Schema     int     `json:"schema"`
 	Workload   string  `json:"workload"`
+	Scenario   string  `json:"scenario,omitempty"`
 	Topic      string  `json:"topic"`
 	Output     string  `json:"output,omitempty"`
 	Partitions int32   `json:"partitions"`
@@ -93,6 +95,8 @@ type Op struct {
 	HW         int64   `json:"hw,omitempty"`
 	Group      string  `json:"group,omitempty"`
 	Partitions []int32 `json:"partitions,omitempty"`
+	ISR        []int32 `json:"isr,omitempty"`
+	Idem       bool    `json:"idem,omitempty"`
 	Fault      string  `json:"fault,omitempty"`
 	Brokers    []int32 `json:"brokers,omitempty"`
 	Err        string  `json:"error,omitempty"`

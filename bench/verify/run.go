@@ -109,6 +109,8 @@ type env struct {
 	// abortTxn makes the first transactional worker abort its abortTxn-th
 	// transaction on purpose (the eos scenario); 0: never.
 	abortTxn int
+	// cuttable gives each group member a dialer a scenario can cut.
+	cuttable bool
 }
 
 func (e *env) logf(format string, args ...any) {
@@ -129,13 +131,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("run directory: %w", err)
 	}
 	workload := cfg.Workload
-	switch workload {
-	case "isr-timeline", "duplicates":
-		workload = "produce"
-	case "rebalance":
-		workload = "queue"
-	case "eos":
-		workload = "txn"
+	sc := scenarios()[cfg.Workload]
+	if sc != nil {
+		if len(cfg.Nemesis) > 0 {
+			return nil, fmt.Errorf("%w: the %s scenario applies its own faults; leave out --nemesis", ErrNemesis, sc.name)
+		}
+		workload = sc.workload
+		sc.setup(&cfg)
 	}
 	e, err := newEnv(ctx, &cfg)
 	if err != nil {
@@ -146,12 +148,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 
-	plan, ex, err := e.nemesis(ctx)
+	plan, ex, err := e.nemesis(ctx, sc)
 	if err != nil {
 		return nil, err
 	}
 	meta := Meta{Workload: workload, Topic: e.topic, Partitions: e.parts, Group: e.group, Idempotent: e.idempotent,
 		Seed: cfg.Seed, Nemesis: nemesisString(cfg.Nemesis), Target: cfg.Run.Target.Describe()}
+	if sc != nil {
+		meta.Scenario = sc.name
+	}
 	if workload == "txn" {
 		meta.Output, meta.StallS = e.topic+"-out", cfg.Stall.Seconds()
 	}
@@ -159,7 +164,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if e.rec, err = NewRecorder(path, meta); err != nil {
 		return nil, err
 	}
-	runErr := e.run(ctx, workload, plan, ex)
+	runErr := e.run(ctx, workload, sc, plan, ex)
 	if err := e.rec.Close(); err != nil {
 		return nil, errors.Join(runErr, err)
 	}
@@ -303,7 +308,7 @@ func (e *env) waitLeaders(ctx context.Context, topics ...string) error {
 }
 
 // nemesis builds the schedule and the executor for the target.
-func (e *env) nemesis(ctx context.Context) ([]Step, executor, error) {
+func (e *env) nemesis(ctx context.Context, sc *scenario) ([]Step, executor, error) {
 	m, err := e.adm.BrokerMetadata(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -317,11 +322,15 @@ func (e *env) nemesis(ctx context.Context) ([]Step, executor, error) {
 		}
 		return plan, &embeddedExec{c: c, dir: e.cfg.Dir, timeout: 60 * time.Second}, nil
 	}
-	if len(e.cfg.Nemesis) > 0 && len(e.cfg.Run.Target.Bootstrap()) > 0 {
-		if len(ids) < 2 && len(e.cfg.Nemesis) > 0 {
+	actions := e.cfg.Nemesis
+	if sc != nil {
+		actions = sc.actions
+	}
+	if len(actions) > 0 {
+		if len(ids) < 2 {
 			return nil, nil, fmt.Errorf("%w: the cluster has %d broker: faults need at least 2", ErrNemesis, len(ids))
 		}
-		if err := CheckCommands(e.cfg.Nemesis, e.cfg.Commands); err != nil {
+		if err := CheckCommands(actions, e.cfg.Commands); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -426,34 +435,51 @@ type load interface {
 	drain(ctx context.Context) error
 }
 
-func (e *env) run(ctx context.Context, workload string, plan []Step, ex executor) error {
+func (e *env) run(ctx context.Context, workload string, sc *scenario, plan []Step, ex executor) error {
 	var (
 		l   load
 		err error
 	)
 	e.rec.Record(Op{Type: TPhase, Note: PhaseLoadStart})
 	start := time.Now()
-	switch workload {
-	case "produce":
+	switch {
+	case sc != nil && sc.start != nil:
+		l, err = sc.start(ctx, e)
+	case workload == "produce":
 		l, err = e.startProduce(ctx)
-	case "queue":
+	case workload == "queue":
 		l, err = e.startQueue(ctx)
-	case "txn":
+	case workload == "txn":
 		l, err = e.startTxn(ctx)
 	}
 	if err != nil {
 		return err
 	}
-	e.logf("%s workload on %s (%d partitions), nemesis %s, seed %d, %d fault(s) planned", e.cfg.Workload, e.topic, e.parts, nemesisString(e.cfg.Nemesis), e.cfg.Seed, len(plan))
 	stop := make(chan struct{})
+	over := make(chan struct{}) // the scenario finished early
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		e.runNemesis(ctx, start, plan, ex, stop)
-	}()
+	if sc != nil {
+		e.logf("scenario %s on %s (%d partitions)", sc.name, e.topic, e.parts)
+		go func() {
+			defer wg.Done()
+			if sc.drive == nil {
+				<-stop
+				return
+			}
+			defer close(over)
+			sc.drive(ctx, e, l, ex, stop)
+		}()
+	} else {
+		e.logf("%s workload on %s (%d partitions), nemesis %s, seed %d, %d fault(s) planned", e.cfg.Workload, e.topic, e.parts, nemesisString(e.cfg.Nemesis), e.cfg.Seed, len(plan))
+		go func() {
+			defer wg.Done()
+			e.runNemesis(ctx, start, plan, ex, stop)
+		}()
+	}
 	select {
 	case <-time.After(e.cfg.Run.Duration):
+	case <-over:
 	case <-ctx.Done():
 	}
 	close(stop)

@@ -112,7 +112,11 @@ func (l *txnLoad) worker(ctx context.Context, i int) {
 			})
 			try := kgo.TryCommit
 			if i == 0 && n == l.abortTxn {
+				// Written first, so the log holds what the abort hides.
 				try = kgo.TryAbort
+				if err := s.Client().Flush(ctx); err != nil {
+					e.logf("%s: flush before the abort: %v", proc, err)
+				}
 			}
 			e.rec.Record(Op{Type: TTxnCommit, Outcome: Invoke, Proc: proc, Txn: txn})
 			committed, err := s.End(ctx, try)
@@ -182,6 +186,19 @@ func (l *txnLoad) drain(ctx context.Context) error {
 	e.rec.Record(Op{Type: TPhase, Note: PhaseDrained, Err: errString(err)})
 	l.dcancel()
 	l.dwg.Wait()
+	if l.abortTxn > 0 {
+		// What the log holds, aborted transactions included.
+		hw, herr := e.endOffsets(ctx, l.out, false)
+		if herr == nil {
+			herr = e.readAll(ctx, l.out, hw, false, func(r *kgo.Record) {
+				e.rec.Record(Op{Type: TRead, Outcome: OK, Proc: "final-read-uncommitted", ID: header(r, IDHeader), Src: header(r, SrcHeader), Txn: header(r, TxnHeader),
+					Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
+			})
+		}
+		if err == nil && herr != nil {
+			err = fmt.Errorf("read_uncommitted read of %s: %w", l.out, herr)
+		}
+	}
 	return err
 }
 

@@ -134,7 +134,7 @@ func newVerifyCmd(stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			res := verify.Check(ops)
-			return printVerify(o, &res, args[0])
+			return printVerify(o, &res, ops, args[0])
 		},
 	}
 	check.Flags().BoolVar(&o.json, "json", false, "print the result as JSON instead of the summary")
@@ -183,14 +183,21 @@ func runVerify(cmd *cobra.Command, o *verifyOptions) (err error) {
 		return err
 	}
 	external := o.load.bootstrap != "" || c.Run.Client["bootstrap.servers"] != ""
+	actions := c.Nemesis
+	if sa := verify.ScenarioActions(c.Workload); sa != nil {
+		if len(c.Nemesis) > 0 {
+			return fmt.Errorf("--nemesis: %w: the %s scenario applies its own faults; leave out --nemesis", verify.ErrNemesis, c.Workload)
+		}
+		actions = sa
+	}
 	switch {
-	case external && len(c.Nemesis) > 0:
-		if err := verify.CheckCommands(c.Nemesis, c.Commands); err != nil {
+	case external && len(actions) > 0:
+		if err := verify.CheckCommands(actions, c.Commands); err != nil {
 			return fmt.Errorf("--nemesis-cmd: %w", err)
 		}
 	case !external && len(c.Commands) > 0:
 		return fmt.Errorf("--nemesis-cmd: %w: commands are for an external cluster (--bootstrap); the embedded cluster's faults need none", verify.ErrNemesis)
-	case !external && len(c.Nemesis) > 0 && o.load.brokers < 2:
+	case !external && len(actions) > 0 && o.load.brokers < 2:
 		return fmt.Errorf("--nemesis: %w: faults need the embedded cluster with --brokers 2 or more", verify.ErrNemesis)
 	}
 	c.Dir = o.outDir
@@ -214,7 +221,12 @@ func runVerify(cmd *cobra.Command, o *verifyOptions) (err error) {
 	if res == nil {
 		return err
 	}
-	perr := printVerify(o, res, filepath.Join(c.Dir, verify.HistoryFile))
+	history := filepath.Join(c.Dir, verify.HistoryFile)
+	ops, rerr := verify.ReadHistory(history)
+	if rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	perr := printVerify(o, res, ops, history)
 	if err != nil {
 		return err
 	}
@@ -224,7 +236,7 @@ func runVerify(cmd *cobra.Command, o *verifyOptions) (err error) {
 // errAnomalies makes the exit status 1 after the summary said why.
 var errAnomalies = fmt.Errorf("%w: anomalies found", errSilent)
 
-func printVerify(o *verifyOptions, res *verify.Result, history string) error {
+func printVerify(o *verifyOptions, res *verify.Result, ops []verify.Op, history string) error {
 	if o.json {
 		enc := json.NewEncoder(o.stdout)
 		enc.SetIndent("", "  ")
@@ -232,6 +244,7 @@ func printVerify(o *verifyOptions, res *verify.Result, history string) error {
 			return err
 		}
 	} else {
+		verify.WriteTimeline(o.stdout, ops)
 		verify.WriteSummary(o.stdout, res, history)
 	}
 	if !res.Valid {

@@ -74,7 +74,7 @@ func TestVerifyCheckHistory(t *testing.T) {
 	const regression = `{"t":0.2,"type":"offsets","outcome":"ok","t0":0.15,"proc":"observer","group":"g","offset":-1}` + "\n"
 	for _, tc := range []struct {
 		name, history, want string
-		code               int
+		code                int
 	}{
 		{"valid", start + ops, "verdict: VALID", 0},
 		{"regression", start + `{"t":0.1,"type":"commit","outcome":"ok","t0":0.05,"group":"g","offset":7}` + "\n" + regression + `{"t":0.3,"type":"phase","note":"end"}` + "\n", "commit-regression  1", 1},
