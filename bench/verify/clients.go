@@ -53,9 +53,9 @@ type producers struct {
 	e        *env
 	stop     chan struct{}
 	stopOnce sync.Once
-	loops   sync.WaitGroup
-	clients []*kgo.Client
-	sent    atomic.Int64
+	loops    sync.WaitGroup
+	clients  []*kgo.Client
+	sent     atomic.Int64
 }
 
 // startProducers starts cfg.Run.Producers clients writing to topic.

@@ -198,7 +198,9 @@ type dupLoad struct {
 	sets []*producers
 }
 
-func startDuplicates(_ context.Context, e *env) (load, error) { return &dupLoad{produceLoad: produceLoad{e: e}}, nil }
+func startDuplicates(_ context.Context, e *env) (load, error) {
+	return &dupLoad{produceLoad: produceLoad{e: e}}, nil
+}
 
 // next stops the running set's sends (its records complete meanwhile)
 // and makes ps the running one.
