@@ -82,6 +82,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newProfilesCmd(stdout, stderr),
 		newReportCmd(stdout, stderr),
 		newPlanCmd(stdout, stderr),
+		newVerifyCmd(stdout, stderr),
 	)
 	return root
 }
