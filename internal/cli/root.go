@@ -82,6 +82,8 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newProfilesCmd(stdout, stderr),
 		newReportCmd(stdout, stderr),
 		newPlanCmd(stdout, stderr),
+		newABCmd(stdout, stderr),
+		newCompareCmd(stdout, stderr),
 	)
 	return root
 }
