@@ -28,15 +28,27 @@ type SidePoint struct {
 }
 
 // LoadSide reads a sweep run directory, or a comma-separated list of
-// result JSON files taken as repeated runs of one point.
+// result JSON files (or patterns such as out/A-*.json) taken as repeated
+// runs of one point.
 func LoadSide(path string) (*Side, error) {
 	st, err := os.Stat(path)
 	if err == nil && st.IsDir() {
 		return loadSweepSide(path)
 	}
+	var files []string
+	for _, part := range strings.Split(path, ",") {
+		m, err := filepath.Glob(part)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", part, err)
+		}
+		if len(m) == 0 { // not a pattern, or one matching nothing: the read says which
+			m = []string{part}
+		}
+		files = append(files, m...)
+	}
 	s := &Side{Path: path}
 	p := &SidePoint{}
-	for i, file := range strings.Split(path, ",") {
+	for i, file := range files {
 		res, err := bench.ReadResult(file)
 		if err != nil {
 			return nil, err
