@@ -8,6 +8,9 @@ type Stat struct {
 	Min    float64 `json:"min"`
 	Max    float64 `json:"max"`
 	N      int     `json:"n"`
+	// Values are the per-round values (ratios keep them: verdicts pool
+	// them over workloads).
+	Values []float64 `json:"values,omitempty"`
 }
 
 // Spread is the range as a share of the median (0.1 = the rounds span 10 %
@@ -38,5 +41,7 @@ func ratios(target, ref map[int]float64) Stat {
 		}
 		rs = append(rs, v/r)
 	}
-	return summarize(rs)
+	st := summarize(rs)
+	st.Values = rs
+	return st
 }

@@ -90,3 +90,27 @@ func finite(xs []float64) []float64 {
 	}
 	return out
 }
+
+// MedianInterval bounds the median of the distribution xs came from at
+// confidence at least 1 − alpha, by order statistics (the sign test's
+// interval: no shape assumed). ±Inf when there are too few values: 5 or
+// fewer at alpha 0.05.
+func MedianInterval(xs []float64, alpha float64) (lo, hi float64) {
+	s := finite(xs)
+	slices.Sort(s)
+	n := len(s)
+	// k is the largest count with P(Binomial(n, ½) ≤ k−1) ≤ alpha/2.
+	k, cum, p := 0, 0.0, math.Pow(0.5, float64(n))
+	for j := 0; j < n; j++ {
+		cum += p
+		if cum > alpha/2 {
+			break
+		}
+		k = j + 1
+		p = p * float64(n-j) / float64(j+1)
+	}
+	if k == 0 {
+		return math.Inf(-1), math.Inf(1)
+	}
+	return s[k-1], s[n-k]
+}

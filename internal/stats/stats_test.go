@@ -2,6 +2,7 @@ package stats
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -65,5 +66,39 @@ func TestSummarize(t *testing.T) {
 	}
 	if z := Summarize([]float64{-1, 0, 1}); z.Spread() != 0 {
 		t.Fatalf("zero median: spread %v, want 0", z.Spread())
+	}
+}
+
+func TestMedianInterval(t *testing.T) {
+	xs := []float64{9, 1, 8, 2, 7, 3, 6, 4, 5} // 1..9
+	tests := []struct {
+		n      int
+		lo, hi float64
+	}{
+		// n=5: P(B ≤ 0) = 1/32 > 0.025, unbounded; n=6: 1/64 ≤ 0.025 < 7/64, the extremes.
+		{5, math.Inf(-1), math.Inf(1)},
+		{6, 1, 9}, // of 9,1,8,2,7,3: min 1, max 9
+		{9, 2, 8}, // P(B ≤ 1) = 10/512 ≤ 0.025: the second from each end
+	}
+	for _, tt := range tests {
+		lo, hi := MedianInterval(xs[:tt.n], 0.05)
+		if lo != tt.lo || hi != tt.hi {
+			t.Errorf("n=%d: [%v, %v], want [%v, %v]", tt.n, lo, hi, tt.lo, tt.hi)
+		}
+	}
+	// Coverage: the interval holds the true median at least 95 % of the time.
+	rng := rand.New(rand.NewPCG(9, 10))
+	miss := 0
+	for range 1000 {
+		s := make([]float64, 12)
+		for i := range s {
+			s[i] = rng.ExpFloat64() // median ln 2
+		}
+		if lo, hi := MedianInterval(s, 0.05); lo > math.Ln2 || hi < math.Ln2 {
+			miss++
+		}
+	}
+	if miss > 50+14 { // 5 % plus two standard errors of 1,000 trials
+		t.Fatalf("interval missed the median in %d of 1000 trials, want at most about 50", miss)
 	}
 }
