@@ -81,11 +81,7 @@ func loadSweepSide(dir string) (*Side, error) {
 			sp.Key += "|" + p.Def.Label
 		}
 		seen[sp.Key] = true
-		for _, r := range p.Line.Runs {
-			if r.Counted {
-				sp.Runs = append(sp.Runs, r.Figures)
-			}
-		}
+		sp.Runs = countedRuns(p)
 		sp.Invalid = p.Line.Invalid
 		s.Points = append(s.Points, sp)
 	}
@@ -114,4 +110,16 @@ func Match(a, b *Side) (pairs [][2]*SidePoint, onlyA, onlyB []*SidePoint) {
 		}
 	}
 	return pairs, onlyA, onlyB
+}
+
+// countedRuns are the per-run figures of a finished point's counted runs
+// (its repetitions).
+func countedRuns(p *Point) []map[string]float64 {
+	var out []map[string]float64
+	for _, r := range p.Line.Runs {
+		if r.Counted {
+			out = append(out, r.Figures)
+		}
+	}
+	return out
 }
