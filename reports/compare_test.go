@@ -136,3 +136,34 @@ func TestMatchSweepRuns(t *testing.T) {
 		t.Fatalf("empty directory: got %v, want not a sweep run directory", err)
 	}
 }
+
+// report --compare: a delta table per matched point and the overlaid
+// spectra where both sides kept histograms.
+func TestWriteCompareReport(t *testing.T) {
+	dir := t.TempDir()
+	rep, err := WriteCompareReport(smallRun, smallRun, dir, 0.05)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(rep.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Points != 17 || strings.Count(string(md), "\n## p") != 17 {
+		t.Fatalf("%d points, %d sections; want 17 of each:\n%s", rep.Points, strings.Count(string(md), "\n## p"), md)
+	}
+	if len(rep.Charts) == 0 {
+		t.Fatal("no overlaid spectrum drawn")
+	}
+	for _, c := range rep.Charts {
+		if st, err := os.Stat(c.PNG); err != nil || st.Size() == 0 {
+			t.Fatalf("chart %s: %v", c.PNG, err)
+		}
+		if !strings.Contains(string(md), "]("+filepath.Base(c.PNG)+")") {
+			t.Fatalf("compare.md does not show %s", c.PNG)
+		}
+	}
+	if !strings.Contains(string(md), "| response p99 (ms) | 9.04 | 9.04 | ~ (+0.0%) |") {
+		t.Fatalf("compare.md lacks the p001 response p99 row:\n%.2000s", md)
+	}
+}
