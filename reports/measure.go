@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kbench/kbench/internal/stats"
 	"github.com/kbench/kbench/internal/units"
 	"github.com/kbench/kbench/profiles"
 )
@@ -54,13 +55,6 @@ func pairsOf(points []*Point, a, b func(Settings) bool, names ...string) [][2]*P
 		}
 	}
 	return out
-}
-
-// medianOf is the lower median, so it is one of the values.
-func medianOf(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[(len(s)-1)/2]
 }
 
 // costOf states what choosing the first point of each pair over the
@@ -143,7 +137,7 @@ func spread(xs []float64, f func(float64) string) string {
 	case 2:
 		return f(xs[0]) + " and " + f(xs[1])
 	}
-	return fmt.Sprintf("%s (median; %s to %s)", f(medianOf(xs)), f(slices.Min(xs)), f(slices.Max(xs)))
+	return fmt.Sprintf("%s (median; %s to %s)", f(stats.Median(xs)), f(slices.Min(xs)), f(slices.Max(xs)))
 }
 
 func pairCount(n int, what string) string {
@@ -231,7 +225,7 @@ func Measure(run *Run, rf int) *Measured {
 			}
 		}
 		if len(ratios) > 0 {
-			m.CompressionRatio = medianOf(ratios)
+			m.CompressionRatio = stats.Median(ratios)
 			m.RatioNote = fmt.Sprintf("median of %d valid %s point(s)", len(ratios), r.Value)
 		}
 	}
@@ -391,7 +385,7 @@ func recommendCodec(pts []*Point) Recommendation {
 		if len(st.ratios) == 0 || (topThr > 0 && st.thr > 0 && st.thr < 0.9*topThr) {
 			continue
 		}
-		if m := medianOf(st.ratios); m > bestRatio {
+		if m := stats.Median(st.ratios); m > bestRatio {
 			r.Value, bestRatio = c, m
 		}
 	}

@@ -53,7 +53,7 @@ func (r *Report) Markdown() string {
 	bt.markdown(&b)
 	b.WriteString("\n## Results\n\n")
 	b.WriteString("Every point of the profile in sweep order. Latencies are response time (from the intended send) unless named; " +
-		"figures are medians over each point's counted runs. ★ best of its durability level, ⚠ invalid (the load generator's own checks failed: " +
+		"figures are medians over each point's counted runs. ★ best of its durability level, ≈ tied with it (see the rule above), ⚠ invalid (the load generator's own checks failed: " +
 		"its figures are shown but not to be trusted), ✗ failed, … not run.\n\n")
 	rt := r.resultsTable()
 	rt.markdown(&b)
@@ -213,7 +213,7 @@ var reportTemplate = template.Must(template.New("report").Parse(`{{template "hea
 {{template "table" .Best}}
 <h2>Results</h2>
 <p>Every point of the profile in sweep order. Latencies are response time (from the intended send) unless named; figures are medians over each point's counted runs.
-★ best of its durability level (green), ⚠ invalid (amber: the load generator's own checks failed, its figures are not to be trusted), ✗ failed (red), … not run (grey).</p>
+★ best of its durability level (green), ≈ tied with it (see the rule above), ⚠ invalid (amber: the load generator's own checks failed, its figures are not to be trusted), ✗ failed (red), … not run (grey).</p>
 {{template "table" .Results}}
 {{with .Audit}}<h2>Durability audit</h2>
 <p>Every acknowledged record read back after the run: lost = acknowledged but not readable, duplicated = readable more than once.</p>
