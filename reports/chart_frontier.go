@@ -60,27 +60,19 @@ func frontierDots(points []*Point, level string) []runDot {
 	return dots
 }
 
-// paretoFront keeps the valid runs no other valid run beats on both
-// throughput and p99, in increasing throughput.
-func paretoFront(dots []runDot) []runDot {
+// validFront is the Pareto front of the valid runs (no other valid run
+// has both more throughput and a lower p99), in increasing throughput.
+func validFront(dots []runDot) []runDot {
 	var valid []runDot
 	for _, d := range dots {
 		if d.valid {
 			valid = append(valid, d)
 		}
 	}
-	slices.SortFunc(valid, func(a, b runDot) int {
-		return cmp.Or(cmp.Compare(b.mibps, a.mibps), cmp.Compare(a.p99, b.p99))
-	})
 	var front []runDot
-	best := math.Inf(1)
-	for _, d := range valid {
-		if d.p99 < best {
-			front = append(front, d)
-			best = d.p99
-		}
+	for _, i := range paretoFront(len(valid), func(i int) float64 { return valid[i].mibps }, func(i int) float64 { return -valid[i].p99 }) {
+		front = append(front, valid[i])
 	}
-	slices.Reverse(front)
 	return front
 }
 
@@ -120,7 +112,7 @@ func frontierChart(points []*Point) (*plot.Plot, string) {
 			}
 		}
 		var front plotter.XYs
-		for _, d := range paretoFront(dots) {
+		for _, d := range validFront(dots) {
 			front = append(front, plotter.XY{X: d.mibps, Y: d.p99})
 		}
 		var thumbs []plot.Thumbnailer

@@ -248,7 +248,7 @@ func TestParetoFront(t *testing.T) {
 		{mibps: 50, p99: 1, valid: false}, // invalid runs never count
 		{mibps: 5, p99: 2, valid: true},   // as fast at lower throughput: beaten
 	}
-	got := paretoFront(dots)
+	got := validFront(dots)
 	want := []runDot{{10, 2, true}, {20, 3, true}, {40, 30, true}}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
