@@ -123,7 +123,9 @@ func frontierReading(levels []LevelOutcome) []string {
 	for _, l := range levels {
 		var b strings.Builder
 		b.WriteString(l.Level)
-		if l.Level == fastest.Level {
+		if l.MaxMiBps <= 0 {
+			b.WriteString(" met the SLO at no rate tried")
+		} else if l.Level == fastest.Level {
 			fmt.Fprintf(&b, " is the fastest level (%s MiB/s sustained)", formatFig(l.MaxMiBps))
 		} else if fastest.MaxMiBps > 0 {
 			fmt.Fprintf(&b, " costs %.0f %% of throughput (%s against %s MiB/s)", 100*(1-l.MaxMiBps/fastest.MaxMiBps), formatFig(l.MaxMiBps), formatFig(fastest.MaxMiBps))

@@ -20,6 +20,9 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // smallRun is a real run directory (see testdata/README.md).
 const smallRun = "testdata/run-small"
 
+// frontierRun is a quick-profile sweep: a durability frontier.
+const frontierRun = "testdata/run-frontier"
+
 // copyRun copies a run directory into a temporary one, so reports are
 // written beside a copy and testdata stays as checked in.
 func copyRun(t *testing.T, src string) string {
