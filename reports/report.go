@@ -41,7 +41,15 @@ type Report struct {
 	Skipped []string
 	// Problems are charts that could not be drawn (an unreadable hlog, say).
 	Problems []string
+	// Frontier is each durability level's capacity and loss when the
+	// profile measured a frontier; Reading says in words what it shows.
+	Frontier []LevelOutcome
+	Reading  []string
 }
+
+// frontierChartName is the throughput-versus-durability chart's file name;
+// the report's reading goes under it.
+const frontierChartName = "durability-frontier"
 
 // bestRule is how the best point of a durability level is chosen; the
 // report states it.
@@ -90,6 +98,20 @@ func BuildReport(run *Run, dir string) (*Report, error) {
 		}
 		rep.Charts = append(rep.Charts, Chart{Kind: kind, Name: name, Title: title, Caption: caption, PNG: png, SVG: svg})
 		return nil
+	}
+
+	// 0. The throughput-versus-durability frontier and its latency cost.
+	rep.Frontier = frontierOutcomes(run.Points, m.Profile.Frontier)
+	rep.Reading = frontierReading(rep.Frontier)
+	if f, caption := durabilityFrontierChart(rep.Frontier); f != nil {
+		if err := add("durability", frontierChartName, f.rows[0][0].Title.Text, *f, caption); err != nil {
+			return nil, err
+		}
+		if f, caption := p99CostChart(rep.Frontier); f != nil {
+			if err := add("durability", "durability-p99-cost", f.rows[0][0].Title.Text, *f, caption); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	// 1. Throughput vs latency per durability level.
@@ -178,7 +200,8 @@ func BuildReport(run *Run, dir string) (*Report, error) {
 		rep.Skipped = append(rep.Skipped, "partition scaling: no finished unthrottled or max-sustainable points differ only in partitions")
 	}
 
-	// 6. Throughput and p99 over time, per point.
+	// 6. Throughput and p99 over time, per point; a frontier point's fault
+	// runs too, with their faults marked.
 	var uncounted []string
 	for _, p := range run.Points {
 		if !p.Done() {
@@ -186,15 +209,23 @@ func BuildReport(run *Run, dir string) (*Report, error) {
 		}
 		if p.Line.Hlog == "" {
 			uncounted = append(uncounted, p.Def.ID)
-			continue
-		}
-		f, caption, err := timelineChart(run.Dir, p)
-		if err != nil {
+		} else if f, caption, err := timelineChart(run.Dir, p); err != nil {
 			rep.Problems = append(rep.Problems, "over time "+p.Def.ID+": "+err.Error())
-			continue
-		}
-		if err := add("timeline", "timeline-"+p.Def.ID, f.rows[0][0].Title.Text, f, caption); err != nil {
+		} else if err := add("timeline", "timeline-"+p.Def.ID, f.rows[0][0].Title.Text, f, caption); err != nil {
 			return nil, err
+		}
+		for _, r := range p.Line.Runs {
+			if r.Phase != sweep.PhaseFault {
+				continue
+			}
+			f, caption, err := faultTimelineChart(run.Dir, p, r)
+			if err != nil {
+				rep.Problems = append(rep.Problems, "over time "+p.Def.ID+" "+r.Name+": "+err.Error())
+				continue
+			}
+			if err := add("timeline", "timeline-"+p.Def.ID+"-"+r.Name, f.rows[0][0].Title.Text, f, caption); err != nil {
+				return nil, err
+			}
 		}
 	}
 
