@@ -22,6 +22,7 @@ type sweepOptions struct {
 	profile       string
 	omb           string
 	ombDriver     string
+	ombJSON       string
 	dryRun        bool
 	out           string
 	resume        string
@@ -80,6 +81,7 @@ topic settings change: on a real cluster, give it a topic of its own.`,
 	f.StringVar(&o.profile, "profile", "", "built-in profile name or YAML file (kbench profiles list)")
 	f.StringVar(&o.omb, "omb", "", "OpenMessaging Benchmark workload file to run instead of a profile")
 	f.StringVar(&o.ombDriver, "omb-driver", "", "with --omb, an OpenMessaging Benchmark Kafka driver file (topic, producer and consumer properties)")
+	f.StringVar(&o.ombJSON, "omb-json", "", "also write a one-point sweep's result in OpenMessaging Benchmark's result JSON (the point's representative run)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the expanded points and the estimated duration, run nothing")
 	f.StringVar(&o.out, "out", "", "run directory; default runs/<yyyymmdd-hhmmss>-<profile>")
 	f.StringVar(&o.resume, "resume", "", "continue the run in this directory, skipping finished points")
@@ -111,6 +113,7 @@ func runSweep(ctx context.Context, o *sweepOptions) error {
 	}
 	opts := sweep.Options{Version: o.version, Dir: o.resume, Resume: o.resume != "", RetryFailed: o.retryFailed}
 	var p *profiles.Profile
+	var conv *profiles.OMBConversion
 	if o.resume != "" {
 		m, err := sweep.ReadManifest(o.resume)
 		if err != nil {
@@ -123,7 +126,6 @@ func runSweep(ctx context.Context, o *sweepOptions) error {
 			return err
 		}
 		if o.omb != "" {
-			var conv *profiles.OMBConversion
 			if p, conv, err = profiles.LoadOMB(o.omb, o.ombDriver, set); err != nil {
 				return err
 			}
@@ -156,6 +158,15 @@ func runSweep(ctx context.Context, o *sweepOptions) error {
 	}
 	if err != nil {
 		return err
+	}
+	if o.ombJSON != "" {
+		workload, driver := p.Name, "Kafka"
+		if conv != nil {
+			workload, driver = conv.Workload, conv.Driver
+		}
+		if err := writeSweepOMB(o.ombJSON, workload, driver, sum); err != nil {
+			return err
+		}
 	}
 	finished := len(sum.Lines)
 	switch {
