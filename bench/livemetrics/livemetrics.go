@@ -41,9 +41,9 @@ type Exporter struct {
 // pointSeries is what one point (or a plain run) has streamed so far.
 type pointSeries struct {
 	sent, acked, failed, consumed, ackedBytes, consumedBytes float64
-	cpu                                                     float64
-	lagRecords                                              float64
-	hists                                                   map[string]*hdr.Histogram // service, response, e2e
+	cpu                                                      float64
+	lagRecords                                               float64
+	hists                                                    map[string]*hdr.Histogram // service, response, e2e
 }
 
 var (
