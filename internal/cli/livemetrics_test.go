@@ -48,6 +48,9 @@ func TestPrometheusScrapesLiveMetrics(t *testing.T) {
 	resPath := filepath.Join(dir, "run.json")
 	out, errOut, code := kbench(t, "e2e", "--brokers", "1", "--rate", "2000", "--warmup", "1s", "--duration", "16s",
 		"--interval", "500ms", "--record-size", "200", "--metrics-listen", metricsAddr, "--json", resPath, "-q")
+	// Once the run ends its endpoint goes away and Prometheus marks the
+	// series stale: queries look back from here.
+	ended := float64(time.Now().UnixMilli()) / 1000
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -63,7 +66,7 @@ func TestPrometheusScrapesLiveMetrics(t *testing.T) {
 
 	// The last scrape saw the finished counter; a 10 s window ending 2 s
 	// before it lies inside the measured part of the run.
-	last := promQuery(t, ctx, promAddr, "timestamp(kbench_produce_acked_records_total)", 0)
+	last := promQuery(t, ctx, promAddr, "timestamp(kbench_produce_acked_records_total)", ended)
 	got := promQuery(t, ctx, promAddr, `rate(kbench_produce_acked_records_total{run=~"e2e-.*"}[10s])`, last-2)
 	t.Logf("PromQL rate %.1f records/s; the run reports %.1f", got, res.Produce.RecordsPerSec)
 	if want := res.Produce.RecordsPerSec; got < want*0.95 || got > want*1.05 {
@@ -102,14 +105,11 @@ func waitHTTP(t *testing.T, ctx context.Context, u string, log fmt.Stringer) {
 	}
 }
 
-// promQuery evaluates an instant query (at unix time at, or now when 0) and
-// returns its single value.
+// promQuery evaluates an instant query at unix time at and returns its
+// single value.
 func promQuery(t *testing.T, ctx context.Context, addr, query string, at float64) float64 {
 	t.Helper()
-	q := url.Values{"query": {query}}
-	if at > 0 {
-		q.Set("time", strconv.FormatFloat(at, 'f', 3, 64))
-	}
+	q := url.Values{"query": {query}, "time": {strconv.FormatFloat(at, 'f', 3, 64)}}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/v1/query?"+q.Encode(), nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
