@@ -290,7 +290,7 @@ type commandExec struct {
 
 func (e *commandExec) run(ctx context.Context, key string, b int32, value string) (string, error) {
 	line := strings.ReplaceAll(e.cmds[key], phBroker, strconv.Itoa(int(b)))
-	for _, ph := range []string{phDelay, phBandwidth, phFraction} {
+	if ph, ok := map[string]string{"delay": phDelay, "bandwidth": phBandwidth, "drop-produce": phFraction}[key]; ok {
 		line = strings.ReplaceAll(line, ph, value)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)

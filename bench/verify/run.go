@@ -57,6 +57,9 @@ type Config struct {
 	// Drain bounds how long consumers may go without progress while they
 	// catch up after the faults are healed; default 30s.
 	Drain time.Duration
+	// Pause is how long a scenario lets the load run between its steps
+	// (so each state shows in the timeline); default 3s.
+	Pause time.Duration
 	// Dir is the run directory (created).
 	Dir string
 	// Out receives progress and scenario timelines; default discards.
@@ -124,6 +127,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	cfg.Drain = cmp.Or(cfg.Drain, 30*time.Second)
+	cfg.Pause = cmp.Or(cfg.Pause, 3*time.Second)
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
 	}
