@@ -21,11 +21,11 @@ func TestPlanIsDeterministic(t *testing.T) {
 	if c := Plan(8, Actions(), brokers, 6, 10*time.Second, 60*time.Second); reflect.DeepEqual(a, c) {
 		t.Errorf("seeds 7 and 8 gave the same plan %v", a)
 	}
-	if len(a) != 6 {
-		t.Fatalf("got %d steps, want 6 (one per 10s interval in 60s)", len(a))
+	if len(a) != 5 {
+		t.Fatalf("got %d steps, want 5 (at 10s, 20s, ... 50s, each healed 5s later, within 60s)", len(a))
 	}
 	for i, s := range a {
-		if s.N != i+1 || s.At != time.Duration(i)*10*time.Second+2500*time.Millisecond || s.Heal != s.At+5*time.Second {
+		if s.N != i+1 || s.At != time.Duration(i+1)*10*time.Second || s.Heal != s.At+5*time.Second {
 			t.Errorf("step %d: got %+v", i, s)
 		}
 		switch s.Action {
