@@ -185,11 +185,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 }
 
 func nemesisString(as []Action) string {
-	var s []string
-	for _, a := range as {
-		s = append(s, string(a))
+	if len(as) == 0 {
+		return "none"
 	}
-	return fmt.Sprint(s)
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = string(a)
+	}
+	return strings.Join(s, ",")
 }
 
 func newEnv(ctx context.Context, cfg *Config) (*env, error) {
