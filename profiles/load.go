@@ -41,6 +41,7 @@ type rawProfile struct {
 	Exclude     yaml.Node    `yaml:"exclude"`
 	Faults      yaml.Node    `yaml:"faults"`
 	Audit       yaml.Node    `yaml:"audit"`
+	Frontier    *rawFrontier `yaml:"frontier"`
 }
 
 type rawTarget struct {
@@ -97,6 +98,7 @@ func sections() map[reflect.Type]string {
 		reflect.TypeFor[rawWorkload](): "workload",
 		reflect.TypeFor[rawSearch]():   "search",
 		reflect.TypeFor[rawSLO]():      "slo",
+		reflect.TypeFor[rawFrontier](): "frontier",
 	}
 }
 
@@ -662,7 +664,8 @@ func (p *parser) build(prof *Profile, raw *rawProfile, dir string) {
 		return
 	}
 	p.checkSearchUse(prof, raw)
-	p.checkFaults(prof, raw)
+	p.checkFaults(prof, prof.Faults, &raw.Faults, "faults")
+	p.frontier(prof, raw)
 }
 
 // durability reads the fault schedule and the audit switch.
@@ -676,34 +679,40 @@ func (p *parser) durability(prof *Profile, raw *rawProfile) {
 			prof.Audit = b
 		}
 	}
-	if !present(&raw.Faults) {
-		return
+	if present(&raw.Faults) {
+		prof.Faults = p.schedule(&raw.Faults, "faults")
 	}
-	n := resolve(&raw.Faults)
+}
+
+// schedule reads a list of faults.
+func (p *parser) schedule(n *yaml.Node, path string) faults.Schedule {
+	n = resolve(n)
 	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, "faults", "got %s, want a list of AT:ACTION[:ARGS] (10s:kill-leader:0) or {at: 10s, action: kill-leader, partition: 0}", kindOf(n))
-		return
+		p.errorf(n, path, "got %s, want a list of AT:ACTION[:ARGS] (10s:kill-leader:0) or {at: 10s, action: kill-leader, partition: 0}", kindOf(n))
+		return nil
 	}
+	var s faults.Schedule
 	for i, item := range n.Content {
 		a, err := faults.FromYAML(resolve(item))
 		if err != nil {
-			p.errorf(item, fmt.Sprintf("faults[%d]", i), "%v", err)
+			p.errorf(item, fmt.Sprintf("%s[%d]", path, i), "%v", err)
 			continue
 		}
-		prof.Faults = append(prof.Faults, a)
+		s = append(s, a)
 	}
-	prof.Faults.Sort()
+	s.Sort()
+	return s
 }
 
 // checkFaults checks the schedule against every point's cluster: actions
 // other than exec need the embedded cluster of at least 2 brokers.
-func (p *parser) checkFaults(prof *Profile, raw *rawProfile) {
-	if !prof.Faults.NeedsCluster() {
+func (p *parser) checkFaults(prof *Profile, s faults.Schedule, n *yaml.Node, path string) {
+	if !s.NeedsCluster() {
 		return
 	}
-	i := slices.IndexFunc(prof.Faults, faults.Action.NeedsCluster)
+	i := slices.IndexFunc(s, faults.Action.NeedsCluster)
 	if !prof.Target.Embedded() {
-		p.errorf(&raw.Faults, "faults", "%s needs kbench's embedded cluster; against target.bootstrap only exec faults run", prof.Faults[i])
+		p.errorf(n, path, "%s needs kbench's embedded cluster; against target.bootstrap only exec faults run", s[i])
 		return
 	}
 	seen := map[int]bool{}
@@ -713,11 +722,11 @@ func (p *parser) checkFaults(prof *Profile, raw *rawProfile) {
 		}
 		seen[pt.Brokers] = true
 		if pt.Brokers < 2 {
-			p.errorf(&raw.Faults, "faults", "%s needs an embedded cluster of 2 or more brokers, point %s (%s) has %d: set target.brokers", prof.Faults[i], pt.ID, pt.Label, pt.Brokers)
+			p.errorf(n, path, "%s needs an embedded cluster of 2 or more brokers, point %s (%s) has %d: set target.brokers", s[i], pt.ID, pt.Label, pt.Brokers)
 			continue
 		}
-		if err := prof.Faults.Validate(pt.Brokers); err != nil {
-			p.errorf(&raw.Faults, "faults", "point %s (%s): %v", pt.ID, pt.Label, err)
+		if err := s.Validate(pt.Brokers); err != nil {
+			p.errorf(n, path, "point %s (%s): %v", pt.ID, pt.Label, err)
 		}
 	}
 }

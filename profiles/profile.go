@@ -259,6 +259,9 @@ type Profile struct {
 	// records back afterwards (package audit).
 	Faults faults.Schedule `json:"faults,omitempty"`
 	Audit  bool            `json:"audit,omitempty"`
+	// Frontier, when set, measures each point's capacity without faults
+	// and its outcome under audited fault scenarios, in separate runs.
+	Frontier *Frontier `json:"frontier,omitempty"`
 
 	// YAML is the file's text, kept for the run manifest and resume.
 	YAML string `json:"-"`

@@ -104,23 +104,55 @@ func equal(a, b any) bool {
 	return a == b
 }
 
-// quick must run on today's single embedded broker.
-func TestQuickRunsOnOneBroker(t *testing.T) {
+// quick, behind make run, shows a short durability frontier: at least
+// three levels, acks=1 and acks=all, RF 1 and RF 3, each with a capacity
+// search and an audited fault scenario.
+func TestQuickShowsAFrontier(t *testing.T) {
 	p, err := Load("quick", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if p.Frontier == nil || len(p.Frontier.Scenarios) == 0 || p.Frontier.Rate <= 0 {
+		t.Fatalf("quick has no frontier: %+v", p.Frontier)
+	}
+	acks, rf := map[string]bool{}, map[int16]bool{}
 	for _, pt := range p.Points {
-		if pt.Brokers != 1 || pt.Topic.ReplicationFactor != 1 {
-			t.Fatalf("%s: %d brokers, RF %d; quick must fit one embedded broker", pt.Label, pt.Brokers, pt.Topic.ReplicationFactor)
+		if pt.Rate.Kind != RateMaxSustainable {
+			t.Errorf("%s: rate %s, want max-sustainable", pt.Label, pt.Rate)
 		}
+		acks[pt.Producer["acks"]] = true
+		rf[pt.Topic.ReplicationFactor] = true
 	}
-	kinds := map[RateKind]bool{}
-	for _, pt := range p.Points {
-		kinds[pt.Rate.Kind] = true
+	if len(p.Points) < 3 || !acks["1"] || !acks["all"] || !rf[1] || !rf[3] {
+		t.Fatalf("quick: %d points, acks %v, RF %v; want at least 3 levels with acks=1 and all, RF 1 and 3", len(p.Points), acks, rf)
 	}
-	if len(kinds) != 3 {
-		t.Fatalf("quick uses rate kinds %v, want fixed, unthrottled and max-sustainable", kinds)
+}
+
+func TestFrontierErrors(t *testing.T) {
+	const base = "target: {brokers: 3}\nworkload: {duration: 2s}\nrate: max-sustainable\n"
+	for _, tc := range []struct{ name, doc, want string }{
+		{"no rate", base + "frontier: {scenarios: [{name: a, faults: [1s:kill:2]}]}\n", "frontier.rate: missing"},
+		{"no scenarios", base + "frontier: {rate: 1000}\n", "frontier.scenarios: want a list"},
+		{"unknown field", base + "frontier: {rate: 1000, scenarios: [{name: a, faults: [1s:kill:2], when: now}]}\n", "frontier.scenarios[0].when: unknown field"},
+		{"duplicate name", base + "frontier: {rate: 1000, scenarios: [{name: a, faults: [1s:kill:2]}, {name: a, faults: [1s:kill:3]}]}\n", `"a" is given twice`},
+		{"bad fault", base + "frontier: {rate: 1000, scenarios: [{name: a, faults: [1s:kill:4]}]}\n", "broker 4 does not exist"},
+		{"fixed rate", "target: {brokers: 3}\nworkload: {duration: 2s}\nrate: 1000\nfrontier: {rate: 1000, scenarios: [{name: a, faults: [1s:kill:2]}]}\n", "set rate: max-sustainable"},
+		{"with faults", base + "faults: [1s:kill:2]\nfrontier: {rate: 1000, scenarios: [{name: a, faults: [1s:kill:2]}]}\n", "drop the top-level faults"},
+		{"bootstrap", "target: {bootstrap: 'k:9092'}\nworkload: {duration: 2s}\nrate: max-sustainable\nfrontier: {rate: 1000, scenarios: [{name: a, faults: [1s:kill:2]}]}\n", "only exec faults run"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("f.yaml", []byte(tc.doc), Options{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v\nwant an error containing %q", err, tc.want)
+			}
+		})
+	}
+	// Against a real cluster the scenario's faults are commands, set on the
+	// command line.
+	p, err := Parse("f.yaml", []byte("target: {bootstrap: 'k:9092'}\nworkload: {duration: 2s}\nrate: max-sustainable\nfrontier: {rate: 1000, scenarios: [{name: a, faults: [1s:kill:2]}]}\n"),
+		Options{Set: []string{`frontier.scenarios=[{name: kill, faults: ["1s:exec:kbench cluster kill 2"]}]`}})
+	if err != nil || len(p.Frontier.Scenarios) != 1 || p.Frontier.Scenarios[0].Faults[0].Command != "kbench cluster kill 2" {
+		t.Fatalf("exec scenario via --set: %v %+v", err, p)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/kbench/kbench/bench/sweep"
 )
 
 // runDot is one load-generator run placed on the throughput/latency plane.
@@ -41,7 +43,8 @@ func durabilityLevels(points []*Point) []string {
 
 // frontierDots collects every run (probes included) of the level's
 // finished points: a max-sustainable search traces the level's whole
-// latency curve.
+// latency curve. Fault runs are left out: their latency is the fault's,
+// reported as unavailability.
 func frontierDots(points []*Point, level string) []runDot {
 	var dots []runDot
 	for _, p := range points {
@@ -49,6 +52,9 @@ func frontierDots(points []*Point, level string) []runDot {
 			continue
 		}
 		for _, r := range p.Line.Runs {
+			if r.Phase == sweep.PhaseFault {
+				continue
+			}
 			mib, ok1 := r.Figures["produce_mib_per_sec"]
 			p99, ok2 := r.Figures["response_p99_ms"]
 			if !ok1 || !ok2 || p99 <= 0 || mib <= 0 {
@@ -60,27 +66,19 @@ func frontierDots(points []*Point, level string) []runDot {
 	return dots
 }
 
-// paretoFront keeps the valid runs no other valid run beats on both
-// throughput and p99, in increasing throughput.
-func paretoFront(dots []runDot) []runDot {
+// validFront is the Pareto front of the valid runs (no other valid run
+// has both more throughput and a lower p99), in increasing throughput.
+func validFront(dots []runDot) []runDot {
 	var valid []runDot
 	for _, d := range dots {
 		if d.valid {
 			valid = append(valid, d)
 		}
 	}
-	slices.SortFunc(valid, func(a, b runDot) int {
-		return cmp.Or(cmp.Compare(b.mibps, a.mibps), cmp.Compare(a.p99, b.p99))
-	})
 	var front []runDot
-	best := math.Inf(1)
-	for _, d := range valid {
-		if d.p99 < best {
-			front = append(front, d)
-			best = d.p99
-		}
+	for _, i := range paretoFront(len(valid), func(i int) float64 { return valid[i].mibps }, func(i int) float64 { return -valid[i].p99 }) {
+		front = append(front, valid[i])
 	}
-	slices.Reverse(front)
 	return front
 }
 
@@ -98,11 +96,12 @@ func frontierChart(points []*Point) (*plot.Plot, string) {
 		return nil, ""
 	}
 	p := newPlot("Throughput vs p99 response time by durability setting",
-		"achieved produce throughput (MiB/s)", "p99 response time (ms, log scale)")
+		"achieved produce throughput (MiB/s)", "p99 response (ms, log)")
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = niceTicks{}
 	p.X.Min = 0
 	lo, hi := math.Inf(1), math.Inf(-1)
+	xmax := 0.0
 	invalidShown := false
 	for i, lv := range levels {
 		dots := frontierDots(points, lv)
@@ -113,6 +112,7 @@ func frontierChart(points []*Point) (*plot.Plot, string) {
 		var ok, bad plotter.XYs
 		for _, d := range dots {
 			lo, hi = min(lo, d.p99), max(hi, d.p99)
+			xmax = max(xmax, d.mibps)
 			if d.valid {
 				ok = append(ok, plotter.XY{X: d.mibps, Y: d.p99})
 			} else {
@@ -120,7 +120,7 @@ func frontierChart(points []*Point) (*plot.Plot, string) {
 			}
 		}
 		var front plotter.XYs
-		for _, d := range paretoFront(dots) {
+		for _, d := range validFront(dots) {
 			front = append(front, plotter.XY{X: d.mibps, Y: d.p99})
 		}
 		var thumbs []plot.Thumbnailer
@@ -154,7 +154,10 @@ func frontierChart(points []*Point) (*plot.Plot, string) {
 		marker := &plotter.Scatter{GlyphStyle: draw.GlyphStyle{Color: color.Black, Shape: draw.CrossGlyph{}, Radius: vg.Points(4)}}
 		p.Legend.Add("invalid run (generator check failed)", marker)
 	}
-	p.Y.Min, p.Y.Max = lo/1.5, hi*4 // room above for the legend
+	// Room around the data so no point sits on an edge, and above it for
+	// the legend.
+	p.X.Min, p.X.Max = 0, xmax*1.08
+	p.Y.Min, p.Y.Max = lo/1.5, hi*4
 	p.Add(plotter.NewGrid())
 	caption := fmt.Sprintf("Every run of every finished point (search probes included), %d durability level(s); "+
 		"the line joins each level's Pareto front (no valid run of the level has both more throughput and a lower p99). "+

@@ -14,6 +14,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/kbench/kbench/bench"
+	"github.com/kbench/kbench/bench/sweep"
 )
 
 // timeline is one run's figures per interval, read from its hlog.
@@ -24,23 +25,23 @@ type timeline struct {
 	duration float64
 }
 
-// readTimeline reads a point's representative hlog. The time axis starts
-// at the first interval's start.
-func readTimeline(dir string, p *Point) (*timeline, error) {
-	if p.Line == nil || p.Line.Hlog == "" {
+// readTimeline reads one of a point's histogram logs (rel, relative to the
+// run directory). The time axis starts at the first interval's start.
+func readTimeline(dir string, p *Point, rel string) (*timeline, error) {
+	if rel == "" {
 		return nil, fmt.Errorf("%s: no histogram log", p.Def.ID)
 	}
-	f, err := os.Open(filepath.Join(dir, p.Line.Hlog))
+	f, err := os.Open(filepath.Join(dir, rel))
 	if err != nil {
 		return nil, fmt.Errorf("histogram log: %w", err)
 	}
 	defer f.Close()
 	hs, err := bench.ReadHlog(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p.Line.Hlog, err)
+		return nil, fmt.Errorf("%s: %w", rel, err)
 	}
 	if len(hs) == 0 {
-		return nil, fmt.Errorf("%s: no intervals", p.Line.Hlog)
+		return nil, fmt.Errorf("%s: no intervals", rel)
 	}
 	t0 := hs[0].Start
 	for _, h := range hs {
@@ -66,19 +67,67 @@ func readTimeline(dir string, p *Point) (*timeline, error) {
 	return tl, nil
 }
 
-// timelineChart plots a point's throughput and p99 per interval, so stalls
-// and warmup effects show.
+// timelineChart plots a point's representative run: throughput and p99
+// per interval, so stalls and warmup effects show.
 func timelineChart(dir string, p *Point) (figure, string, error) {
-	tl, err := readTimeline(dir, p)
+	if p.Line == nil {
+		return figure{}, "", fmt.Errorf("%s: not run", p.Def.ID)
+	}
+	f, tl, err := drawTimeline(dir, p, p.Line.Hlog, "Over time: "+p.Name(), nil)
 	if err != nil {
 		return figure{}, "", err
 	}
-	top := newPlot("Over time: "+p.Name(), "time since the run started (s)", "acknowledged records/s")
+	caption := fmt.Sprintf("%s: the representative run (%s) per interval of its histogram log %s; the dotted line ends the %gs warmup.",
+		p.Name(), runNameOf(p), p.Line.Hlog, tl.warmup)
+	return f, caption, nil
+}
+
+// faultTimelineChart plots a fault run of a frontier point with a mark
+// where each fault started and where healing started.
+func faultTimelineChart(dir string, p *Point, r sweep.RunSummary) (figure, string, error) {
+	var marks []faultMark
+	if r.Faults != nil {
+		for _, ev := range r.Faults.Events {
+			if !ev.Skipped {
+				marks = append(marks, faultMark{at: float64(ev.Started), label: ev.Action.String()})
+			}
+		}
+		if h := r.Faults.Heal; h.Started > 0 {
+			marks = append(marks, faultMark{at: float64(h.Started), label: "healing starts", heal: true})
+		}
+	}
+	title := fmt.Sprintf("Under faults: %s, %s", p.Name(), r.Scenario)
+	f, tl, err := drawTimeline(dir, p, r.Hlog, title, marks)
+	if err != nil {
+		return figure{}, "", err
+	}
+	caption := fmt.Sprintf("%s: fault run %s (%s) at %s records/s per interval of %s. Red lines: each fault as it started (seconds after the %gs warmup); green: healing starts (the load has ended). "+
+		"Latency here is the fault's: it is reported as unavailability, never in the steady-state figures.",
+		p.Name(), r.Name, r.Scenario, formatCount(r.Target), r.Hlog, tl.warmup)
+	return f, caption, nil
+}
+
+// faultMark is a vertical line on a timeline: a fault or the heal, at
+// seconds after the warmup.
+type faultMark struct {
+	at    float64
+	label string
+	heal  bool
+}
+
+// drawTimeline draws the throughput and p99 panels of one histogram log,
+// with marks (seconds after the warmup) drawn as labelled lines.
+func drawTimeline(dir string, p *Point, rel, title string, marks []faultMark) (figure, *timeline, error) {
+	tl, err := readTimeline(dir, p, rel)
+	if err != nil {
+		return figure{}, nil, err
+	}
+	top := newPlot(title, "time since the run started (s)", "acknowledged records/s")
 	bottom := newPlot("p99 per interval", "time since the run started (s)", "p99 latency (ms)")
 	if len(tl.rate) > 0 {
 		l, s, err := plotter.NewLinePoints(tl.rate)
 		if err != nil {
-			return figure{}, "", fmt.Errorf("timeline: %w", err)
+			return figure{}, nil, fmt.Errorf("timeline: %w", err)
 		}
 		l.Color, s.Color, s.Shape = seriesColor(0), seriesColor(0), draw.CircleGlyph{}
 		top.Add(l, s)
@@ -91,7 +140,7 @@ func timelineChart(dir string, p *Point) (figure, string, error) {
 		}
 		l, s, err := plotter.NewLinePoints(xys)
 		if err != nil {
-			return figure{}, "", fmt.Errorf("timeline: %w", err)
+			return figure{}, nil, fmt.Errorf("timeline: %w", err)
 		}
 		l.Color, s.Color, l.Dashes = seriesColor(i), seriesColor(i), plotutil.Dashes(i)
 		s.Shape = draw.CircleGlyph{}
@@ -100,18 +149,23 @@ func timelineChart(dir string, p *Point) (figure, string, error) {
 	}
 	legendRoom(top, topOf(tl.rate), 0.35)
 	legendRoom(bottom, topOf(tl.p99["response"], tl.p99["service"], tl.p99["e2e"]), 0.35)
+	end := tl.duration
+	for _, m := range marks {
+		end = max(end, tl.warmup+m.at)
+	}
 	for _, pl := range []*plot.Plot{top, bottom} {
-		pl.X.Min, pl.X.Max = 0, tl.duration*1.02
+		pl.X.Min, pl.X.Max = 0, end*1.04
 		pl.Y.Min = 0
 		pl.Add(plotter.NewGrid())
 		pl.Legend.Left = true
 		if tl.warmup > 0 {
 			pl.Add(&warmupLine{x: tl.warmup})
 		}
+		for i, m := range marks {
+			pl.Add(&markLine{x: tl.warmup + m.at, label: m.label, heal: m.heal, row: i})
+		}
 	}
-	caption := fmt.Sprintf("%s: the representative run (%s) per interval of its histogram log %s; the dotted line ends the %gs warmup.",
-		p.Name(), runNameOf(p), p.Line.Hlog, tl.warmup)
-	return figure{rows: [][]*plot.Plot{{top}, {bottom}}, w: 8 * vg.Inch, h: 7 * vg.Inch, stack: []float64{1, 1}}, caption, nil
+	return figure{rows: [][]*plot.Plot{{top}, {bottom}}, w: 8 * vg.Inch, h: 7 * vg.Inch, stack: []float64{1, 1}}, tl, nil
 }
 
 func runNameOf(p *Point) string {
@@ -121,6 +175,34 @@ func runNameOf(p *Point) string {
 		}
 	}
 	return "?"
+}
+
+// markLine is a fault (red) or the heal (green) as a vertical line at x
+// with its label; row staggers labels of marks close together.
+type markLine struct {
+	x     float64
+	label string
+	heal  bool
+	row   int
+}
+
+func (m *markLine) Plot(c draw.Canvas, plt *plot.Plot) {
+	x := plt.X.Norm(m.x)
+	if x < 0 || x > 1 {
+		return
+	}
+	col := color.Color(color.RGBA{R: 0xc0, G: 0x20, B: 0x20, A: 0xff})
+	if m.heal {
+		col = color.RGBA{R: 0x20, G: 0x90, B: 0x30, A: 0xff}
+	}
+	px := c.Min.X + vg.Length(x)*(c.Max.X-c.Min.X)
+	c.StrokeLine2(draw.LineStyle{Color: col, Width: vg.Points(1.2)}, px, c.Min.Y, px, c.Max.Y)
+	sty := draw.TextStyle{Color: col, Font: plot.DefaultFont, Handler: plot.DefaultTextHandler, XAlign: draw.XLeft, YAlign: draw.YTop}
+	sty.Font.Size = vg.Points(7.5)
+	// Labels hang below the top, staggered, so a legend at the top left and
+	// neighbouring marks stay readable.
+	y := c.Max.Y - vg.Points(30+9*float64(m.row%4))
+	c.FillText(sty, vg.Point{X: px + vg.Points(2), Y: y}, m.label)
 }
 
 // warmupLine is a vertical dotted line at x across the whole plot.

@@ -32,7 +32,7 @@ func chromium(t *testing.T, page, screenshot string) string {
 	defer cancel()
 	args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
 		"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir=" + t.TempDir(),
-		"--enable-logging=stderr", "--v=0", "--window-size=1400,3000"}
+		"--enable-logging=stderr", "--v=0", fmt.Sprintf("--window-size=%d,3000", chromiumWidth)}
 	if screenshot != "" {
 		args = append(args, "--screenshot="+screenshot)
 	} else {
@@ -50,17 +50,31 @@ func chromium(t *testing.T, page, screenshot string) string {
 	return stderr.String()
 }
 
+// overflowLine is the probe's table report: how many tables, which overflow.
+var overflowLine = regexp.MustCompile(`kbench-overflow (\d+) tables, too wide: \[([^\]]*)\]`)
+
+// chromiumWidth is the window width pages are checked at: a laptop screen.
+const chromiumWidth = 1280
+
 // consoleLine matches Chromium's log line for a page's console message.
 var consoleLine = regexp.MustCompile(`(?m)^.*:CONSOLE[:(].*$`)
 
 // TestReportInChromium opens the report in headless Chromium: every chart
-// image must decode, the page must log nothing to the console, and a
-// screenshot goes to testout/ for a person to look at.
+// image must decode, no table may be wider than the page (it would need
+// scrolling), the page must log nothing to the console, and a screenshot
+// goes to testout/ for a person to look at. Without Chromium it fails:
+// make test-deps installs it.
 func TestReportInChromium(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("%s not installed (make test-deps installs the Debian package)", chromiumPath)
+	for _, tc := range []struct{ name, run string }{{"sweep", smallRun}, {"frontier", frontierRun}} {
+		t.Run(tc.name, func(t *testing.T) { checkReportInChromium(t, tc.run, "report-"+tc.name+".png") })
 	}
-	dir := copyRun(t, smallRun)
+}
+
+func checkReportInChromium(t *testing.T, run, shotName string) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("%s not installed: run make test-deps (it installs the Debian package)", chromiumPath)
+	}
+	dir := copyRun(t, run)
 	rep, err := WriteReport(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +86,7 @@ func TestReportInChromium(t *testing.T) {
 	if err := os.MkdirAll(testOutDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	shot, err := filepath.Abs(filepath.Join(testOutDir, "report-screenshot.png"))
+	shot, err := filepath.Abs(filepath.Join(testOutDir, shotName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +110,8 @@ func TestReportInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b := img.Bounds(); b.Dx() != 1400 || b.Dy() != 3000 {
-		t.Errorf("screenshot is %v, want 1400×3000", b)
+	if b := img.Bounds(); b.Dx() != chromiumWidth || b.Dy() != 3000 {
+		t.Errorf("screenshot is %v, want %d×3000", b, chromiumWidth)
 	}
 	if n := colours(img); n < 50 {
 		t.Errorf("screenshot has %d colours: the page did not render", n)
@@ -114,6 +128,14 @@ func TestReportInChromium(t *testing.T) {
   var ok = 0, imgs = document.images;
   for (var i = 0; i < imgs.length; i++) { if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++; }
   console.log("kbench-images " + ok + "/" + imgs.length);
+  var page = document.documentElement.clientWidth, wide = [], tables = document.getElementsByTagName("table");
+  for (var j = 0; j < tables.length; j++) {
+    var tb = tables[j], box = tb.parentElement;
+    if (tb.getBoundingClientRect().right > page + 0.5 || box.scrollWidth > box.clientWidth) {
+      wide.push(j + ":" + Math.round(tb.getBoundingClientRect().width) + "px");
+    }
+  }
+  console.log("kbench-overflow " + tables.length + " tables, too wide: [" + wide.join(" ") + "]");
 });</script></body>`
 	if err := os.WriteFile(probe, bytes.Replace(html, []byte("</body>"), []byte(script), 1), 0o644); err != nil {
 		t.Fatal(err)
@@ -122,6 +144,9 @@ func TestReportInChromium(t *testing.T) {
 	want := fmt.Sprintf(`"kbench-images %d/%d"`, len(rep.Charts), len(rep.Charts))
 	if !strings.Contains(log, want) {
 		t.Errorf("chromium did not decode every chart: want %s in\n%s", want, strings.Join(consoleLine.FindAllString(log, -1), "\n"))
+	}
+	if m := overflowLine.FindStringSubmatch(log); m == nil || m[1] == "0" || m[2] != "" {
+		t.Errorf("tables wider than the %dpx page (index:width): %q in\n%s", chromiumWidth, m, strings.Join(consoleLine.FindAllString(log, -1), "\n"))
 	}
 }
 

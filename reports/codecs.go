@@ -179,20 +179,10 @@ func codecRatioPlot(points []CodecPoint) (*plot.Plot, error) {
 // speed and ratio, fastest first.
 func codecParetoFront(points []CodecPoint) []CodecPoint {
 	var front []CodecPoint
-	for i, a := range points {
-		dominated := false
-		for j, b := range points {
-			if i != j && b.CompressMBps >= a.CompressMBps && b.Ratio >= a.Ratio &&
-				(b.CompressMBps > a.CompressMBps || b.Ratio > a.Ratio) {
-				dominated = true
-				break
-			}
-		}
-		if !dominated {
-			front = append(front, a)
-		}
+	for _, i := range paretoFront(len(points), func(i int) float64 { return points[i].CompressMBps }, func(i int) float64 { return points[i].Ratio }) {
+		front = append(front, points[i])
 	}
-	slices.SortFunc(front, func(a, b CodecPoint) int { return cmp.Compare(b.CompressMBps, a.CompressMBps) })
+	slices.Reverse(front)
 	return front
 }
 

@@ -12,6 +12,7 @@ import (
 
 // chartSections are the report's chart kinds in order, with headings.
 var chartSections = []struct{ kind, heading, about string }{
+	{"durability", "Throughput vs durability", "Each durability level measured twice, apart: its capacity without faults, and what audited fault runs did to the records it acknowledged."},
 	{"frontier", "Throughput vs latency by durability setting", "What each durability level costs: how much throughput at what p99."},
 	{"spectrum", "Latency percentile spectrum", "The best point of each durability level (else its valid point with the lowest p99), service time against response time: the gap is the queueing that service time does not show (coordinated omission)."},
 	{"codec", "Codec comparison", ""},
@@ -49,14 +50,19 @@ func (r *Report) Markdown() string {
 	}
 	b.WriteString("## Best setting per durability level\n\n")
 	fmt.Fprintf(&b, "Best: %s.\n\n", bestRule)
-	bt := r.bestTable()
+	bt := r.bestTable().withoutEmptyColumns()
 	bt.markdown(&b)
 	b.WriteString("\n## Results\n\n")
 	b.WriteString("Every point of the profile in sweep order. Latencies are response time (from the intended send) unless named; " +
-		"figures are medians over each point's counted runs. ★ best of its durability level, ⚠ invalid (the load generator's own checks failed: " +
+		"figures are medians over each point's counted runs. ★ best of its durability level, ≈ tied with it (see the rule above), ⚠ invalid (the load generator's own checks failed: " +
 		"its figures are shown but not to be trusted), ✗ failed, … not run.\n\n")
-	rt := r.resultsTable()
+	rt := r.resultsTable().withoutEmptyColumns()
 	rt.markdown(&b)
+	if ot, ok := r.outcomeTable(); ok {
+		b.WriteString("\n## Durability under faults\n\n")
+		b.WriteString(outcomeAbout + "\n\n")
+		ot.markdown(&b)
+	}
 	if at, ok := r.auditTable(); ok {
 		b.WriteString("\n## Durability audit\n\n")
 		b.WriteString("Every acknowledged record read back after the run: lost = acknowledged but not readable, duplicated = readable more than once.\n\n")
@@ -74,6 +80,13 @@ func (r *Report) Markdown() string {
 		}
 		for _, c := range cs {
 			fmt.Fprintf(&b, "![%s](%s)\n\n%s ([SVG](%s))\n\n", oneLine(c.Title), filepath.Base(c.PNG), c.Caption, filepath.Base(c.SVG))
+			if c.Name == frontierChartName {
+				b.WriteString("**Reading.**\n\n")
+				for _, line := range r.Reading {
+					fmt.Fprintf(&b, "- %s\n", line)
+				}
+				b.WriteString("\n")
+			}
 		}
 	}
 	if len(r.Skipped) > 0 {
@@ -116,6 +129,8 @@ func (t table) html() htmlTable {
 type htmlChart struct {
 	Title, Caption, SVG string
 	Src                 template.URL
+	// Reading is the plain-words reading shown under the chart.
+	Reading []string
 }
 
 type htmlSection struct {
@@ -134,17 +149,22 @@ func (r *Report) HTML() ([]byte, error) {
 		Best     htmlTable
 		Results  htmlTable
 		Audit    *htmlTable
+		Outcomes *htmlTable
+		About    string
 		Sections []htmlSection
 		Skipped  []string
 		Problems []string
 	}{Title: r.Title, Facts: r.Facts, Partial: r.Partial, BestRule: bestRule, Skipped: r.Skipped, Problems: r.Problems}
-	data.Best = r.bestTable().html()
-	data.Best.Class = "nowrap"
-	data.Results = r.resultsTable().html()
+	data.Best = r.bestTable().withoutEmptyColumns().html()
+	data.Results = r.resultsTable().withoutEmptyColumns().html()
 	data.Results.Class = "results"
 	if at, ok := r.auditTable(); ok {
 		h := at.html()
 		data.Audit = &h
+	}
+	if ot, ok := r.outcomeTable(); ok {
+		h := ot.html()
+		data.Outcomes, data.About = &h, outcomeAbout
 	}
 	for _, sec := range chartSections {
 		cs := r.chartsOf(sec.kind)
@@ -157,7 +177,11 @@ func (r *Report) HTML() ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			hs.Charts = append(hs.Charts, htmlChart{Title: oneLine(c.Title), Caption: c.Caption, SVG: filepath.Base(c.SVG), Src: src})
+			hc := htmlChart{Title: oneLine(c.Title), Caption: c.Caption, SVG: filepath.Base(c.SVG), Src: src}
+			if c.Name == frontierChartName {
+				hc.Reading = r.Reading
+			}
+			hs.Charts = append(hs.Charts, hc)
 		}
 		data.Sections = append(data.Sections, hs)
 	}
@@ -186,10 +210,10 @@ dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em;
 dl.facts dt { font-weight: 600; }
 dl.facts dd { margin: 0; }
 .scroll { overflow-x: auto; }
-table { border-collapse: collapse; font-size: .85em; margin: .5em 0; }
-th, td { border: 1px solid #ccc; padding: .25em .5em; text-align: left; vertical-align: top; }
-table.results th, table.results td, table.nowrap th, table.nowrap td { white-space: nowrap; }
-table.results td:last-child { white-space: normal; min-width: 30em; }
+table { border-collapse: collapse; font-size: .85em; margin: .5em 0; max-width: 100%; }
+th, td { border: 1px solid #ccc; padding: .25em .4em; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+table.results td:last-child { min-width: 14em; }
+.reading { background: #f4f8ff; border-left: 4px solid #4a78c0; padding: .3em 1em; max-width: 70em; }
 th { background: #f0f0f0; position: sticky; top: 0; }
 tr.best td { background: #e3f6e3; font-weight: 600; }
 tr.invalid td { background: #fff1d6; }
@@ -213,8 +237,11 @@ var reportTemplate = template.Must(template.New("report").Parse(`{{template "hea
 {{template "table" .Best}}
 <h2>Results</h2>
 <p>Every point of the profile in sweep order. Latencies are response time (from the intended send) unless named; figures are medians over each point's counted runs.
-★ best of its durability level (green), ⚠ invalid (amber: the load generator's own checks failed, its figures are not to be trusted), ✗ failed (red), … not run (grey).</p>
+★ best of its durability level (green), ≈ tied with it (see the rule above), ⚠ invalid (amber: the load generator's own checks failed, its figures are not to be trusted), ✗ failed (red), … not run (grey).</p>
 {{template "table" .Results}}
+{{with .Outcomes}}<h2>Durability under faults</h2>
+<p>{{$.About}}</p>
+{{template "table" .}}{{end}}
 {{with .Audit}}<h2>Durability audit</h2>
 <p>Every acknowledged record read back after the run: lost = acknowledged but not readable, duplicated = readable more than once.</p>
 {{template "table" .}}{{end}}
@@ -222,6 +249,7 @@ var reportTemplate = template.Must(template.New("report").Parse(`{{template "hea
 {{range .Sections}}<h3>{{.Heading}}</h3>
 {{if .About}}<p>{{.About}}</p>{{end}}
 {{range .Charts}}<figure><img src="{{.Src}}" alt="{{.Title}}"><figcaption><b>{{.Title}}.</b> {{.Caption}} (<a href="{{.SVG}}">SVG</a>)</figcaption></figure>
+{{if .Reading}}<div class="reading"><b>Reading.</b><ul>{{range .Reading}}<li>{{.}}</li>{{end}}</ul></div>{{end}}
 {{end}}{{end}}
 {{if .Skipped}}<h3>Charts not drawn</h3><ul>{{range .Skipped}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .Problems}}<h3>Problems</h3><ul>{{range .Problems}}<li>{{.}}</li>{{end}}</ul>{{end}}

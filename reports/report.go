@@ -34,38 +34,35 @@ type Report struct {
 	// level's best point (nil when none met the SLO).
 	Levels []string
 	Best   map[string]*Point
+	// Tied are the points tied with their level's best (see tieRule).
+	Tied   map[*Point]bool
 	Charts []Chart
 	// Skipped names the charts the run has no data for, and why.
 	Skipped []string
 	// Problems are charts that could not be drawn (an unreadable hlog, say).
 	Problems []string
+	// Frontier is each durability level's capacity and loss when the
+	// profile measured a frontier; Reading says in words what it shows.
+	Frontier []LevelOutcome
+	Reading  []string
 }
+
+// frontierChartName is the throughput-versus-durability chart's file name;
+// the report's reading goes under it.
+const frontierChartName = "durability-frontier"
 
 // bestRule is how the best point of a durability level is chosen; the
 // report states it.
-const bestRule = "among valid points that met the SLO: the highest achieved throughput; points within 1 % of it are decided by the lower p99 response time"
+const bestRule = "among valid points that met the SLO: the highest achieved throughput; points tied with it are decided by the lower p99 response time. " + tieRule
 
 // best picks a level's best point by bestRule; nil when no point
 // qualifies.
 func best(points []*Point, level string) *Point {
-	var cands []*Point
-	top := 0.0
-	for _, p := range points {
-		if p.Set.Durability() != level || !p.Valid() || !p.Passed() {
-			continue
-		}
-		mib, ok := p.Fig("produce_mib_per_sec")
-		if !ok {
-			continue
-		}
-		cands = append(cands, p)
-		top = max(top, mib)
-	}
+	top, cands := topPoint(points, level)
 	var pick *Point
 	pickP99 := 0.0
 	for _, p := range cands {
-		mib, _ := p.Fig("produce_mib_per_sec")
-		if mib < 0.99*top {
+		if p != top && !tied(top, p) {
 			continue
 		}
 		p99, ok := p.Fig("response_p99_ms")
@@ -92,6 +89,7 @@ func BuildReport(run *Run, dir string) (*Report, error) {
 	for _, lv := range rep.Levels {
 		rep.Best[lv] = best(run.Points, lv)
 	}
+	rep.Tied = tiedWithBest(run.Points, rep.Best)
 
 	add := func(kind, name, title string, f figure, caption string) error {
 		png, svg, err := f.save(dir, name)
@@ -100,6 +98,20 @@ func BuildReport(run *Run, dir string) (*Report, error) {
 		}
 		rep.Charts = append(rep.Charts, Chart{Kind: kind, Name: name, Title: title, Caption: caption, PNG: png, SVG: svg})
 		return nil
+	}
+
+	// 0. The throughput-versus-durability frontier and its latency cost.
+	rep.Frontier = frontierOutcomes(run.Points, m.Profile.Frontier)
+	rep.Reading = frontierReading(rep.Frontier)
+	if f, caption := durabilityFrontierChart(rep.Frontier); f != nil {
+		if err := add("durability", frontierChartName, f.rows[0][0].Title.Text, *f, caption); err != nil {
+			return nil, err
+		}
+		if f, caption := p99CostChart(rep.Frontier); f != nil {
+			if err := add("durability", "durability-p99-cost", f.rows[0][0].Title.Text, *f, caption); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	// 1. Throughput vs latency per durability level.
@@ -188,7 +200,8 @@ func BuildReport(run *Run, dir string) (*Report, error) {
 		rep.Skipped = append(rep.Skipped, "partition scaling: no finished unthrottled or max-sustainable points differ only in partitions")
 	}
 
-	// 6. Throughput and p99 over time, per point.
+	// 6. Throughput and p99 over time, per point; a frontier point's fault
+	// runs too, with their faults marked.
 	var uncounted []string
 	for _, p := range run.Points {
 		if !p.Done() {
@@ -196,15 +209,23 @@ func BuildReport(run *Run, dir string) (*Report, error) {
 		}
 		if p.Line.Hlog == "" {
 			uncounted = append(uncounted, p.Def.ID)
-			continue
-		}
-		f, caption, err := timelineChart(run.Dir, p)
-		if err != nil {
+		} else if f, caption, err := timelineChart(run.Dir, p); err != nil {
 			rep.Problems = append(rep.Problems, "over time "+p.Def.ID+": "+err.Error())
-			continue
-		}
-		if err := add("timeline", "timeline-"+p.Def.ID, f.rows[0][0].Title.Text, f, caption); err != nil {
+		} else if err := add("timeline", "timeline-"+p.Def.ID, f.rows[0][0].Title.Text, f, caption); err != nil {
 			return nil, err
+		}
+		for _, r := range p.Line.Runs {
+			if r.Phase != sweep.PhaseFault {
+				continue
+			}
+			f, caption, err := faultTimelineChart(run.Dir, p, r)
+			if err != nil {
+				rep.Problems = append(rep.Problems, "over time "+p.Def.ID+" "+r.Name+": "+err.Error())
+				continue
+			}
+			if err := add("timeline", "timeline-"+p.Def.ID+"-"+r.Name, f.rows[0][0].Title.Text, f, caption); err != nil {
+				return nil, err
+			}
 		}
 	}
 

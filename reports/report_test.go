@@ -20,6 +20,9 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // smallRun is a real run directory (see testdata/README.md).
 const smallRun = "testdata/run-small"
 
+// frontierRun is a quick-profile sweep: a durability frontier.
+const frontierRun = "testdata/run-frontier"
+
 // copyRun copies a run directory into a temporary one, so reports are
 // written beside a copy and testdata stays as checked in.
 func copyRun(t *testing.T, src string) string {
@@ -248,7 +251,7 @@ func TestParetoFront(t *testing.T) {
 		{mibps: 50, p99: 1, valid: false}, // invalid runs never count
 		{mibps: 5, p99: 2, valid: true},   // as fast at lower throughput: beaten
 	}
-	got := paretoFront(dots)
+	got := validFront(dots)
 	want := []runDot{{10, 2, true}, {20, 3, true}, {40, 30, true}}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -17,6 +18,37 @@ type table struct {
 func (t *table) add(class string, cells ...string) {
 	t.rows = append(t.rows, cells)
 	t.class = append(t.class, class)
+}
+
+// withoutEmptyColumns drops the columns no row has a value in ("–" or
+// empty), so a table shows only what the run measured.
+func (t table) withoutEmptyColumns() table {
+	keep := make([]bool, len(t.head))
+	for i := range t.head {
+		keep[i] = t.head[i] == ""
+		for _, row := range t.rows {
+			if i < len(row) && row[i] != "–" && row[i] != "" {
+				keep[i] = true
+				break
+			}
+		}
+	}
+	out := table{class: t.class}
+	for i, h := range t.head {
+		if keep[i] {
+			out.head = append(out.head, h)
+		}
+	}
+	for _, row := range t.rows {
+		var r []string
+		for i, c := range row {
+			if i < len(keep) && keep[i] {
+				r = append(r, c)
+			}
+		}
+		out.rows = append(out.rows, r)
+	}
+	return out
 }
 
 // fig formats a point's median figure, "–" when absent.
@@ -72,8 +104,12 @@ func (r *Report) resultsTable() table {
 				}
 				notes = append(notes, "invalid: "+why)
 			}
-			if r.Best[s.Durability()] == p {
+			switch {
+			case r.Best[s.Durability()] == p:
 				mark, class = "★", "best"
+			case r.Tied[p]:
+				mark = "≈"
+				notes = append(notes, "tied with the best")
 			}
 			notes = append(notes, spreadNotes(p)...)
 		}
@@ -128,6 +164,36 @@ func (r *Report) auditTable() (table, bool) {
 		t.add(class, p.Def.ID, p.Set.Durability(), p.Def.Label, strconv.FormatInt(a.Acknowledged, 10), strconv.FormatInt(a.Readable, 10),
 			strconv.FormatInt(a.Lost, 10), strconv.FormatInt(a.Duplicated, 10), strconv.FormatInt(a.UnackedPresent, 10),
 			formatFig(float64(a.Unavailability)))
+	}
+	return t, len(t.rows) > 0
+}
+
+// outcomeAbout explains the outcome table's columns.
+const outcomeAbout = "Each fault scenario's run at the common rate, audited after the faults were healed: lost = acknowledged but not readable (silent loss), " +
+	"duplicated = readable more than once, refused = the send failed and the producer was told (NOT_ENOUGH_REPLICAS, a timeout), " +
+	"longest unavailability = the longest a partition went with a record waiting and none acknowledged."
+
+// outcomeTable lists every fault run of a frontier: per point and scenario
+// what the audit found.
+func (r *Report) outcomeTable() (table, bool) {
+	t := table{head: []string{"point", "durability", "scenario", "run", "records/s", "acknowledged", "lost", "duplicated", "refused", "longest unavailability s", "client errors"}}
+	for _, p := range r.Run.Points {
+		if !p.Done() {
+			continue
+		}
+		for _, o := range p.Line.Outcomes {
+			class := ""
+			if o.Lost > 0 || o.Duplicated > 0 {
+				class = "invalid"
+			}
+			var errs []string
+			for _, e := range o.Errors {
+				errs = append(errs, fmt.Sprintf("%d × %s", e.Count, e.Name))
+			}
+			t.add(class, p.Def.ID, p.Set.Durability(), o.Scenario, o.Run, formatCount(o.Rate), strconv.FormatInt(o.Acknowledged, 10),
+				strconv.FormatInt(o.Lost, 10), strconv.FormatInt(o.Duplicated, 10), strconv.FormatInt(o.Refused, 10),
+				formatFig(float64(o.Unavailability)), cmp.Or(strings.Join(errs, ", "), "–"))
+		}
 	}
 	return t, len(t.rows) > 0
 }

@@ -62,10 +62,11 @@ func Estimate(p *profiles.Profile) (perPoint []time.Duration, total, most time.D
 	for i := range p.Points {
 		pt := &p.Points[i]
 		exp, mx := runsOf(p, pt)
-		d := time.Duration(exp) * perRun(pt)
+		extra := frontierExtra(p)
+		d := time.Duration(exp)*perRun(pt) + extra
 		perPoint = append(perPoint, d)
 		total += d
-		most += time.Duration(mx) * perRun(pt)
+		most += time.Duration(mx)*perRun(pt) + extra
 	}
 	return perPoint, total, most
 }
@@ -134,6 +135,12 @@ func WritePlan(w io.Writer, p *profiles.Profile) error {
 	}
 	if p.Audit {
 		kv("audit", "%s", "every run's records read back: lost, duplicated, unavailability")
+	}
+	if f := p.Frontier; f != nil {
+		kv("frontier", "after each search, at a common %g records/s: one run without faults (steady-state p50/p99), then one audited run per scenario:", f.Rate)
+		for _, sc := range f.Scenarios {
+			fmt.Fprintf(&b, "%-10s   %s: %s\n", "", sc.Name, strings.Join(sc.Faults.Strings(), ", "))
+		}
 	}
 	kv("repeat", "%d", p.Repeat)
 	var axes []string

@@ -110,6 +110,9 @@ type Line struct {
 	Hlog   string        `json:"hlog,omitempty"`
 	// Audit is that run's durability audit, when the profile asks for one.
 	Audit *audit.Report `json:"audit,omitempty"`
+	// Outcomes are a frontier point's fault scenarios, one per scenario
+	// and repetition.
+	Outcomes []Outcome `json:"outcomes,omitempty"`
 }
 
 // Point statuses.
@@ -132,6 +135,10 @@ type RunSummary struct {
 	Valid   bool               `json:"valid"`
 	Invalid []string           `json:"invalid_reasons,omitempty"`
 	Hlog    string             `json:"hlog"`
+	// Phase is a frontier point's run phase (capacity, steady, fault) and
+	// Scenario a fault run's scenario; empty otherwise.
+	Phase    string `json:"phase,omitempty"`
+	Scenario string `json:"scenario,omitempty"`
 	// Faults and Audit are the run's fault record and durability audit,
 	// when the profile has faults or audit: true.
 	Faults *faults.Report `json:"faults,omitempty"`

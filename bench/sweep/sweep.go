@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/kbench/kbench/bench"
-	"github.com/kbench/kbench/bench/audit"
-	"github.com/kbench/kbench/bench/faults"
+	"github.com/kbench/kbench/bench/durability"
+	"github.com/kbench/kbench/internal/stats"
 	"github.com/kbench/kbench/profiles"
 )
 
@@ -322,7 +322,7 @@ func (e *engine) runPoint(ctx context.Context, pt *profiles.Point) (*Line, error
 	for rep := 1; rep <= e.p.Repeat; rep++ {
 		switch pt.Rate.Kind {
 		case profiles.RateMaxSustainable:
-			pr := &runProber{e: e, ctx: ctx, tg: tg, gen: gen, pt: pt, repeat: rep, results: results, line: line}
+			pr := &runProber{e: e, ctx: ctx, tg: tg, gen: gen, pt: pt, repeat: rep, results: results, line: line, dur: e.profileDurability()}
 			sr, err := Search(ctx, e.p.Search, e.p.SLO, pr)
 			line.Search = append(line.Search, sr)
 			if err != nil {
@@ -337,10 +337,20 @@ func (e *engine) runPoint(ctx context.Context, pt *profiles.Point) (*Line, error
 					}
 				}
 			}
+			if e.p.Frontier != nil {
+				for i := range line.Runs {
+					if line.Runs[i].Repeat == rep {
+						line.Runs[i].Phase = PhaseCapacity
+					}
+				}
+				if err := e.frontierRuns(ctx, tg, gen, pt, rep, line, results); err != nil {
+					return fail(err)
+				}
+			}
 		default:
 			rate := pt.Rate.PerSec
 			name := fmt.Sprintf("r%d", rep)
-			sum, res, err := e.run(ctx, tg, gen, pt, rate, name, rep)
+			sum, res, err := e.run(ctx, tg, gen, pt, rate, name, rep, e.profileDurability())
 			if err != nil {
 				return fail(err)
 			}
@@ -407,8 +417,14 @@ func (e *engine) finishLine(line *Line, results map[string]*bench.Result, counte
 		line.Figures["max_sustainable_rate"] = stat(found)
 		line.Figures["max_sustainable_achieved"] = stat(achieved)
 	}
+	if e.p.Frontier != nil {
+		if line.Figures == nil {
+			line.Figures = map[string]Stat{}
+		}
+		steadyFigures(line.Runs, line.Figures)
+	}
 	if len(counted) > 0 {
-		name := counted[medianIndex(keys)]
+		name := counted[max(stats.MedianIndex(keys), 0)]
 		line.Result = results[name]
 		for _, r := range line.Runs {
 			if r.Name == name {
@@ -429,6 +445,7 @@ type runProber struct {
 	n       int
 	results map[string]*bench.Result
 	line    *Line
+	dur     durability.Options // a frontier's capacity probes run without faults
 }
 
 var _ Prober = (*runProber)(nil)
@@ -436,7 +453,7 @@ var _ Prober = (*runProber)(nil)
 func (p *runProber) Probe(ctx context.Context, rate float64) (Observation, error) {
 	p.n++
 	name := fmt.Sprintf("r%d-probe%02d", p.repeat, p.n)
-	sum, res, err := p.e.run(ctx, p.tg, p.gen, p.pt, rate, name, p.repeat)
+	sum, res, err := p.e.run(ctx, p.tg, p.gen, p.pt, rate, name, p.repeat, p.dur)
 	if err != nil {
 		return Observation{}, err
 	}
@@ -452,8 +469,14 @@ func topicKey(tc bench.TopicConfig, gen int) string {
 	return fmt.Sprintf("%d|%s|%d|%d|%v", gen, tc.Name, tc.Partitions, tc.ReplicationFactor, props(tc.Configs))
 }
 
-// run is one load-generator run of a point at rate (0 = unthrottled).
-func (e *engine) run(ctx context.Context, tg bench.Target, gen int, pt *profiles.Point, rate float64, name string, repeat int) (*RunSummary, *bench.Result, error) {
+// profileDurability is the faults and audit the profile asks of every run.
+func (e *engine) profileDurability() durability.Options {
+	return durability.Options{Faults: e.p.Faults, Audit: e.p.Audit}
+}
+
+// run is one load-generator run of a point at rate (0 = unthrottled), with
+// the faults and audit of dur; their files go to audit/<point>-<run>/.
+func (e *engine) run(ctx context.Context, tg bench.Target, gen int, pt *profiles.Point, rate float64, name string, repeat int, dur durability.Options) (*RunSummary, *bench.Result, error) {
 	cfg := pt.RunConfig(rate)
 	cfg.Target, cfg.Client, cfg.Dial, cfg.Version = tg, maps.Clone(e.o.Client), e.o.Dial, e.m.Kbench
 	key := topicKey(cfg.Topic, gen)
@@ -465,7 +488,10 @@ func (e *engine) run(ctx context.Context, tg bench.Target, gen int, pt *profiles
 	if err != nil {
 		return nil, nil, fmt.Errorf("hlog: %w", err)
 	}
-	d, err := e.durability(&cfg, tg, pt, name)
+	if len(dur.Faults) > 0 || dur.Audit {
+		dur.Dir = filepath.Join(e.o.Dir, AuditDir, pt.ID+"-"+name)
+	}
+	d, err := durability.Start(&cfg, dur)
 	if err != nil {
 		f.Close()
 		return nil, nil, err
@@ -481,7 +507,8 @@ func (e *engine) run(ctx context.Context, tg bench.Target, gen int, pt *profiles
 	}
 	// Faults are healed whatever happened, so the next run finds a healthy
 	// cluster; a cluster that does not heal fails the point.
-	if herr := d.heal(ctx); herr != nil && err == nil {
+	frep, herr := d.Heal(ctx)
+	if herr != nil && err == nil {
 		err = herr
 	}
 	if res == nil {
@@ -506,10 +533,10 @@ func (e *engine) run(ctx context.Context, tg bench.Target, gen int, pt *profiles
 		}
 	}
 	o := observe(res, e.p.SLO)
-	sum := &RunSummary{Name: name, Repeat: repeat, Target: rate, Achieved: o.Achieved, Figures: runFigures(res),
-		SLO: judge(o, e.p.SLO), Valid: res.Valid, Invalid: res.Invalid, Hlog: rel, Faults: d.report}
-	if d.audit != nil {
-		rep, err := d.audit.Check(ctx)
+	sum := &RunSummary{Name: name, Repeat: repeat, Target: rate, Achieved: o.Achieved, Figures: RunFigures(res),
+		SLO: judge(o, e.p.SLO), Valid: res.Valid, Invalid: res.Invalid, Hlog: rel, Faults: frep}
+	if d.Audits() {
+		rep, err := d.Check(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, nil, errInterrupted
@@ -522,50 +549,4 @@ func (e *engine) run(ctx context.Context, tg bench.Target, gen int, pt *profiles
 		sum.Figures["audit_unavailability_s"] = float64(rep.Unavailability)
 	}
 	return sum, res, nil
-}
-
-// durability is one run's fault runner and audit, when the profile asks.
-type durability struct {
-	faults *faults.Runner
-	report *faults.Report
-	audit  *audit.Audit
-}
-
-// durability attaches the profile's faults and audit to cfg; their files
-// go to audit/<point>-<run>/ in the run directory.
-func (e *engine) durability(cfg *bench.RunConfig, tg bench.Target, pt *profiles.Point, name string) (*durability, error) {
-	d := &durability{}
-	if len(e.p.Faults) == 0 && !e.p.Audit {
-		return d, nil
-	}
-	dir := filepath.Join(e.o.Dir, AuditDir, pt.ID+"-"+name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("audit directory: %w", err)
-	}
-	if len(e.p.Faults) > 0 {
-		r, err := faults.NewRunner(e.p.Faults, faults.Options{Cluster: faults.ClusterOf(tg), Dir: dir})
-		if err != nil {
-			return nil, err
-		}
-		r.Attach(cfg)
-		d.faults = r
-	}
-	if e.p.Audit {
-		d.audit = audit.New(audit.Options{Dir: dir})
-		if err := d.audit.Attach(cfg); err != nil {
-			return nil, err
-		}
-	}
-	return d, nil
-}
-
-// heal undoes the run's faults and waits for the cluster to settle (even
-// after Ctrl-C: the runner bounds it).
-func (d *durability) heal(ctx context.Context) error {
-	if d.faults == nil {
-		return nil
-	}
-	rep, err := d.faults.Finish(context.WithoutCancel(ctx))
-	d.report = rep
-	return err
 }

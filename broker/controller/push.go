@@ -157,7 +157,10 @@ func (c *Controller) buildPush(b *Broker, sent map[string]int64) (*kmsg.UpdateMe
 			ts.PartitionStates = append(ts.PartitionStates, ps)
 		}
 		um.TopicStates = append(um.TopicStates, ts)
-		if sent[t.Name] != t.ConfigVersion {
+		// Keyed by topic id: a topic deleted and created again under the
+		// same name starts at config version 1 again and must still reach
+		// every broker.
+		if sent[t.ID] != t.ConfigVersion {
 			if cfg == nil {
 				cfg = kmsg.NewPtrAlterConfigsRequest()
 				cfg.Version = 1
@@ -176,7 +179,7 @@ func (c *Controller) buildPush(b *Broker, sent map[string]int64) (*kmsg.UpdateMe
 				r.Configs = append(r.Configs, cf)
 			}
 			cfg.Resources = append(cfg.Resources, r)
-			versions[t.Name] = t.ConfigVersion
+			versions[t.ID] = t.ConfigVersion
 		}
 	}
 	return um, cfg, versions

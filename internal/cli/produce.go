@@ -17,6 +17,7 @@ import (
 
 	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/bench/audit"
+	"github.com/kbench/kbench/bench/durability"
 	fault "github.com/kbench/kbench/bench/faults"
 )
 
@@ -158,9 +159,9 @@ func newLoadCommand(mode bench.Mode, stdout, stderr io.Writer) (*cobra.Command, 
 	if mode == bench.ModeConsume {
 		f.Int64Var(&c.Prefill, "prefill", 0, "produce this many records (as fast as possible, not measured) before consuming")
 	}
-	f.StringVar(&c.Workload.RecordSize, "record-size", "1024", "record value size: N (bytes, or with KiB/MiB), uniform:MIN:MAX or normal:MEAN:STDDEV (kafka-producer-perf-test --record-size)")
+	f.StringVar(&c.Workload.RecordSize, "record-size", "1024", "record value size: N (bytes, or with a unit: 512, 1KiB, 1MB), uniform:MIN:MAX or normal:MEAN:STDDEV (kafka-producer-perf-test --record-size)")
 	f.StringVar(&c.Workload.Keys, "keys", "none", "record keys: none, round-robin (a new key per record), round-robin:N, uniform:N, or zipf:N:S (S > 1, hot keys)")
-	f.StringVar(&c.Workload.Payload, "payload", "random", "record values: random, json (clickstream events: session_id, user, url, timestamps), or file:PATH (lines sampled)")
+	f.StringVar(&c.Workload.Payload, "payload", "random", "record values: random, json (clickstream events: session_id, user, url, timestamps), file:PATH (lines sampled), or blob:PATH (the whole file is every value)")
 	f.Float64Var(&c.Workload.Compressibility, "compressibility", 0, "share (0..1) of each random value that is repeated text: about 1/(1-share):1 with a good codec")
 	f.Uint64Var(&c.Workload.Seed, "seed", 0, "seed of payloads and keys; 0 = random (the result records it)")
 
@@ -319,67 +320,44 @@ func runLoad(ctx context.Context, o *loadOptions) (err error) {
 	}
 	res, runErr := bench.Run(ctx, cfg, sinks)
 	if res == nil {
-		return errors.Join(runErr, d.heal(ctx, o.stdout))
+		return errors.Join(runErr, healAndPrint(ctx, d, o.stdout))
 	}
 	if err := bench.WriteSummary(o.stdout, res); err != nil {
-		return errors.Join(err, d.heal(ctx, io.Discard))
+		return errors.Join(err, healAndPrint(ctx, d, io.Discard))
 	}
 	if o.jsonPath != "" {
 		if err := res.WriteJSON(o.jsonPath); err != nil {
-			return errors.Join(fmt.Errorf("--json: %w", err), d.heal(ctx, io.Discard))
+			return errors.Join(fmt.Errorf("--json: %w", err), healAndPrint(ctx, d, io.Discard))
 		}
 	}
 	// The audit reads a healed, settled cluster.
-	if err := d.heal(ctx, o.stdout); err != nil {
+	if err := healAndPrint(ctx, d, o.stdout); err != nil {
 		return errors.Join(runErr, err)
 	}
-	return errors.Join(runErr, d.check(ctx, o.stdout))
+	return errors.Join(runErr, checkAndPrint(ctx, d, o.stdout))
 }
 
-// durability is a run's fault schedule and audit, when asked for.
-type durability struct {
-	dir    string
-	faults *fault.Runner
-	audit  *audit.Audit
-}
-
-// durability attaches the fault runner and the audit to cfg.
-func (o *loadOptions) durability(cfg *bench.RunConfig, sched fault.Schedule) (*durability, error) {
-	d := &durability{}
-	if len(sched) == 0 && !o.audit {
-		return d, nil
-	}
-	d.dir = o.outDir
-	if d.dir == "" {
-		d.dir = filepath.Join("runs", time.Now().Format("20060102-150405")+"-"+string(o.mode))
-	}
-	if err := os.MkdirAll(d.dir, 0o755); err != nil {
-		return nil, fmt.Errorf("--out: %w", err)
-	}
-	if len(sched) > 0 {
-		r, err := fault.NewRunner(sched, fault.Options{Cluster: fault.ClusterOf(cfg.Target), Topic: cfg.Topic.Name, Dir: d.dir})
-		if err != nil {
-			return nil, fmt.Errorf("--fault: %w", err)
-		}
-		r.Attach(cfg)
-		d.faults = r
-	}
-	if o.audit {
-		d.audit = audit.New(audit.Options{Dir: d.dir})
-		if err := d.audit.Attach(cfg); err != nil {
-			return nil, err
+// durability starts the run's durability session (faults and audit) when
+// asked for; its files go to --out.
+func (o *loadOptions) durability(cfg *bench.RunConfig, sched fault.Schedule) (*durability.Session, error) {
+	opts := durability.Options{Faults: sched, Audit: o.audit}
+	if len(sched) > 0 || o.audit {
+		opts.Dir = o.outDir
+		if opts.Dir == "" {
+			opts.Dir = filepath.Join("runs", time.Now().Format("20060102-150405")+"-"+string(o.mode))
 		}
 	}
-	return d, nil
+	s, err := durability.Start(cfg, opts)
+	if fe := (*durability.FaultsError)(nil); errors.As(err, &fe) {
+		return nil, fmt.Errorf("--fault: %w", fe.Err)
+	}
+	return s, err
 }
 
 // heal undoes the faults and waits for the cluster to settle, even after
 // Ctrl-C (the runner bounds it), and prints what happened.
-func (d *durability) heal(ctx context.Context, w io.Writer) error {
-	if d.faults == nil {
-		return nil
-	}
-	rep, err := d.faults.Finish(context.WithoutCancel(ctx))
+func healAndPrint(ctx context.Context, d *durability.Session, w io.Writer) error {
+	rep, err := d.Heal(ctx)
 	if rep == nil {
 		return err
 	}
@@ -394,7 +372,7 @@ func (d *durability) heal(ctx context.Context, w io.Writer) error {
 				line += "; " + ev.Note
 			}
 			if ev.Action.Kind == fault.Exec && ev.Output != "" {
-				line += "; output in " + filepath.Join(d.dir, ev.Output)
+				line += "; output in " + filepath.Join(d.Dir(), ev.Output)
 			}
 			if ev.Err != "" {
 				line += "; ERROR " + ev.Err
@@ -415,23 +393,23 @@ func (d *durability) heal(ctx context.Context, w io.Writer) error {
 	default:
 		fmt.Fprintf(w, "  heal FAILED: %s\n", h.Err)
 	}
-	fmt.Fprintf(w, "  record: %s\n", filepath.Join(d.dir, fault.ReportFile))
+	fmt.Fprintf(w, "  record: %s\n", filepath.Join(d.Dir(), fault.ReportFile))
 	return err
 }
 
-// check runs the audit and prints its report.
-func (d *durability) check(ctx context.Context, w io.Writer) error {
-	if d.audit == nil {
+// checkAndPrint runs the audit and prints its report.
+func checkAndPrint(ctx context.Context, d *durability.Session, w io.Writer) error {
+	if !d.Audits() {
 		return nil
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(w, "durability audit skipped: the run was interrupted")
 		return nil
 	}
-	rep, err := d.audit.Check(ctx)
+	rep, err := d.Check(ctx)
 	if rep != nil {
 		fmt.Fprint(w, rep.Summary())
-		fmt.Fprintf(w, "  report: %s, lost ids: %s\n", filepath.Join(d.dir, audit.ReportFile), filepath.Join(d.dir, audit.LostFile))
+		fmt.Fprintf(w, "  report: %s, lost ids: %s\n", filepath.Join(d.Dir(), audit.ReportFile), filepath.Join(d.Dir(), audit.LostFile))
 	}
 	return err
 }

@@ -83,6 +83,8 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newReportCmd(stdout, stderr),
 		newPlanCmd(stdout, stderr),
 		newVerifyCmd(stdout, stderr),
+		newABCmd(stdout, stderr),
+		newCompareCmd(stdout, stderr),
 	)
 	return root
 }

@@ -62,7 +62,7 @@ func TestProfilesCommands(t *testing.T) {
 	}
 	out = mustKbench(t, "profiles", "show", "quick")
 	src, _ := profiles.Builtin("quick")
-	if !strings.HasPrefix(out, string(src)) || !strings.Contains(out, "# builtin: 5 points, estimated") {
+	if !strings.HasPrefix(out, string(src)) || !strings.Contains(out, "# builtin: 3 points, estimated") {
 		t.Fatalf("show quick:\n%s", out)
 	}
 	out = mustKbench(t, "profiles", "schema")
@@ -113,11 +113,11 @@ func TestSweepTargetFlags(t *testing.T) {
 	if err := os.WriteFile(props, []byte("bootstrap.servers=kafka-1:9092\nclient.id=sizing\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := mustKbench(t, "sweep", "--profile", "quick", "--dry-run", "--command-config", props)
+	out := mustKbench(t, "sweep", "--profile", "clickstream", "--dry-run", "--command-config", props)
 	if !strings.Contains(out, "external cluster at kafka-1:9092") || !strings.Contains(out, "--set target.client_properties=") {
 		t.Fatalf("dry run with --command-config:\n%s", out)
 	}
-	out = mustKbench(t, "sweep", "--profile", "quick", "--dry-run", "--bootstrap", "kafka-2:9093", "--command-config", props)
+	out = mustKbench(t, "sweep", "--profile", "clickstream", "--dry-run", "--bootstrap", "kafka-2:9093", "--command-config", props)
 	if !strings.Contains(out, "external cluster at kafka-2:9093") {
 		t.Fatalf("--bootstrap does not win over bootstrap.servers:\n%s", out)
 	}
