@@ -38,8 +38,8 @@ const (
 	DropProduce Action = "drop-produce"
 	// Leader kills the current leader of a partition; healed by restarting it.
 	Leader Action = "leader"
-	// Coordinator kills the group (or transaction) coordinator; healed by
-	// restarting it.
+	// Coordinator kills the group coordinator (in the txn workload the
+	// transaction coordinator of the first worker); healed by restarting it.
 	Coordinator Action = "coordinator"
 )
 
