@@ -136,6 +136,9 @@ type OMBConversion struct {
 	YAML []byte
 	// Notes say where kbench reads a field differently from OMB.
 	Notes []string
+	// Workload and Driver are the names the OMB files give (OMB's result
+	// JSON carries them).
+	Workload, Driver string
 
 	payloadFile string // as the workload names it
 	messageSize int
@@ -177,7 +180,14 @@ func ConvertOMB(workloadFile string, workload []byte, driverFile string, driver 
 	for _, n := range c.notes {
 		fmt.Fprintf(&head, "# - %s\n", n)
 	}
-	return &OMBConversion{YAML: append(head.Bytes(), body.Bytes()...), Notes: c.notes, payloadFile: c.payloadFile, messageSize: c.messageSize}, nil
+	wname, dname := p.Name, "Kafka"
+	if w.Name != nil {
+		wname = *w.Name
+	}
+	if d.Name != nil {
+		dname = *d.Name
+	}
+	return &OMBConversion{YAML: append(head.Bytes(), body.Bytes()...), Notes: c.notes, Workload: wname, Driver: dname, payloadFile: c.payloadFile, messageSize: c.messageSize}, nil
 }
 
 // LoadOMB reads an OMB workload file and an optional Kafka driver file and
@@ -383,10 +393,11 @@ func (c *converter) workload(w *ombWorkload) *convProfile {
 		c.errorf(c.wf, "warmupDurationMinutes", "%g: must not be negative", warm)
 	}
 	p.Workload.Warmup = minutes(warm)
-	if ms := deref(w.LogIntervalMillis, 0); ms < 0 {
-		c.errorf(c.wf, "logIntervalMillis", "%d: must not be negative", ms)
-	} else if ms > 0 {
-		p.Workload.Interval = strconv.Itoa(ms) + "ms"
+	// OMB reports every logIntervalMillis (default 10 s).
+	if ms := deref(w.LogIntervalMillis, 10000); ms <= 0 {
+		c.errorf(c.wf, "logIntervalMillis", "%d: want a period above 0", ms)
+	} else {
+		p.Workload.Interval = (time.Duration(ms) * time.Millisecond).String()
 	}
 	return p
 }

@@ -22,6 +22,8 @@ type sweepOptions struct {
 	profile       string
 	omb           string
 	ombDriver     string
+	ombJSON       string
+	metricsListen string
 	dryRun        bool
 	out           string
 	resume        string
@@ -80,6 +82,8 @@ topic settings change: on a real cluster, give it a topic of its own.`,
 	f.StringVar(&o.profile, "profile", "", "built-in profile name or YAML file (kbench profiles list)")
 	f.StringVar(&o.omb, "omb", "", "OpenMessaging Benchmark workload file to run instead of a profile")
 	f.StringVar(&o.ombDriver, "omb-driver", "", "with --omb, an OpenMessaging Benchmark Kafka driver file (topic, producer and consumer properties)")
+	f.StringVar(&o.ombJSON, "omb-json", "", "also write a one-point sweep's result in OpenMessaging Benchmark's result JSON (the point's representative run)")
+	f.StringVar(&o.metricsListen, "metrics-listen", "", metricsListenHelp+"; series are labelled with the point id")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the expanded points and the estimated duration, run nothing")
 	f.StringVar(&o.out, "out", "", "run directory; default runs/<yyyymmdd-hhmmss>-<profile>")
 	f.StringVar(&o.resume, "resume", "", "continue the run in this directory, skipping finished points")
@@ -111,6 +115,7 @@ func runSweep(ctx context.Context, o *sweepOptions) error {
 	}
 	opts := sweep.Options{Version: o.version, Dir: o.resume, Resume: o.resume != "", RetryFailed: o.retryFailed}
 	var p *profiles.Profile
+	var conv *profiles.OMBConversion
 	if o.resume != "" {
 		m, err := sweep.ReadManifest(o.resume)
 		if err != nil {
@@ -123,7 +128,6 @@ func runSweep(ctx context.Context, o *sweepOptions) error {
 			return err
 		}
 		if o.omb != "" {
-			var conv *profiles.OMBConversion
 			if p, conv, err = profiles.LoadOMB(o.omb, o.ombDriver, set); err != nil {
 				return err
 			}
@@ -147,7 +151,13 @@ func runSweep(ctx context.Context, o *sweepOptions) error {
 		return err
 	}
 	opts.Client = client
-	opts.Progress = o.printer(p.SLO.Latency)
+	metricsCtx, stopMetrics := context.WithCancel(ctx)
+	defer stopMetrics()
+	exp, err := startLiveMetrics(metricsCtx, o.metricsListen, p.Name, o.stderr)
+	if err != nil {
+		return err
+	}
+	opts.Progress = sweepProgress(exp, o.printer(p.SLO.Latency))
 	sum, err := sweep.Run(ctx, opts)
 	if sum != nil {
 		if werr := writeSweepTable(o.stdout, sum, p.SLO.Latency); werr != nil && err == nil {
@@ -156,6 +166,15 @@ func runSweep(ctx context.Context, o *sweepOptions) error {
 	}
 	if err != nil {
 		return err
+	}
+	if o.ombJSON != "" {
+		workload, driver := p.Name, "Kafka"
+		if conv != nil {
+			workload, driver = conv.Workload, conv.Driver
+		}
+		if err := writeSweepOMB(o.ombJSON, workload, driver, sum); err != nil {
+			return err
+		}
 	}
 	finished := len(sum.Lines)
 	switch {
