@@ -26,6 +26,7 @@ type CompareFigure struct {
 // figure no run has is left out of the table.
 var CompareFigures = []CompareFigure{
 	{"produce_records_per_sec", "throughput", "throughput (records/s)", false},
+	{"max_sustainable_rate", "max-rate", "max sustainable (records/s)", false},
 	{"consume_records_per_sec", "consume-throughput", "consumed (records/s)", false},
 	{"service_p50_ms", "service-p50", "service p50 (ms)", true},
 	{"service_p99_ms", "service-p99", "service p99 (ms)", true},
@@ -72,7 +73,7 @@ type CompareRow struct {
 // measured.
 type Comparison struct {
 	Point  string // what was compared ("" for a single pair of runs)
-	NA, NB int    // runs per side
+	NA, NB int    // runs per side (the most any row has)
 	Alpha  float64
 	Rows   []CompareRow
 }
@@ -85,13 +86,14 @@ func Compare(point string, a, b []map[string]float64, figs []CompareFigure, alph
 	if len(figs) == 0 {
 		figs = CompareFigures
 	}
-	c := Comparison{Point: point, NA: len(a), NB: len(b), Alpha: alpha}
+	c := Comparison{Point: point, Alpha: alpha}
 	for _, f := range figs {
 		xa, xb := column(a, f.Name), column(b, f.Name)
 		if len(xa) == 0 || len(xb) == 0 {
 			continue
 		}
 		c.Rows = append(c.Rows, CompareRow{Figure: f, Comparison: stats.Compare(xa, xb, alpha)})
+		c.NA, c.NB = max(c.NA, len(xa)), max(c.NB, len(xb))
 	}
 	return c
 }
@@ -134,6 +136,10 @@ you named beforehand.`
 
 // WriteComparison prints the table: one line per figure.
 func WriteComparison(w io.Writer, c Comparison) error {
+	if len(c.Rows) == 0 {
+		_, err := fmt.Fprintln(w, "no figure was measured on both sides (a point whose runs all failed has none)")
+		return err
+	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	level := 100 * (1 - c.Alpha)
 	fmt.Fprintf(tw, "figure\tA (n=%d)\tB (n=%d)\tdelta\t%s %% CI\tp\t\n", c.NA, c.NB, strconv.FormatFloat(level, 'f', -1, 64))
