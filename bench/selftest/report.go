@@ -351,8 +351,12 @@ func Checks(r *Report) []Check {
 		}
 		med := stats.Median(pool)
 		lo, hi := stats.MedianInterval(pool, 0.05)
-		got := fmt.Sprintf("median %.3f, 95 %% interval %s-%s over %d workload rounds (%d workloads); lowest workload %.3f (%s)",
-			med, num(lo, 2), num(hi, 2), len(pool), workloads, low.Median, name)
+		interval := fmt.Sprintf("95 %% interval %.2f-%.2f", lo, hi)
+		if math.IsInf(lo, 0) {
+			interval = "no 95 % interval (6 or more workload rounds needed)"
+		}
+		got := fmt.Sprintf("median %.3f, %s over %d workload rounds (%d workloads); lowest workload %.3f (%s)",
+			med, interval, len(pool), workloads, low.Median, name)
 		switch {
 		case lo >= target:
 			return got, Met, true
