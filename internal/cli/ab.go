@@ -8,7 +8,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -158,7 +157,8 @@ func runAB(ctx context.Context, o *abOptions) (err error) {
 	cfgs := map[byte]bench.RunConfig{}
 	for side, props := range map[byte]map[string]string{'A': sideA, 'B': sideB} {
 		c := base
-		c.Producer = maps.Clone(base.Producer)
+		c.Producer = map[string]string{}
+		maps.Copy(c.Producer, base.Producer)
 		maps.Copy(c.Producer, props)
 		if _, err := c.EffectiveProducer(); err != nil {
 			return fmt.Errorf("--%c: %w", side+'a'-'A', err)
@@ -216,6 +216,10 @@ func runAB(ctx context.Context, o *abOptions) (err error) {
 		for _, why := range res.Invalid {
 			invalid = append(invalid, name+": "+why)
 			fmt.Fprintf(w, "          INVALID: %s\n", why)
+		}
+		if runErr != nil && ctx.Err() == nil {
+			invalid = append(invalid, name+": "+runErr.Error())
+			fmt.Fprintf(w, "          ERROR: %v\n", runErr)
 		}
 		if o.outDir != "" {
 			if err := res.WriteJSON(filepath.Join(o.outDir, name+".json")); err != nil {
@@ -278,5 +282,5 @@ func runLine(f map[string]float64, mode bench.Mode) string {
 			parts = append(parts, fmt.Sprintf("%s %.2f ms", strings.TrimSuffix(strings.ReplaceAll(k, "_", " "), " ms"), v))
 		}
 	}
-	return strings.Join(slices.Clip(parts), ", ")
+	return strings.Join(parts, ", ")
 }
