@@ -129,8 +129,9 @@ lot, never speeds it up as much), so a test that assumes a bell curve, or a boot
 small counts, and the same runs always give the same answer. With 4 runs a side the
 smallest possible p is 0.029, with 3 it is 0.1: fewer than 4 runs a side can never be
 significant at 0.05. How small a change is found depends on the noise: 6 + 6 runs find a
-10 % change 9 times in 10 when runs agree within about ±8 %, but only about 40 % when they
-spread ±30 %, as on a machine shared with other work. Each figure is tested on its own: at
+10 % change 9 times in 10 when runs agree within about ±8 %; when they spread ±30 %, as on
+a machine shared with other work, only changes of about 40 % are found that reliably. Each
+figure is tested on its own: at
 0.05 about one figure in 20 of an A/A table is flagged by chance, so decide on the figures
 you named beforehand.`
 
