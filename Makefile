@@ -36,7 +36,8 @@ test-deps:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./broker/... ./bench/...
 
-# Broker performance harness: the null-broker ceiling, kbench RF=1, a 3-broker
+# Broker performance harness: the null-broker ceiling, a store-only ceiling (the
+# null broker appending every batch to a file), kbench RF=1, a 3-broker
 # RF=3 cluster and kfake (one in-memory broker, nothing replicated) side by side;
 # prints the ratio table and the broker's performance targets (throughput
 # against the ceiling and kfake, catch-up speed, p99 at half load, allocations
