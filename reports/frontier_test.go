@@ -113,3 +113,28 @@ func TestParetoFrontIndices(t *testing.T) {
 		t.Errorf("got %v, want %v (ties on both kept, dominated dropped, by x)", got, want)
 	}
 }
+
+// TestPlanUsesMeasuredLoss: kbench plan's acks and min.insync.replicas
+// recommendations carry what the frontier measured.
+func TestPlanUsesMeasuredLoss(t *testing.T) {
+	levels := []LevelOutcome{
+		{Level: "acks=1 RF=3 min.insync=1", MaxMiBps: 30, Lost: 161, FaultRuns: 2, LagMs: 300},
+		{Level: "acks=all RF=3 min.insync=1", MaxMiBps: 12, Lost: 0, FaultRuns: 2},
+		{Level: "acks=all RF=3 min.insync=2", MaxMiBps: 15, Lost: 0, Refused: 900, FaultRuns: 2},
+	}
+	recs := durabilityEvidence(recommend(nil), levels, 3)
+	i := slices.IndexFunc(recs, func(r Recommendation) bool { return r.Setting == "acks" })
+	costs := strings.Join(recs[i].Costs, "\n")
+	if want := "acks=all RF=3 min.insync=2 lost 0 acknowledged records in 2 fault run(s) (900 refused, the producer was told) at 15.00 MiB/s sustained; " +
+		"acks=1 RF=3 min.insync=1 lost 161 in a 300 ms replication lag at 30.00 MiB/s (acks=all's capacity cost: -50 %)"; !strings.Contains(costs, want) {
+		t.Errorf("acks costs lack %q:\n%s", want, costs)
+	}
+	j := slices.IndexFunc(recs, func(r Recommendation) bool { return r.Setting == "min.insync.replicas" })
+	if j < 0 || recs[j].Value != "2" || len(recs[j].Costs) != 2 {
+		t.Fatalf("min.insync.replicas recommendation: %+v", recs)
+	}
+	// A run without a frontier changes nothing.
+	if got := durabilityEvidence(recommend(nil), nil, 3); len(got) != len(recommend(nil)) {
+		t.Errorf("no frontier: %d recommendations, want %d", len(got), len(recommend(nil)))
+	}
+}

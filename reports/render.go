@@ -144,13 +144,30 @@ func (t table) html() htmlTable {
 	return out
 }
 
-// breakHead and breakCell let a browser wrap setting names and labels
-// after "/", "=" and, in headings, "." (a zero-width space), so wide tables
-// fit the page without breaking words or numbers anywhere else.
+// breakHead and breakCell let a browser wrap long words (a setting label
+// such as acks=all/replication.factor=3) after "/", "=" and, in headings,
+// "." (a zero-width space), so wide tables fit the page without breaking
+// short words, formulas or numbers.
+func breakHead(s string) string { return breakLong(s, headBreaks) }
+func breakCell(s string) string { return breakLong(s, cellBreaks) }
+
 var (
-	breakHead = strings.NewReplacer("/", "/\u200b", ".", ".\u200b", "=", "=\u200b").Replace
-	breakCell = strings.NewReplacer("/", "/\u200b", "=", "=\u200b").Replace
+	headBreaks = strings.NewReplacer("/", "/\u200b", ".", ".\u200b", "=", "=\u200b")
+	cellBreaks = strings.NewReplacer("/", "/\u200b", "=", "=\u200b")
 )
+
+// longWord is the length from which a word gets break points.
+const longWord = 12
+
+func breakLong(s string, r *strings.Replacer) string {
+	words := strings.Split(s, " ")
+	for i, w := range words {
+		if len(w) >= longWord {
+			words[i] = r.Replace(w)
+		}
+	}
+	return strings.Join(words, " ")
+}
 
 type htmlChart struct {
 	Title, Caption, SVG string
