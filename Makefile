@@ -38,9 +38,12 @@ test-deps:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./broker/... ./bench/...
 
-# Broker performance harness (issue 10): the null-broker ceiling, kbench RF=1,
-# a 3-broker RF=3 cluster and kfake side by side; prints the ratio table and
-# writes runs/selftest/selftest.json and the chart. 7 to 8 minutes on 2 cores.
+# Broker performance harness: the null-broker ceiling, kbench RF=1, a 3-broker
+# RF=3 cluster and kfake (one in-memory broker, nothing replicated) side by side;
+# prints the ratio table and the broker's performance targets (throughput
+# against the ceiling and kfake, catch-up speed, p99 at half load, allocations
+# per request), writes runs/selftest/selftest.json and the chart.
+# 7 to 8 minutes on 2 cores.
 .PHONY: bench-broker
 bench-broker: build
 	./$(BIN) selftest --out runs/selftest

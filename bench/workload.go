@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kbench/kbench/internal/units"
 )
 
 // Workload says what records look like. The string specs are what users
@@ -22,7 +24,9 @@ type Workload struct {
 	// Keys is none, round-robin (a new key per record, in sequence),
 	// round-robin:N (N keys in turn), uniform:N or zipf:N:S (S > 1; hot keys).
 	Keys string `json:"keys"`
-	// Payload is random, json (clickstream events) or file:PATH (lines sampled).
+	// Payload is random, json (clickstream events), file:PATH (lines sampled)
+	// or blob:PATH (the whole file is every value, as OpenMessaging
+	// Benchmark's payloadFile).
 	Payload string `json:"payload"`
 	// Compressibility is the share (0..1) of each random payload made of
 	// repeated text; the rest is random bytes, so a good codec reaches about
@@ -38,22 +42,18 @@ type sizeDist struct {
 	fixedLen int
 }
 
+// maxRecordBytes bounds one generated record value.
+const maxRecordBytes = 64 << 20
+
 func parseByteCount(s string) (int, error) {
-	mult := 1
-	for _, u := range []struct {
-		suffix string
-		mult   int
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"B", 1}} {
-		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = rest, u.mult
-			break
-		}
+	n, err := units.ParseBytes(s)
+	if err != nil {
+		return 0, err
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 0 || n > (64<<20)/mult {
-		return 0, fmt.Errorf("%q is not a byte count (like 100, 1KiB, 1MiB; at most 64MiB)", s)
+	if n > maxRecordBytes {
+		return 0, fmt.Errorf("%q is larger than %s", s, units.FormatBytes(maxRecordBytes))
 	}
-	return n * mult, nil
+	return int(n), nil
 }
 
 func parseSizeDist(spec string) (sizeDist, error) {
@@ -157,8 +157,14 @@ func parsePayloadSpec(spec string) (payloadSpec, error) {
 			return payloadSpec{}, fmt.Errorf("payload %q: %w", spec, err)
 		}
 		return payloadSpec{kind: "file", lines: lines}, nil
+	case strings.HasPrefix(spec, "blob:"):
+		blob, err := readBlob(strings.TrimPrefix(spec, "blob:"))
+		if err != nil {
+			return payloadSpec{}, fmt.Errorf("payload %q: %w", spec, err)
+		}
+		return payloadSpec{kind: "file", lines: [][]byte{blob}}, nil
 	}
-	return payloadSpec{}, fmt.Errorf("payload %q: want random, json or file:PATH", spec)
+	return payloadSpec{}, fmt.Errorf("payload %q: want random, json, file:PATH or blob:PATH", spec)
 }
 
 // readLines loads the non-empty lines of a sample file (at most 64 MiB).
@@ -189,6 +195,22 @@ func readLines(path string) ([][]byte, error) {
 		return nil, fmt.Errorf("payload file %s has no non-empty lines", path)
 	}
 	return lines, nil
+}
+
+// readBlob loads a whole payload file (1 byte to 64 MiB).
+func readBlob(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("open payload file: %w", err)
+	}
+	if fi.Size() == 0 || fi.Size() > maxRecordBytes {
+		return nil, fmt.Errorf("payload file %s has %d bytes: want 1 byte to %s", path, fi.Size(), units.FormatBytes(maxRecordBytes))
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read payload file: %w", err)
+	}
+	return b, nil
 }
 
 // parsedWorkload is a validated Workload, shared read-only by generators.

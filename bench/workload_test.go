@@ -190,3 +190,29 @@ func TestFilePayload(t *testing.T) {
 		t.Error("payload xml: got no error")
 	}
 }
+
+// blob:PATH sends the whole file, newlines and all, as every value (as
+// OpenMessaging Benchmark's payloadFile does).
+func TestBlobPayload(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "payload.data")
+	blob := []byte("line one\nline two\n\x00\xff binary tail")
+	if err := os.WriteFile(path, blob, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := newGenerator(mustParse(t, Workload{Payload: "blob:" + path}), 0)
+	for range 10 {
+		if got := g.value(nil, time.Now()); !bytes.Equal(got, blob) {
+			t.Fatalf("value %q, want the whole file %q", got, blob)
+		}
+	}
+	empty := filepath.Join(dir, "empty.data")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"blob:" + empty, "blob:" + filepath.Join(dir, "none")} {
+		if _, err := (Workload{Payload: bad}).parse(); err == nil {
+			t.Errorf("payload %s: got no error", bad)
+		}
+	}
+}

@@ -64,7 +64,10 @@ func (b *Broker) handleProduce(r *kmsg.ProduceRequest) reply {
 					sp.LogAppendTime = now
 				}
 				sp.LogStartOffset = p.log.StartOffset()
-				if sp.ErrorCode == 0 && r.Acks == -1 && p.hw.Load() < next {
+				// An ISR that shrank after the append may have let the HW
+				// pass it: the parked slot then answers
+				// NOT_ENOUGH_REPLICAS_AFTER_APPEND at once.
+				if sp.ErrorCode == 0 && r.Acks == -1 && (p.hw.Load() < next || int(p.isrLen.Load()) < t.settings.minInsync) {
 					if parked == nil {
 						parked = &ackRequest{resp: resp, messages: r.Version >= 8, timeout: time.Duration(max(r.TimeoutMillis, 1)) * time.Millisecond}
 					}
@@ -96,9 +99,6 @@ func (b *Broker) produceTo(p *partition, s *topicSettings, recs []byte, now int6
 	if !p.isLeader.Load() {
 		return kerr.NotLeaderForPartition.Code, -1, -1
 	}
-	if acks == -1 && int(p.isrLen.Load()) < s.minInsync {
-		return kerr.NotEnoughReplicas.Code, -1, -1
-	}
 	if len(recs) == 0 {
 		return kerr.CorruptMessage.Code, -1, -1
 	}
@@ -115,6 +115,12 @@ func (b *Broker) produceTo(p *partition, s *topicSettings, recs []byte, now int6
 	if !p.isLeader.Load() { // lost leadership since the check above
 		p.appendMu.Unlock()
 		return kerr.NotLeaderForPartition.Code, -1, -1
+	}
+	// ISR changes take appendMu too (setISR), so the ISR checked here is
+	// the one the append happens under.
+	if acks == -1 && int(p.isrLen.Load()) < s.minInsync {
+		p.appendMu.Unlock()
+		return kerr.NotEnoughReplicas.Code, -1, -1
 	}
 	chk := p.ps.check(recs)
 	if chk.code != 0 || chk.duplicate {

@@ -113,6 +113,16 @@ func (b *Broker) buildFetch(r *kmsg.FetchRequest) (*fetchWire, int64) {
 				fw.hasErr = true
 				continue
 			}
+			leo := p.log.EndOffset()
+			start := p.log.StartOffset()
+			if rp.FetchOffset < start || rp.FetchOffset > leo {
+				fw.partitionHeader(rp.Partition, kerr.OffsetOutOfRange.Code, p.hw.Load(), p.lso.Load(), start, nil)
+				fw.records(nil)
+				fw.hasErr = true
+				continue
+			}
+			// Only an offset inside the log is a follower's position: one
+			// past the end would raise the HW over records it lacks.
 			if replica {
 				if isr, epochs := p.followerFetched(r.ReplicaID, rp.FetchOffset, now); isr != nil {
 					b.cfg.Logf("%s-%d: replica %d caught up, expanding ISR to %v", p.topic, p.index, r.ReplicaID, isr)
@@ -121,20 +131,12 @@ func (b *Broker) buildFetch(r *kmsg.FetchRequest) (*fetchWire, int64) {
 			}
 			hw := p.hw.Load()
 			lso := p.lso.Load()
-			leo := p.log.EndOffset()
 			limit := hw
 			switch {
 			case replica:
 				limit = leo
 			case readCommitted:
 				limit = lso
-			}
-			start := p.log.StartOffset()
-			if rp.FetchOffset < start || rp.FetchOffset > leo {
-				fw.partitionHeader(rp.Partition, kerr.OffsetOutOfRange.Code, hw, lso, start, nil)
-				fw.records(nil)
-				fw.hasErr = true
-				continue
 			}
 			var slice *storage.Slice
 			if rp.FetchOffset < limit && remaining > 0 {

@@ -7,7 +7,8 @@ import (
 
 // ListOffsets v0-v7. v0 returns old-style offset arrays; v1 a single
 // timestamp/offset; v2 isolation level; v4 leader epochs; v6 flexible; v7
-// MAX_TIMESTAMP (-3). Special timestamps: -1 latest (high watermark), -2
+// MAX_TIMESTAMP (-3). Special timestamps: -1 latest (high watermark; the log
+// end offset for a replica id >= 0, as Kafka answers followers), -2
 // earliest (log start offset), -3 the batch with the largest timestamp.
 
 func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) *kmsg.ListOffsetsResponse {
@@ -36,7 +37,9 @@ func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) *kmsg.ListOffsets
 			switch rp.Timestamp {
 			case -1:
 				sp.Offset = p.hw.Load()
-				if r.IsolationLevel == 1 {
+				if r.ReplicaID >= 0 {
+					sp.Offset = p.log.EndOffset() // a follower asks where the leader's log ends
+				} else if r.IsolationLevel == 1 {
 					sp.Offset = p.lso.Load()
 				}
 			case -2:

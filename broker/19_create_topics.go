@@ -29,7 +29,7 @@ func (b *Broker) handleCreateTopics(r *kmsg.CreateTopicsRequest) *kmsg.CreateTop
 		var err error
 		switch {
 		case len(rt.ReplicaAssignment) > 0:
-			err = fmt.Errorf("%w: manual replica assignment is not supported; use num_partitions", errInvalidReplication)
+			err = fmt.Errorf("%w: manual replica assignment is not supported; use num_partitions and replication_factor", errInvalidAssignment)
 		case rt.ReplicationFactor != -1 && (rt.ReplicationFactor < 1 || rt.ReplicationFactor > 1):
 			err = fmt.Errorf("%w: %d, this broker has 1 node (valid: 1 or -1)", errInvalidReplication, rt.ReplicationFactor)
 		default:

@@ -49,6 +49,25 @@ func TestTopicAdmin(t *testing.T) {
 		})
 	}
 
+	// The cluster's controller answers a manual replica assignment the same
+	// way (broker/controller: INVALID_REPLICA_ASSIGNMENT), not as a bad factor.
+	t.Run("create/manual assignment", func(t *testing.T) {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "manual", -1, -1
+		ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+		ra.Partition, ra.Replicas = 0, []int32{1}
+		rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, newClient(t, b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := kerr.ErrorForCode(resp.Topics[0].ErrorCode); !errors.Is(got, kerr.InvalidReplicaAssignment) {
+			t.Fatalf("got %v, want %v", got, kerr.InvalidReplicaAssignment)
+		}
+	})
+
 	t.Run("describe configs", func(t *testing.T) {
 		rcs, err := adm.DescribeTopicConfigs(ctx, "a")
 		if err != nil {

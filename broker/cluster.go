@@ -292,7 +292,9 @@ func (b *Broker) applyMetadata(r *kmsg.UpdateMetadataRequest) *kmsg.UpdateMetada
 			switch {
 			case ip.leader == self && (!isLeader || epoch != ip.leaderEpoch):
 				b.fetchers.remove(p)
-				p.becomeLeader(self, ip.leaderEpoch, ip.partitionEpoch, ip.replicas, ip.isr)
+				if err := p.becomeLeader(self, ip.leaderEpoch, ip.partitionEpoch, ip.replicas, ip.isr); err != nil {
+					b.cfg.Logf("%s-%d: record leader epoch %d: %v", name, i, ip.leaderEpoch, err)
+				}
 				b.cfg.Logf("%s-%d: leader at epoch %d, ISR %v", name, i, ip.leaderEpoch, ip.isr)
 			case ip.leader == self:
 				p.setISR(ip.partitionEpoch, ip.isr)

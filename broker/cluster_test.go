@@ -26,22 +26,25 @@ import (
 type testCluster struct {
 	t       *testing.T
 	ctrl    *controller.Controller
+	ctrlCfg controller.Config
 	brokers map[int32]*Broker
 	cfgs    map[int32]Config
 }
 
 func startCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
-	ctrl, err := controller.Start(context.Background(), controller.Config{Dir: t.TempDir(), SessionTimeout: time.Second, Logf: func(f string, a ...any) { t.Logf("controller: "+f, a...) }})
+	ccfg := controller.Config{Dir: t.TempDir(), SessionTimeout: time.Second, Logf: func(f string, a ...any) { t.Logf("controller: "+f, a...) }}
+	ctrl, err := controller.Start(context.Background(), ccfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc := &testCluster{t: t, ctrl: ctrl, brokers: map[int32]*Broker{}, cfgs: map[int32]Config{}}
+	ccfg.Listen = ctrl.Addr() // a restarted controller comes back there
+	tc := &testCluster{t: t, ctrl: ctrl, ctrlCfg: ccfg, brokers: map[int32]*Broker{}, cfgs: map[int32]Config{}}
 	t.Cleanup(func() {
 		for _, b := range tc.brokers {
 			b.close(false)
 		}
-		ctrl.Close()
+		tc.ctrl.Close()
 	})
 	for id := int32(1); id <= int32(n); id++ {
 		cfg := DefaultConfig()

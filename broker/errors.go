@@ -23,11 +23,16 @@ func errorCode(err error) int16 {
 		return kerr.UnknownTopicOrPartition.Code
 	case errors.Is(err, errInvalidReplication):
 		return kerr.InvalidReplicationFactor.Code
+	case errors.Is(err, errInvalidAssignment):
+		return kerr.InvalidReplicaAssignment.Code
 	}
 	return kerr.UnknownServerError.Code
 }
 
-var errInvalidReplication = errors.New("invalid replication factor")
+var (
+	errInvalidReplication = errors.New("invalid replication factor")
+	errInvalidAssignment  = errors.New("invalid replica assignment")
+)
 
 func strp(s string) *string { return &s }
 

@@ -84,7 +84,7 @@ func TestProducePipelinedResponsesStayDistinct(t *testing.T) {
 }
 
 // TestProduceAllocationsPerRequest counts the broker's heap allocations per
-// pipelined acks=1 produce request (issue 10: "≈ 0"). The raw client
+// pipelined acks=1 produce request (the target: about 0). The raw client
 // allocates nothing per request, so the process-wide count is the broker's.
 // Expected: none (produce_decode.go keeps even the nested partition slices).
 func TestProduceAllocationsPerRequest(t *testing.T) {

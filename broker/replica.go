@@ -41,13 +41,18 @@ func (p *partition) notifyLocked() {
 
 // becomeLeader makes this broker the partition's leader at leaderEpoch.
 // Followers' offsets are unknown until they fetch, so the HW waits for them;
-// each in-sync follower gets a full lag window to do so.
-func (p *partition) becomeLeader(self, leaderEpoch, partitionEpoch int32, replicas, isr []int32) {
+// each in-sync follower gets a full lag window to do so. An error is the
+// leader-epoch checkpoint's write: the partition leads regardless (its
+// appends fail the same way).
+func (p *partition) becomeLeader(self, leaderEpoch, partitionEpoch int32, replicas, isr []int32) error {
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
 	p.repMu.Lock()
 	defer p.repMu.Unlock()
 	p.epoch.Store(leaderEpoch)
+	// The epoch starts at our log end now, not at our first append: a
+	// follower asking meanwhile learns where our previous epoch ended.
+	err := p.log.AssignEpochStart(leaderEpoch)
 	now := time.Now()
 	p.rs = replicaState{self: self, leader: self, partitionEpoch: partitionEpoch,
 		replicas: slices.Clone(replicas), isr: slices.Clone(isr), followers: map[int32]*followerState{}}
@@ -61,6 +66,7 @@ func (p *partition) becomeLeader(self, leaderEpoch, partitionEpoch int32, replic
 	p.advanceHWLocked()
 	p.notifyLocked()
 	defer p.wake()
+	return err
 }
 
 // becomeFollower makes this broker a follower of leader (or of nobody, -1).
@@ -101,7 +107,11 @@ func (p *partition) stepDown() {
 }
 
 // setISR applies a newer ISR (from the controller) without a leader change.
+// It takes appendMu so that an acks=all append and its min.insync.replicas
+// check see one ISR (produceTo).
 func (p *partition) setISR(partitionEpoch int32, isr []int32) {
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
 	p.repMu.Lock()
 	defer p.repMu.Unlock()
 	if partitionEpoch <= p.rs.partitionEpoch {

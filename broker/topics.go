@@ -195,7 +195,10 @@ func (ts *topics) openPartition(t *topic, i int32) (*partition, error) {
 	}
 	if !ts.clustered {
 		self := ts.cfg.NodeID
-		p.becomeLeader(self, max(l.LatestEpoch(), 0), 0, []int32{self}, []int32{self})
+		if err := p.becomeLeader(self, max(l.LatestEpoch(), 0), 0, []int32{self}, []int32{self}); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("open partition %s-%d: %w", t.name, i, err)
+		}
 	}
 	return p, nil
 }

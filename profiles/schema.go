@@ -29,7 +29,8 @@ workload:
   mode: e2e                 # e2e (produce and consume; default) or produce
   record_size: 1KiB         # N, uniform:MIN:MAX, normal:MEAN:STDDEV
   keys: uniform:200000      # none, round-robin[:N], uniform:N, zipf:N:S
-  payload: json             # random, json (click events), file:PATH (relative to the profile)
+  payload: json             # random, json (click events), file:PATH (lines sampled), blob:PATH
+                            #   (the whole file is every value); paths relative to the profile
   compressibility: 0.5      # share of each random value that is repeated text
   producers: 4              # default 1
   consumers: 4              # default 1

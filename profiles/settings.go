@@ -13,6 +13,7 @@ import (
 
 	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/broker/topicconf"
+	"github.com/kbench/kbench/internal/units"
 )
 
 // A setting is anything a profile sets and an axis may sweep. Base sections
@@ -68,35 +69,15 @@ func (c *checker) run(cfg bench.RunConfig) error {
 	return verdict
 }
 
-// Byte-valued properties accept KiB/MiB/GiB suffixes in profiles.
+// Byte-valued properties accept sizes with units in profiles (units.ParseBytes).
 var sizeProps = []string{"batch.size", "buffer.memory", "max.request.size", "fetch.min.bytes", "fetch.max.bytes",
 	"max.partition.fetch.bytes", "segment.bytes", "retention.bytes", "max.message.bytes"}
-
-// parseBytes reads 16384, 16KiB, 1MiB or 1GiB.
-func parseBytes(s string) (int64, error) {
-	mult := int64(1)
-	num := strings.TrimSpace(s)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}} {
-		if rest, ok := strings.CutSuffix(num, u.suffix); ok {
-			num, mult = strings.TrimSpace(rest), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n > math.MaxInt64/mult {
-		return 0, fmt.Errorf("%q is not a byte count (like 16384, 64KiB, 1MiB)", s)
-	}
-	return n * mult, nil
-}
 
 func normSize(name, v string) (string, error) {
 	if !slices.Contains(sizeProps, name) || v == "-1" {
 		return v, nil
 	}
-	n, err := parseBytes(v)
+	n, err := units.ParseBytes(v)
 	if err != nil {
 		return "", err
 	}
@@ -188,9 +169,11 @@ func settings() []setting {
 			return v, c.run(bench.RunConfig{Workload: bench.Workload{Keys: v}})
 		}},
 		{"payload", func(c *checker, pt *Point, v string) (string, error) {
-			if path, ok := strings.CutPrefix(v, "file:"); ok && path != "" && !filepath.IsAbs(path) {
-				// Relative to the profile, as a reader of the profile expects.
-				v = "file:" + filepath.Join(c.dir, path)
+			for _, kind := range []string{"file:", "blob:"} {
+				if path, ok := strings.CutPrefix(v, kind); ok && path != "" && !filepath.IsAbs(path) {
+					// Relative to the profile, as a reader of the profile expects.
+					v = kind + filepath.Join(c.dir, path)
+				}
 			}
 			pt.Workload.Payload = v
 			return v, c.run(bench.RunConfig{Workload: bench.Workload{Payload: v}})

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -20,7 +19,7 @@ const (
 	DefaultRF             = 3
 	DefaultMinISR         = 2
 	DefaultConsumerGroups = 1
-	DefaultHeadroom       = 1.5 // growth over today's peak; the seed suggests 2–3× for partitions
+	DefaultHeadroom       = 1.5 // growth over today's peak; sizing guides suggest 2–3× for partitions
 	DefaultDiskUtil       = 0.7 // keep disks at most 70 % full
 	DefaultBrokerDiskMBps = 250.0
 	DefaultBrokerNetMBps  = 1250.0 // 10 Gbit/s
@@ -148,25 +147,6 @@ type Formula struct {
 
 // ceilInt rounds up, forgiving float noise just above a whole number.
 func ceilInt(x float64) int { return int(math.Ceil(x - 1e-9)) }
-
-// ParseSize reads a byte count: 512, 1KiB, 1 MiB, 2KB (10^3), 1MB (10^6).
-func ParseSize(s string) (float64, error) {
-	t, mult := strings.TrimSpace(s), 1.0
-	for _, u := range []struct {
-		suffix string
-		mult   float64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}} {
-		if rest, ok := strings.CutSuffix(t, u.suffix); ok {
-			t, mult = strings.TrimSpace(rest), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v <= 0 || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("%q is not a size (like 512, 1KiB, 1MB)", s)
-	}
-	return v * mult, nil
-}
 
 // Plan computes the capacity plan. The formulas (MB = 10^6 bytes, T the
 // peak ingress):

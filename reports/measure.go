@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kbench/kbench/internal/stats"
+	"github.com/kbench/kbench/internal/units"
 	"github.com/kbench/kbench/profiles"
 )
 
@@ -53,13 +55,6 @@ func pairsOf(points []*Point, a, b func(Settings) bool, names ...string) [][2]*P
 		}
 	}
 	return out
-}
-
-// medianOf is the lower median, so it is one of the values.
-func medianOf(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[(len(s)-1)/2]
 }
 
 // costOf states what choosing the first point of each pair over the
@@ -142,7 +137,7 @@ func spread(xs []float64, f func(float64) string) string {
 	case 2:
 		return f(xs[0]) + " and " + f(xs[1])
 	}
-	return fmt.Sprintf("%s (median; %s to %s)", f(medianOf(xs)), f(slices.Min(xs)), f(slices.Max(xs)))
+	return fmt.Sprintf("%s (median; %s to %s)", f(stats.Median(xs)), f(slices.Min(xs)), f(slices.Max(xs)))
 }
 
 func pairCount(n int, what string) string {
@@ -230,7 +225,7 @@ func Measure(run *Run, rf int) *Measured {
 			}
 		}
 		if len(ratios) > 0 {
-			m.CompressionRatio = medianOf(ratios)
+			m.CompressionRatio = stats.Median(ratios)
 			m.RatioNote = fmt.Sprintf("median of %d valid %s point(s)", len(ratios), r.Value)
 		}
 	}
@@ -240,11 +235,11 @@ func Measure(run *Run, rf int) *Measured {
 // fixedRecordBytes reads a profile's fixed record size (512B, 1KiB,
 // 1024); 0 for size distributions.
 func fixedRecordBytes(s string) float64 {
-	v, err := ParseSize(s)
+	v, err := units.ParseBytes(s)
 	if err != nil {
 		return 0
 	}
-	return v
+	return float64(v)
 }
 
 // recommend picks producer settings: acks=all and idempotence by policy
@@ -255,9 +250,9 @@ func fixedRecordBytes(s string) float64 {
 func recommend(pts []*Point) []Recommendation {
 	isAll := func(s Settings) bool { return s.Acks == "all" }
 	var recs []Recommendation
-	unmeasured := "the seed design's choice; the run has no acks=all point that met the SLO to measure it"
+	unmeasured := "the clickstream profile's choice; the run has no acks=all point that met the SLO to measure it"
 	if len(pts) == 0 {
-		unmeasured = "the seed design's choice (no run measured; see --from)"
+		unmeasured = "the clickstream profile's choice (no run measured; see --from)"
 	}
 
 	acks := Recommendation{Setting: "acks", Value: "all",
@@ -390,7 +385,7 @@ func recommendCodec(pts []*Point) Recommendation {
 		if len(st.ratios) == 0 || (topThr > 0 && st.thr > 0 && st.thr < 0.9*topThr) {
 			continue
 		}
-		if m := medianOf(st.ratios); m > bestRatio {
+		if m := stats.Median(st.ratios); m > bestRatio {
 			r.Value, bestRatio = c, m
 		}
 	}

@@ -203,7 +203,7 @@ func MakePlan(ps PlanSettings) (*PlanDoc, error) {
 		"MB = 10^6 bytes; throughputs are per second. Disk and network figures use compressed bytes (÷ the compression ratio); "+
 			"the per-partition ceilings are in uncompressed events.",
 		"Per-broker limits are inputs: measure your brokers' disks (fio) and network (iperf3), or take your cloud's published figures.",
-		fmt.Sprintf("The seed's rule of thumb: start at peak ÷ single-consumer throughput (%d partitions here), then over-provision 2–3× for growth; every partition costs file handles, controller metadata and rebalance time.", c.PartitionsAtPeak),
+		fmt.Sprintf("A common rule of thumb: start at peak ÷ single-consumer throughput (%d partitions here), then over-provision 2–3× for growth; every partition costs file handles, controller metadata and rebalance time.", c.PartitionsAtPeak),
 	)
 	if in.ProducePerPartition == 0 || in.ConsumePerPartition == 0 {
 		doc.Notes = append(doc.Notes, "Only one per-partition ceiling is known; the partition count rests on it alone.")

@@ -105,7 +105,7 @@ func TestPlanWithoutRun(t *testing.T) {
 		"| record size | 1,024 B | default |",
 		"| produce ceiling per partition (p) | unknown | unknown |",
 		"Only one per-partition ceiling is known",
-		"| compression.type | zstd | the seed design's choice",
+		"| compression.type | zstd | the clickstream profile's choice",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("plan lacks %q", want)

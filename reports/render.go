@@ -55,7 +55,7 @@ func (r *Report) Markdown() string {
 	bt.markdown(&b)
 	b.WriteString("\n## Results\n\n")
 	b.WriteString("Every point of the profile in sweep order. Latencies are response time (from the intended send) unless named; " +
-		"figures are medians over each point's counted runs. ★ best of its durability level, ⚠ invalid (the load generator's own checks failed: " +
+		"figures are medians over each point's counted runs. ★ best of its durability level, ≈ tied with it (see the rule above), ⚠ invalid (the load generator's own checks failed: " +
 		"its figures are shown but not to be trusted), ✗ failed, … not run.\n\n")
 	rt := r.resultsTable().withoutEmptyColumns()
 	rt.markdown(&b)
@@ -282,7 +282,7 @@ var reportTemplate = template.Must(template.New("report").Parse(`{{template "hea
 {{template "table" .Best}}
 <h2>Results</h2>
 <p>Every point of the profile in sweep order. Latencies are response time (from the intended send) unless named; figures are medians over each point's counted runs.
-★ best of its durability level (green), ⚠ invalid (amber: the load generator's own checks failed, its figures are not to be trusted), ✗ failed (red), … not run (grey).</p>
+★ best of its durability level (green), ≈ tied with it (see the rule above), ⚠ invalid (amber: the load generator's own checks failed, its figures are not to be trusted), ✗ failed (red), … not run (grey).</p>
 {{template "table" .Results}}
 {{with .Outcomes}}<h2>Durability under faults</h2>
 <p>{{$.About}}</p>

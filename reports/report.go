@@ -34,6 +34,8 @@ type Report struct {
 	// level's best point (nil when none met the SLO).
 	Levels []string
 	Best   map[string]*Point
+	// Tied are the points tied with their level's best (see tieRule).
+	Tied   map[*Point]bool
 	Charts []Chart
 	// Skipped names the charts the run has no data for, and why.
 	Skipped []string
@@ -51,29 +53,16 @@ const frontierChartName = "durability-frontier"
 
 // bestRule is how the best point of a durability level is chosen; the
 // report states it.
-const bestRule = "among valid points that met the SLO: the highest achieved throughput; points within 1 % of it are decided by the lower p99 response time"
+const bestRule = "among valid points that met the SLO: the highest achieved throughput; points tied with it are decided by the lower p99 response time. " + tieRule
 
 // best picks a level's best point by bestRule; nil when no point
 // qualifies.
 func best(points []*Point, level string) *Point {
-	var cands []*Point
-	top := 0.0
-	for _, p := range points {
-		if p.Set.Durability() != level || !p.Valid() || !p.Passed() {
-			continue
-		}
-		mib, ok := p.Fig("produce_mib_per_sec")
-		if !ok {
-			continue
-		}
-		cands = append(cands, p)
-		top = max(top, mib)
-	}
+	top, cands := topPoint(points, level)
 	var pick *Point
 	pickP99 := 0.0
 	for _, p := range cands {
-		mib, _ := p.Fig("produce_mib_per_sec")
-		if mib < 0.99*top {
+		if p != top && !tied(top, p) {
 			continue
 		}
 		p99, ok := p.Fig("response_p99_ms")
@@ -100,6 +89,7 @@ func BuildReport(run *Run, dir string) (*Report, error) {
 	for _, lv := range rep.Levels {
 		rep.Best[lv] = best(run.Points, lv)
 	}
+	rep.Tied = tiedWithBest(run.Points, rep.Best)
 
 	add := func(kind, name, title string, f figure, caption string) error {
 		png, svg, err := f.save(dir, name)

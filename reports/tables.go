@@ -104,8 +104,12 @@ func (r *Report) resultsTable() table {
 				}
 				notes = append(notes, "invalid: "+why)
 			}
-			if r.Best[s.Durability()] == p {
+			switch {
+			case r.Best[s.Durability()] == p:
 				mark, class = "★", "best"
+			case r.Tied[p]:
+				mark = "≈"
+				notes = append(notes, "tied with the best")
 			}
 			notes = append(notes, spreadNotes(p)...)
 		}

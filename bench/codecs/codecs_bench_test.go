@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/kbench/kbench/internal/units"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -27,7 +28,7 @@ func BenchmarkCompress(b *testing.B) {
 			if comp == nil {
 				continue // none does no work
 			}
-			b.Run("Codec="+c.Label()+"/Batch="+FormatSize(int64(size)), func(b *testing.B) {
+			b.Run("Codec="+c.Label()+"/Batch="+units.FormatBytes(int64(size)), func(b *testing.B) {
 				var in, out int64
 				buf := new(bytes.Buffer)
 				b.ReportAllocs()
@@ -66,7 +67,7 @@ func BenchmarkDecompress(b *testing.B) {
 				compressed[i], _ = comp.Compress(new(bytes.Buffer), batches[i].section)
 				in, out = in+int64(len(batches[i].section)), out+int64(len(compressed[i]))
 			}
-			b.Run("Codec="+c.Label()+"/Batch="+FormatSize(int64(size)), func(b *testing.B) {
+			b.Run("Codec="+c.Label()+"/Batch="+units.FormatBytes(int64(size)), func(b *testing.B) {
 				b.ReportAllocs()
 				b.SetBytes(int64(len(batches[0].section)))
 				i := 0

@@ -4,8 +4,9 @@ import (
 	"context"
 	"math"
 	"runtime"
-	"slices"
 	"time"
+
+	"github.com/kbench/kbench/internal/stats"
 )
 
 // Speed is one direction, compress or decompress, of one cell. MB are 10^6
@@ -79,20 +80,10 @@ func measure(ctx context.Context, n int, size func(int) int, op func(int) error,
 		bytes += ms.TotalAlloc - total
 		sp.SamplesMBps = append(sp.SamplesMBps, float64(done)/1e6/max(elapsed.Seconds(), 1e-9))
 	}
-	sp.MedianMBps, sp.MinMBps, sp.MaxMBps = median(sp.SamplesMBps), slices.Min(sp.SamplesMBps), slices.Max(sp.SamplesMBps)
-	sp.SpreadPct = 100 * (sp.MaxMBps - sp.MinMBps) / sp.MedianMBps
+	st := stats.Summarize(sp.SamplesMBps)
+	sp.MedianMBps, sp.MinMBps, sp.MaxMBps, sp.SpreadPct = st.Median, st.Min, st.Max, 100*st.Spread()
 	sp.CPUSecPerGB = 1e3 / sp.MedianMBps
 	sp.AllocsPerBatch = float64(alloc) / float64(reps*calls)
 	sp.AllocBytesPerBatch = float64(bytes) / float64(reps*calls)
 	return sp, nil
-}
-
-// median of xs, which must not be empty; xs is not modified.
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -8,25 +8,6 @@ import (
 	"time"
 )
 
-func TestMedian(t *testing.T) {
-	for _, tc := range []struct {
-		in   []float64
-		want float64
-	}{
-		{[]float64{3}, 3}, {[]float64{5, 1, 3}, 3}, {[]float64{4, 1, 3, 2}, 2.5}, {[]float64{9, 9, 1, 1, 5}, 5},
-	} {
-		in := append([]float64(nil), tc.in...)
-		if got := median(tc.in); got != tc.want {
-			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
-		}
-		for i := range in {
-			if in[i] != tc.in[i] {
-				t.Fatalf("median reordered its input")
-			}
-		}
-	}
-}
-
 // The clock must count this thread's CPU, not wall time: sleeping adds
 // almost nothing, spinning adds about what it spins.
 func TestCPUClockCountsCPUOnly(t *testing.T) {

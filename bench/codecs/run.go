@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/kbench/kbench/internal/units"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -64,7 +65,7 @@ func (c *Config) validate() error {
 			return fmt.Errorf("--batch-sizes: %d bytes cannot hold a record (a batch header alone is %d)", b, batchHeaderBytes)
 		}
 		if b > 256<<20 {
-			return fmt.Errorf("--batch-sizes: %s is larger than 256MiB", FormatSize(int64(b)))
+			return fmt.Errorf("--batch-sizes: %s is larger than 256MiB", units.FormatBytes(int64(b)))
 		}
 	}
 	if len(c.Codecs) == 0 {
@@ -188,7 +189,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			res, err := runCell(ctx, cfg, c, size, batches)
 			if err != nil {
 				rep.Recommendations = Recommend(rep.Results)
-				return rep, fmt.Errorf("%s at %s batches: %w", c.Label(), FormatSize(int64(size)), err)
+				return rep, fmt.Errorf("%s at %s batches: %w", c.Label(), units.FormatBytes(int64(size)), err)
 			}
 			rep.Results = append(rep.Results, res)
 		}

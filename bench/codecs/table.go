@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/kbench/kbench/internal/units"
 )
 
 // SortKeys are the orders --sort accepts.
@@ -76,7 +78,7 @@ func WriteTable(w io.Writer, rep *Report, key string) error {
 			allocs = fmt.Sprintf("%.1f/%.1f", r.Compress.AllocsPerBatch, r.Decompress.AllocsPerBatch)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n",
-			FormatSize(int64(r.BatchBytes)), r.Label, r.Ratio, raw,
+			units.FormatBytes(int64(r.BatchBytes)), r.Label, r.Ratio, raw,
 			fmtSpeed(r.Compress), fmtSpeed(r.Decompress), cpu, allocs)
 	}
 	if err := tw.Flush(); err != nil {
@@ -94,7 +96,7 @@ func WriteRecommendations(w io.Writer, rep *Report) error {
 	var b strings.Builder
 	b.WriteString("Recommendation for this data:\n")
 	for _, rec := range rep.Recommendations {
-		size := FormatSize(int64(rec.BatchBytes))
+		size := units.FormatBytes(int64(rec.BatchBytes))
 		fmt.Fprintf(&b, "  %s batches:\n", size)
 		fmt.Fprintf(&b, "    for bandwidth: %s, ratio %.2f (compresses %.0f MB/s per core)\n",
 			rec.Bandwidth.Label, rec.Bandwidth.Ratio, rec.Bandwidth.CompressMBps)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/broker/cluster"
+	"github.com/kbench/kbench/internal/units"
 )
 
 // ReportFile is the name of the runner's report inside Options.Dir.
@@ -483,7 +484,7 @@ func healBroker(c *cluster.Cluster, b cluster.BrokerInfo) ([]string, error) {
 	}
 	if b.Bandwidth != 0 {
 		errs = append(errs, c.Bandwidth(b.ID, 0))
-		did = append(did, fmt.Sprintf("removed the %s/s cap on broker %d", formatBytes(b.Bandwidth), b.ID))
+		did = append(did, fmt.Sprintf("removed the %s/s cap on broker %d", units.FormatBytesExact(b.Bandwidth), b.ID))
 	}
 	if b.DropProduce != 0 {
 		errs = append(errs, c.DropProduce(b.ID, 0))

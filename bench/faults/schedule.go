@@ -46,9 +46,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kbench/kbench/internal/units"
 	"gopkg.in/yaml.v3"
-
-	"github.com/kbench/kbench/bench/codecs"
 )
 
 // Kind names an action.
@@ -121,7 +120,7 @@ func (a Action) String() string {
 	case Delay:
 		return fmt.Sprintf("%s:%s:%d:%s", at, a.Kind, a.Broker, a.Delay)
 	case Bandwidth:
-		return fmt.Sprintf("%s:%s:%d:%s", at, a.Kind, a.Broker, formatBytes(a.Bandwidth))
+		return fmt.Sprintf("%s:%s:%d:%s", at, a.Kind, a.Broker, units.FormatBytesExact(a.Bandwidth))
 	case DropProduce:
 		f := strconv.FormatFloat(a.Fraction, 'g', -1, 64)
 		if a.Broker == 0 {
@@ -132,19 +131,6 @@ func (a Action) String() string {
 		return fmt.Sprintf("%s:%s:%s", at, a.Kind, a.Command)
 	}
 	return fmt.Sprintf("%s:%s", at, a.Kind)
-}
-
-// formatBytes writes n exactly: with a binary unit when it divides evenly.
-func formatBytes(n int64) string {
-	for _, u := range []struct {
-		name string
-		mult int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n >= u.mult && n%u.mult == 0 {
-			return strconv.FormatInt(n/u.mult, 10) + u.name
-		}
-	}
-	return strconv.FormatInt(n, 10)
 }
 
 // Validate checks the fields Kind uses.
@@ -300,7 +286,7 @@ func Parse(spec string) (Action, error) {
 		if a.Broker, err = broker(parts[0]); err != nil {
 			return Action{}, err
 		}
-		if a.Bandwidth, err = codecs.ParseSize(strings.TrimSuffix(strings.TrimSpace(parts[1]), "/s")); err != nil {
+		if a.Bandwidth, err = units.ParseBytes(strings.TrimSuffix(strings.TrimSpace(parts[1]), "/s")); err != nil {
 			return bad("bandwidth: %v", err)
 		}
 	case DropProduce:
@@ -443,7 +429,7 @@ func FromYAML(n *yaml.Node) (Action, error) {
 	}
 	if y.Bandwidth != "" {
 		used["bandwidth"] = true
-		if v.Bandwidth, err = codecs.ParseSize(strings.TrimSuffix(y.Bandwidth, "/s")); err != nil {
+		if v.Bandwidth, err = units.ParseBytes(strings.TrimSuffix(y.Bandwidth, "/s")); err != nil {
 			return Action{}, fmt.Errorf("%w: bandwidth: %w", ErrSyntax, err)
 		}
 	}

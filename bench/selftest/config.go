@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kbench/kbench/bench/codecs"
+	"github.com/kbench/kbench/internal/units"
 )
 
 // Kind names a target the harness compares.
@@ -60,7 +60,7 @@ func (w Workload) Name() string {
 	return fmt.Sprintf("%s p%d acks=%s %s", sizeLabel(int64(w.RecordSize)), w.Producers, w.Acks, w.Compression)
 }
 
-func sizeLabel(n int64) string { return codecs.FormatSize(n) }
+func sizeLabel(n int64) string { return units.FormatBytes(n) }
 
 func (w Workload) validate() error {
 	switch {

@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbench/kbench/bench"
+	"github.com/kbench/kbench/internal/stats"
 )
 
 // Phases of a run, as samples record them.
@@ -464,7 +465,7 @@ func (h *harness) latency(ctx context.Context) {
 	if len(maxRates) == 0 {
 		return
 	}
-	rate := median(maxRates) / 2
+	rate := stats.Median(maxRates) / 2
 	for _, t := range h.targets {
 		if t.kind == KbenchRF1 || ctx.Err() != nil {
 			continue

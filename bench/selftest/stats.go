@@ -1,9 +1,6 @@
 package selftest
 
-import (
-	"math"
-	"slices"
-)
+import "github.com/kbench/kbench/internal/stats"
 
 // Stat summarises one figure over rounds: the median and the range.
 type Stat struct {
@@ -11,49 +8,23 @@ type Stat struct {
 	Min    float64 `json:"min"`
 	Max    float64 `json:"max"`
 	N      int     `json:"n"`
+	// Values are the per-round values (ratios keep them: verdicts pool
+	// them over workloads).
+	Values []float64 `json:"values,omitempty"`
 }
 
 // Spread is the range as a share of the median (0.1 = the rounds span 10 %
 // of the median); 0 when the median is 0.
-func (s Stat) Spread() float64 {
-	if s.Median == 0 {
-		return 0
-	}
-	return (s.Max - s.Min) / math.Abs(s.Median)
-}
+func (s Stat) Spread() float64 { return s.summary().Spread() }
 
-// median is the middle value, or the mean of the two middle values; NaNs
-// are dropped and an empty input gives NaN.
-func median(xs []float64) float64 {
-	s := finite(xs)
-	if len(s) == 0 {
-		return math.NaN()
-	}
-	slices.Sort(s)
-	m := len(s) / 2
-	if len(s)%2 == 1 {
-		return s[m]
-	}
-	return (s[m-1] + s[m]) / 2
-}
-
-func finite(xs []float64) []float64 {
-	out := make([]float64, 0, len(xs))
-	for _, x := range xs {
-		if !math.IsNaN(x) && !math.IsInf(x, 0) {
-			out = append(out, x)
-		}
-	}
-	return out
+func (s Stat) summary() stats.Summary {
+	return stats.Summary{N: s.N, Median: s.Median, Min: s.Min, Max: s.Max}
 }
 
 // summarize gives the median and range of the finite values; N counts them.
 func summarize(xs []float64) Stat {
-	s := finite(xs)
-	if len(s) == 0 {
-		return Stat{Median: math.NaN(), Min: math.NaN(), Max: math.NaN()}
-	}
-	return Stat{Median: median(s), Min: slices.Min(s), Max: slices.Max(s), N: len(s)}
+	s := stats.Summarize(xs)
+	return Stat{Median: s.Median, Min: s.Min, Max: s.Max, N: s.N}
 }
 
 // ratios pairs the rounds of a target with the rounds of a reference and
@@ -70,5 +41,7 @@ func ratios(target, ref map[int]float64) Stat {
 		}
 		rs = append(rs, v/r)
 	}
-	return summarize(rs)
+	st := summarize(rs)
+	st.Values = rs
+	return st
 }

@@ -5,35 +5,6 @@ import (
 	"testing"
 )
 
-func TestMedian(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		in   []float64
-		want float64
-	}{
-		{"odd", []float64{3, 1, 2}, 2},
-		{"even", []float64{4, 1, 3, 2}, 2.5},
-		{"one", []float64{7}, 7},
-		{"nan dropped", []float64{math.NaN(), 5, 1}, 3},
-		{"inf dropped", []float64{math.Inf(1), 5, 1, 3}, 3},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := median(tc.in); got != tc.want {
-				t.Errorf("got %v, want %v", got, tc.want)
-			}
-		})
-	}
-	if got := median(nil); !math.IsNaN(got) {
-		t.Errorf("median of nothing: got %v, want NaN", got)
-	}
-	// The input is not reordered.
-	in := []float64{3, 1, 2}
-	median(in)
-	if in[0] != 3 || in[1] != 1 {
-		t.Errorf("median reordered its input: %v", in)
-	}
-}
-
 func TestSummarize(t *testing.T) {
 	s := summarize([]float64{10, 12, 8, 11})
 	if s.Median != 10.5 || s.Min != 8 || s.Max != 12 || s.N != 4 {

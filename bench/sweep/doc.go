@@ -74,15 +74,17 @@
 //	            (one per repetition): produce_records_per_sec,
 //	            produce_mib_per_sec, produce_wire_mib_per_sec,
 //	            compression_ratio, consume_records_per_sec,
-//	            consume_mib_per_sec, lag_at_end, cpu_cores, and for each of
+//	            consume_mib_per_sec, lag_at_end, cpu_cores, cpu_s_per_gb (the
+//	            load generator's CPU seconds per 10^9 record bytes produced), and for each of
 //	            response, service and e2e: <h>_p50_ms, <h>_p99_ms,
 //	            <h>_p99_9_ms, <h>_max_ms; a max-sustainable point adds
 //	            max_sustainable_rate and max_sustainable_achieved (one value
 //	            per repetition's search); an audited point adds audit_lost,
 //	            audit_duplicated and audit_unavailability_s; a frontier point
 //	            adds its steady runs' figures prefixed steady_ (steady_response_p99_ms,
-//	            ...). The median of an even count is the lower middle value, so
-//	            it is always a measured one.
+//	            ...). The median of an even count is the mean of the two middle
+//	            values (earlier versions wrote the lower middle one);
+//	            spread_pct is (max-min)/median × 100.
 //	search      max-sustainable only, one per repetition: {found, achieved,
 //	            bracket_lo, bracket_hi (0 = no rate failed), bracket_width_pct,
 //	            calibration (the unthrottled probe's rate), converged, stop
@@ -108,8 +110,9 @@
 //	            (settings, effective_producer_props, manifest, produce,
 //	            consume, latency with base64 HDR histograms, cpu, errors,
 //	            intervals, valid): the counted run whose headline figure is
-//	            the median (fixed: p99 of the SLO histogram; unthrottled:
-//	            records/s; max-sustainable: the rate found)
+//	            the median, the lower middle one for an even count (fixed:
+//	            p99 of the SLO histogram; unthrottled: records/s;
+//	            max-sustainable: the rate found)
 //	hlog        that run's histogram log, relative to the run directory
 //	audit       that run's durability audit (as in runs), when audited
 //

@@ -1,9 +1,8 @@
 package sweep
 
 import (
-	"slices"
-
 	"github.com/kbench/kbench/bench"
+	"github.com/kbench/kbench/internal/stats"
 )
 
 // Stat summarises one figure over a point's counted runs.
@@ -16,25 +15,14 @@ type Stat struct {
 	SpreadPct float64 `json:"spread_pct"`
 }
 
-// median of xs; the lower middle for an even count, so the median is always
-// a value that was measured.
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[(len(s)-1)/2]
-}
-
 func stat(xs []float64) Stat {
-	st := Stat{N: len(xs), Median: median(xs), Min: slices.Min(xs), Max: slices.Max(xs)}
-	if st.Median != 0 {
-		st.SpreadPct = 100 * (st.Max - st.Min) / st.Median
-	}
-	return st
+	s := stats.Summarize(xs)
+	return Stat{N: s.N, Median: s.Median, Min: s.Min, Max: s.Max, SpreadPct: 100 * s.Spread()}
 }
 
-// runFigures picks the figures a sweep compares from a run's result. Names
-// are stable: reports read them (see doc.go).
-func runFigures(res *bench.Result) map[string]float64 {
+// RunFigures picks the figures a sweep compares from a run's result. Names
+// are stable: reports and kbench compare read them (see doc.go).
+func RunFigures(res *bench.Result) map[string]float64 {
 	f := map[string]float64{"cpu_cores": res.CPU.Cores}
 	if p := res.Produce; p != nil {
 		f["produce_records_per_sec"] = p.RecordsPerSec
@@ -42,6 +30,10 @@ func runFigures(res *bench.Result) map[string]float64 {
 		f["produce_wire_mib_per_sec"] = p.WireMiBPerSec
 		if p.CompressionRatio > 0 {
 			f["compression_ratio"] = p.CompressionRatio
+		}
+		if p.MiBPerSec > 0 {
+			// CPU seconds per 10^9 record bytes produced.
+			f["cpu_s_per_gb"] = res.CPU.Cores * 1e9 / (p.MiBPerSec * (1 << 20))
 		}
 	}
 	if c := res.Consume; c != nil {
@@ -78,10 +70,4 @@ func summarise(runs []map[string]float64) map[string]Stat {
 		out[k] = stat(xs)
 	}
 	return out
-}
-
-// medianIndex is the index of the run whose key figure is the median.
-func medianIndex(keys []float64) int {
-	m := median(keys)
-	return slices.Index(keys, m)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/bench/durability"
+	"github.com/kbench/kbench/internal/stats"
 	"github.com/kbench/kbench/profiles"
 )
 
@@ -423,7 +424,7 @@ func (e *engine) finishLine(line *Line, results map[string]*bench.Result, counte
 		steadyFigures(line.Runs, line.Figures)
 	}
 	if len(counted) > 0 {
-		name := counted[medianIndex(keys)]
+		name := counted[max(stats.MedianIndex(keys), 0)]
 		line.Result = results[name]
 		for _, r := range line.Runs {
 			if r.Name == name {
@@ -532,7 +533,7 @@ func (e *engine) run(ctx context.Context, tg bench.Target, gen int, pt *profiles
 		}
 	}
 	o := observe(res, e.p.SLO)
-	sum := &RunSummary{Name: name, Repeat: repeat, Target: rate, Achieved: o.Achieved, Figures: runFigures(res),
+	sum := &RunSummary{Name: name, Repeat: repeat, Target: rate, Achieved: o.Achieved, Figures: RunFigures(res),
 		SLO: judge(o, e.p.SLO), Valid: res.Valid, Invalid: res.Invalid, Hlog: rel, Faults: frep}
 	if d.Audits() {
 		rep, err := d.Check(ctx)

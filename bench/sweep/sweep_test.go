@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kbench/kbench/bench"
+	"github.com/kbench/kbench/internal/stats"
 	"github.com/kbench/kbench/profiles"
 )
 
@@ -410,18 +411,12 @@ func TestLineRoundTrip(t *testing.T) {
 	}
 }
 
-func TestMedian(t *testing.T) {
-	for _, tt := range []struct {
-		in   []float64
-		want float64
-		idx  int
-	}{{[]float64{5}, 5, 0}, {[]float64{3, 1, 2}, 2, 2}, {[]float64{4, 1, 3, 2}, 2, 3}} {
-		if got := median(tt.in); got != tt.want {
-			t.Fatalf("median(%v) = %v, want %v", tt.in, got, tt.want)
-		}
-		if got := medianIndex(tt.in); got != tt.idx {
-			t.Fatalf("medianIndex(%v) = %v, want %v", tt.in, got, tt.idx)
-		}
+// An even count's median is the mean of the two middle runs (the one
+// definition kbench uses); the representative run is still a measured one.
+func TestStatEvenCount(t *testing.T) {
+	st := stat([]float64{4, 1, 3, 2})
+	if st.Median != 2.5 || st.Min != 1 || st.Max != 4 || st.SpreadPct != 120 {
+		t.Fatalf("got %+v, want median 2.5, min 1, max 4, spread 120 %%", st)
 	}
 }
 
@@ -461,7 +456,7 @@ func TestSweepRepeats(t *testing.T) {
 		p99s = append(p99s, r.Figures["response_p99_ms"])
 	}
 	st := l.Figures["response_p99_ms"]
-	if st.N != 3 || st.Median != median(p99s) || st.Min != slices.Min(p99s) || st.Max != slices.Max(p99s) {
+	if st.N != 3 || st.Median != stats.Median(p99s) || st.Min != slices.Min(p99s) || st.Max != slices.Max(p99s) {
 		t.Fatalf("p99 stat %+v from runs %v", st, p99s)
 	}
 	rep := l.Runs[slices.Index(p99s, st.Median)]

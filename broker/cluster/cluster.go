@@ -335,7 +335,7 @@ func (c *Cluster) Brokers() []BrokerInfo {
 			bi.Exit = b.exitErr.Error()
 		}
 		if i := slices.IndexFunc(snap.Brokers, func(r controller.Broker) bool { return r.ID == b.id }); i >= 0 {
-			bi.Registered, bi.Fenced = true, snap.Brokers[i].Fenced
+			bi.Registered, bi.Fenced = !snap.Brokers[i].Restored, snap.Brokers[i].Fenced
 		}
 		out = append(out, bi)
 	}

@@ -169,7 +169,7 @@ func (c *Cluster) spawn(ctx context.Context, b *broker) error {
 // epoch newer than after.
 func registered(s controller.State, id int32, after int64) (int64, bool) {
 	for _, r := range s.Brokers {
-		if r.ID == id && !r.Fenced && r.Epoch > after {
+		if r.ID == id && !r.Fenced && !r.Restored && r.Epoch > after {
 			return r.Epoch, true
 		}
 	}

@@ -264,7 +264,7 @@ func (c *Controller) fencer() {
 // partitions to an in-sync replica (or any live replica when unclean
 // election is enabled; otherwise the partition goes offline). Caller holds mu.
 func (c *Controller) fence(b *Broker) {
-	b.Fenced = true
+	b.Fenced, b.Restored = true, false
 	for _, t := range c.topics {
 		unclean := t.Configs["unclean.leader.election.enable"] == "true"
 		for _, p := range t.Partitions {

@@ -21,6 +21,7 @@ func strp(s string) *string { return &s }
 // BrokerRegistration: a broker (re)joins. A broker that registers again
 // without having been fenced restarted faster than the session timeout: it is
 // fenced first, so its partitions fail over and it rejoins as a follower.
+// One only known from controller.json (both restarted) is not.
 func (c *Controller) handleRegistration(r *kmsg.BrokerRegistrationRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.BrokerRegistrationResponse)
 	if len(r.Listeners) == 0 {
@@ -29,7 +30,21 @@ func (c *Controller) handleRegistration(r *kmsg.BrokerRegistrationRequest) kmsg.
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if prev := c.brokers[r.BrokerID]; prev != nil && !prev.Fenced {
+	switch prev := c.brokers[r.BrokerID]; {
+	case prev != nil && prev.Restored:
+		// Restarted along with the controller: it keeps what it led, at a
+		// new leader epoch, so its followers (and an in-sync check
+		// against the epoch's start offset) see that it restarted.
+		// Fencing it would drain ISRs towards brokers still down.
+		for _, t := range c.topics {
+			for _, p := range t.Partitions {
+				if p.Leader == r.BrokerID {
+					p.LeaderEpoch++
+					p.PartitionEpoch++
+				}
+			}
+		}
+	case prev != nil && !prev.Fenced:
 		c.cfg.Logf("controller: broker %d registered again while live: fencing its old incarnation", r.BrokerID)
 		c.fence(prev)
 	}
@@ -72,6 +87,13 @@ func (c *Controller) handleHeartbeat(r *kmsg.BrokerHeartbeatRequest) kmsg.Respon
 	}
 	if received.After(b.lastHeartbeat) {
 		b.lastHeartbeat = received
+	}
+	if b.Restored {
+		// A broker that outlived a controller restart: push to it again.
+		b.Restored = false
+		if c.pushers[b.ID] == nil {
+			c.pushers[b.ID] = c.startPusher(b)
+		}
 	}
 	resp.IsCaughtUp = true
 	resp.IsFenced = false // the schema's default is true

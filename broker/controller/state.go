@@ -37,6 +37,10 @@ type Broker struct {
 	Port   int32  `json:"port"`
 	Epoch  int64  `json:"epoch"`
 	Fenced bool   `json:"fenced"`
+	// Restored: loaded from controller.json at start and not heard from
+	// since (no registration or heartbeat yet). It counts as live until the
+	// session timeout fences it.
+	Restored bool `json:"-"`
 
 	lastHeartbeat time.Time
 }
@@ -44,12 +48,15 @@ type Broker struct {
 // Addr is the broker's host:port.
 func (b *Broker) Addr() string { return fmt.Sprintf("%s:%d", b.Host, b.Port) }
 
-// persisted is what survives a controller restart: topics and assignments.
-// Broker registrations do not: brokers register again.
+// persisted is what survives a controller restart: topics, assignments and
+// broker registrations. A restored broker that does not heartbeat within
+// the session timeout is fenced, so partitions it led move on even if it
+// never returns (as a KRaft controller does after a failover).
 type persisted struct {
 	Epoch       int32             `json:"controllerEpoch"`
 	BrokerEpoch int64             `json:"nextBrokerEpoch"`
 	Topics      map[string]*Topic `json:"topics"`
+	Brokers     []*Broker         `json:"brokers,omitempty"`
 }
 
 func (c *Controller) statePath() string { return filepath.Join(c.cfg.Dir, "controller.json") }
@@ -72,12 +79,22 @@ func (c *Controller) load() error {
 	if p.Topics != nil {
 		c.topics = p.Topics
 	}
+	now := time.Now()
+	for _, b := range p.Brokers {
+		b.Restored, b.lastHeartbeat = !b.Fenced, now
+		c.brokers[b.ID] = b
+	}
 	return nil
 }
 
 // save persists the state atomically. Caller holds mu.
 func (c *Controller) save() error {
-	raw, err := json.MarshalIndent(persisted{Epoch: c.epoch, BrokerEpoch: c.nextBrokerEpoch, Topics: c.topics}, "", " ")
+	brokers := make([]*Broker, 0, len(c.brokers))
+	for _, b := range c.brokers {
+		brokers = append(brokers, b)
+	}
+	sortBrokers(brokers)
+	raw, err := json.MarshalIndent(persisted{Epoch: c.epoch, BrokerEpoch: c.nextBrokerEpoch, Topics: c.topics, Brokers: brokers}, "", " ")
 	if err != nil {
 		return err
 	}

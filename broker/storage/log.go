@@ -483,6 +483,29 @@ func (l *Log) EndOffsetForEpoch(epoch int32) (leaderEpoch int32, endOffset int64
 	return l.epochs.endOffsetFor(epoch, l.end.Load())
 }
 
+// AssignEpochStart records that leader epoch epoch starts at the log end offset, as a newly
+// elected leader does before its first append (Kafka's makeLeader), so OffsetForLeaderEpoch
+// for older epochs is answered at once. An epoch not newer than the latest is ignored.
+func (l *Log) AssignEpochStart(epoch int32) error {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if epoch < 0 || epoch <= l.epochs.latest() {
+		return nil
+	}
+	epochs := slices.Clone(l.epochs)
+	epochs.assign(epoch, l.end.Load())
+	if err := writeEpochs(l.dir, epochs); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.epochs = epochs
+	l.mu.Unlock()
+	return nil
+}
+
 // Epochs returns a copy of the leader epoch history.
 func (l *Log) Epochs() []EpochEntry {
 	l.mu.RLock()

@@ -1007,3 +1007,28 @@ func TestAppendAllocations(t *testing.T) {
 		t.Fatalf("got %v allocations per Append, want 0", allocs)
 	}
 }
+
+func TestAssignEpochStart(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, DefaultConfig())
+	mustAppend(t, l, mkBatch(3, 1, 0), 0) // 0-2 epoch 0
+	if err := l.AssignEpochStart(5); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.AssignEpochStart(4); err != nil { // older than the latest: ignored
+		t.Fatal(err)
+	}
+	if e, off := l.EndOffsetForEpoch(3); e != 0 || off != 3 {
+		t.Fatalf("EndOffsetForEpoch(3): got %d %d, want 0 3", e, off)
+	}
+	mustAppend(t, l, mkBatch(2, 1, 0), 5) // 3-4 epoch 5: no new entry
+	check := func(l *Log) {
+		t.Helper()
+		if got := l.Epochs(); len(got) != 2 || got[1] != (EpochEntry{Epoch: 5, Start: 3}) {
+			t.Fatalf("epochs: %v, want [{0 0} {5 3}]", got)
+		}
+	}
+	check(l)
+	l.Close()
+	check(openLog(t, dir, DefaultConfig())) // persisted
+}

@@ -19,8 +19,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/kbench/kbench/bench/codecs"
 	"github.com/kbench/kbench/broker/cluster"
+	"github.com/kbench/kbench/internal/units"
 )
 
 // clusterDirPrefix names the temporary cluster dirs `kbench broker
@@ -163,7 +163,7 @@ Without --admin or --dir it uses the newest cluster in the temporary directory.`
 		Example: "  kbench cluster bandwidth 2 1MB",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			bps, err := codecs.ParseSize(strings.TrimSuffix(args[1], "/s"))
+			bps, err := units.ParseBytes(strings.TrimSuffix(args[1], "/s"))
 			if err != nil {
 				return fmt.Errorf("bandwidth: %w", err)
 			}
@@ -299,7 +299,7 @@ func faults(b cluster.BrokerInfo) string {
 		f = append(f, "delay="+b.DelayNs.String())
 	}
 	if b.Bandwidth > 0 {
-		f = append(f, "bandwidth="+codecs.FormatSize(b.Bandwidth)+"/s")
+		f = append(f, "bandwidth="+units.FormatBytes(b.Bandwidth)+"/s")
 	}
 	if b.DropProduce > 0 {
 		f = append(f, "drop-produce="+strconv.FormatFloat(b.DropProduce, 'g', -1, 64))

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,9 +23,6 @@ import (
 // every acknowledged record is read back exactly once; then it restarts the
 // killed broker and waits for a full ISR.
 func TestClusterFailoverRealBrokers(t *testing.T) {
-	if newBrokerCmd(io.Discard, io.Discard).Flags().Lookup("controller") == nil {
-		t.Skip("kbench broker has no --controller flag yet: replication has not landed")
-	}
 	var logMu sync.Mutex
 	testDone := false
 	t.Cleanup(func() { logMu.Lock(); testDone = true; logMu.Unlock() })

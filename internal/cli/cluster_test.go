@@ -224,7 +224,7 @@ func TestClusterCommandsAgainstFakeBrokers(t *testing.T) {
 		{[]string{"cluster", "kill", "x"}, `broker id "x"`},
 		{[]string{"cluster", "delay", "3", "soon"}, "want a duration"},
 		{[]string{"cluster", "drop-produce", "3", "2"}, "between 0 and 1"},
-		{[]string{"cluster", "bandwidth", "3", "fast"}, "invalid size"},
+		{[]string{"cluster", "bandwidth", "3", "fast"}, "is not a byte size"},
 		{[]string{"cluster", "--dir", tmp, "status"}, "admin address of cluster"},
 	} {
 		_, errOut, code := kbench(t, bad.args...)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/bench/codecs"
+	"github.com/kbench/kbench/internal/units"
 	"github.com/kbench/kbench/reports"
 )
 
@@ -69,14 +70,14 @@ snappy has none. --levels zstd:best,gzip:all replaces those codecs' default leve
 	f.StringSliceVar(&o.batchSizes, "batch-sizes", []string{"16KiB", "64KiB", "256KiB", "1MiB"}, "producer batch size limits to compare (uncompressed, as batch.size / ProducerBatchMaxBytes)")
 	f.StringSliceVar(&o.codecs, "codecs", codecs.CodecNames(), "codecs to compare")
 	f.StringSliceVar(&o.levels, "levels", nil, "codec:level items replacing a codec's default levels, e.g. zstd:best,gzip:9,lz4:all")
-	f.StringVar(&o.recordSize, "record-size", codecs.FormatSize(int64(d.RecordSize)), "value size: exact for random, padded to for json (whose events are about 850B unpadded; 0 = unpadded)")
+	f.StringVar(&o.recordSize, "record-size", units.FormatBytes(int64(d.RecordSize)), "value size: exact for random, padded to for json (whose events are about 850B unpadded; 0 = unpadded)")
 	f.StringVar(&o.keys, "keys", d.Keys, "record keys: auto (json: session id, else uniform:10000), none, or uniform:N")
 	f.StringVar(&o.sort, "sort", "ratio", "table order within each batch size: ratio, compress, decompress, or cpu")
 	f.StringVar(&o.jsonPath, "json", "", "also write every figure and sample as JSON to this file")
 	f.StringVar(&o.outDir, "out", "", "write charts (ratio by batch size; speed vs ratio Pareto front per batch size) as PNG and SVG into this directory")
 	f.IntVar(&o.reps, "reps", d.Reps, fmt.Sprintf("repetitions per figure; the median and spread are over these (at least %d)", codecs.MinReps))
 	f.DurationVar(&o.minTime, "min-time", d.MinTime, "CPU time each repetition runs for, at least one batch")
-	f.StringVar(&o.sample, "sample", codecs.FormatSize(int64(d.SampleBytes)), "records generated and cut into batches for every batch size (at least two of the largest batches are made)")
+	f.StringVar(&o.sample, "sample", units.FormatBytes(int64(d.SampleBytes)), "records generated and cut into batches for every batch size (at least two of the largest batches are made)")
 	f.Uint64Var(&o.seed, "seed", d.Seed, "seed of the payload and key generators")
 	f.BoolVar(&o.e2e, "end-to-end", false, "also run the load generator once per codec (default level) at --rate against a cluster: wire bytes, broker disk bytes per record, producer CPU, p99")
 	f.Float64Var(&o.e2eRate, "rate", 5000, "with --end-to-end: records/s each codec is produced at")
@@ -93,18 +94,18 @@ func (o *codecsOptions) config() (codecs.Config, error) {
 	cfg.Payload, cfg.Keys, cfg.Reps, cfg.MinTime, cfg.Seed = o.payload, o.keys, o.reps, o.minTime, o.seed
 	cfg.BatchSizes = nil
 	for _, s := range o.batchSizes {
-		n, err := codecs.ParseSize(s)
+		n, err := units.ParseBytes(s)
 		if err != nil {
 			return cfg, fmt.Errorf("--batch-sizes: %w", err)
 		}
 		cfg.BatchSizes = append(cfg.BatchSizes, int(n))
 	}
-	n, err := codecs.ParseSize(o.recordSize)
+	n, err := units.ParseBytes(o.recordSize)
 	if err != nil {
 		return cfg, fmt.Errorf("--record-size: %w", err)
 	}
 	cfg.RecordSize = int(n)
-	if n, err = codecs.ParseSize(o.sample); err != nil {
+	if n, err = units.ParseBytes(o.sample); err != nil {
 		return cfg, fmt.Errorf("--sample: %w", err)
 	}
 	cfg.SampleBytes = int(n)
@@ -127,7 +128,7 @@ func runCodecs(ctx context.Context, o *codecsOptions) error {
 	cfg.Progress = func(done, total int, c codecs.Codec, batch int) {
 		if done%len(cfg.Codecs) == 0 {
 			fmt.Fprintf(o.stderr, "measuring %d codec settings at %s batches (%d/%d done)\n",
-				len(cfg.Codecs), codecs.FormatSize(int64(batch)), done, total)
+				len(cfg.Codecs), units.FormatBytes(int64(batch)), done, total)
 		}
 	}
 	rep, runErr := codecs.Run(ctx, cfg)
@@ -141,8 +142,8 @@ func runCodecs(ctx context.Context, o *codecsOptions) error {
 		fmt.Fprintf(o.stderr, "interrupted: showing the %d finished cells\n", len(rep.Results))
 	}
 	fmt.Fprintf(o.stdout, "payload %s, record size %s, keys %s: %d records, %s of values; %s, %s\n\n",
-		rep.Payload, codecs.FormatSize(int64(rep.RecordSize)), rep.Keys, rep.Records,
-		codecs.FormatSize(rep.SampleBytes), rep.Arch, rep.GoVersion)
+		rep.Payload, units.FormatBytes(int64(rep.RecordSize)), rep.Keys, rep.Records,
+		units.FormatBytes(rep.SampleBytes), rep.Arch, rep.GoVersion)
 	if err := codecs.WriteTable(o.stdout, rep, o.sort); err != nil {
 		return err
 	}
@@ -184,7 +185,7 @@ func runCodecs(ctx context.Context, o *codecsOptions) error {
 // runEndToEnd produces once per codec against a real cluster and prints the
 // cost the network and disks see.
 func (o *codecsOptions) runEndToEnd(ctx context.Context, cfg codecs.Config, rep *codecs.Report) error {
-	batch, err := codecs.ParseSize(o.e2eBatch)
+	batch, err := units.ParseBytes(o.e2eBatch)
 	if err != nil {
 		return fmt.Errorf("--e2e-batch-size: %w", err)
 	}

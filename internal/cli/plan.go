@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kbench/kbench/bench/sweep"
+	"github.com/kbench/kbench/internal/units"
 	"github.com/kbench/kbench/profiles"
 	"github.com/kbench/kbench/reports"
 )
@@ -67,7 +68,7 @@ the defaults shown in the plan.
 
 Writes plan.md, plan.html and plan.json into --out (default RUN_DIR/report with --from, else
 ./plan) and prints the headline numbers, or the JSON with --json.`,
-		Example: `  # the seed's clickstream example: 100k events/s, a consumer handles ~5k/s, RF 3, 7 days
+		Example: `  # a clickstream: 100k events/s, a consumer handles ~5k/s, RF 3, 7 days
   kbench plan --peak 100k --consume-per-partition 5000 --produce-per-partition 20000 --rf 3 --retention 7d --headroom 1
   kbench plan --from runs/20260101-120000-partitions --peak 250k --avg 80k --consumer-groups 3
   kbench plan --from runs/20260101-120000-quick --peak-mbps 50 --json
@@ -143,8 +144,14 @@ func (o *planOptions) settings() (reports.PlanSettings, error) {
 	ps := reports.PlanSettings{Given: map[string]bool{}}
 	in := &ps.Input
 	var errs []error
-	size, err := reports.ParseSize(o.recordSize)
-	errs = append(errs, err)
+	n, err := units.ParseBytes(o.recordSize)
+	if err == nil && n == 0 {
+		err = errors.New("want a size above 0")
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--record-size: %w", err))
+	}
+	size := float64(n)
 	in.RecordBytes = size
 	switch {
 	case (o.peak == "") == (o.peakMBps == 0):

@@ -106,14 +106,6 @@ func TestPlanParsers(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		in   string
-		want float64
-	}{{"512", 512}, {"1KiB", 1024}, {"1 KiB", 1024}, {"2KB", 2000}, {"1MiB", 1 << 20}} {
-		if got, err := reports.ParseSize(tc.in); err != nil || got != tc.want {
-			t.Errorf("size %q: got %g, %v; want %g", tc.in, got, err, tc.want)
-		}
-	}
-	for _, tc := range []struct {
-		in   string
 		want time.Duration
 	}{{"7d", 7 * 24 * time.Hour}, {"168h", 168 * time.Hour}, {"0.5d", 12 * time.Hour}} {
 		if got, err := parseRetention(tc.in); err != nil || got != tc.want {

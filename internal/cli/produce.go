@@ -42,6 +42,7 @@ type loadOptions struct {
 	group         string
 	jsonPath      string
 	hlogPath      string
+	omb           ombRecorder
 	quiet         bool
 	faults        []string
 	audit         bool
@@ -159,9 +160,9 @@ func newLoadCommand(mode bench.Mode, stdout, stderr io.Writer) (*cobra.Command, 
 	if mode == bench.ModeConsume {
 		f.Int64Var(&c.Prefill, "prefill", 0, "produce this many records (as fast as possible, not measured) before consuming")
 	}
-	f.StringVar(&c.Workload.RecordSize, "record-size", "1024", "record value size: N (bytes, or with KiB/MiB), uniform:MIN:MAX or normal:MEAN:STDDEV (kafka-producer-perf-test --record-size)")
+	f.StringVar(&c.Workload.RecordSize, "record-size", "1024", "record value size: N (bytes, or with a unit: 512, 1KiB, 1MB), uniform:MIN:MAX or normal:MEAN:STDDEV (kafka-producer-perf-test --record-size)")
 	f.StringVar(&c.Workload.Keys, "keys", "none", "record keys: none, round-robin (a new key per record), round-robin:N, uniform:N, or zipf:N:S (S > 1, hot keys)")
-	f.StringVar(&c.Workload.Payload, "payload", "random", "record values: random, json (clickstream events: session_id, user, url, timestamps), or file:PATH (lines sampled)")
+	f.StringVar(&c.Workload.Payload, "payload", "random", "record values: random, json (clickstream events: session_id, user, url, timestamps), file:PATH (lines sampled), or blob:PATH (the whole file is every value)")
 	f.Float64Var(&c.Workload.Compressibility, "compressibility", 0, "share (0..1) of each random value that is repeated text: about 1/(1-share):1 with a good codec")
 	f.Uint64Var(&c.Workload.Seed, "seed", 0, "seed of payloads and keys; 0 = random (the result records it)")
 
@@ -176,6 +177,7 @@ func newLoadCommand(mode bench.Mode, stdout, stderr io.Writer) (*cobra.Command, 
 	f.StringVar(&o.hlogPath, "hlog", "", "write interval histograms (ns; tags service, response, e2e) to this HdrHistogram log file")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines, only the summary")
 	if produces {
+		f.StringVar(&o.omb.path, "omb-json", "", "also write the results in OpenMessaging Benchmark's result JSON (publishRate, consumeRate, backlog, publish and end-to-end latency per interval and aggregated, milliseconds)")
 		f.StringArrayVar(&o.faults, "fault", nil, "timed fault AT:ACTION[:ARGS], AT after the warmup, repeatable: 10s:kill-leader:0, 5s:kill:2, 5s:stop:2, 5s:pause:2, 8s:resume:2, 12s:restart:2, 3s:delay:3:200ms, 3s:bandwidth:3:1MiB, 1s:drop-produce:0.1, 2s:kill-leaders-on:1 (the broker leading most partitions) need the embedded cluster; 5s:exec:CMD runs CMD with sh -c against any target. Everything is healed when the load ends")
 		f.BoolVar(&o.audit, "audit", false, "durability audit: give every record a unique id, read the topic back after the run (and after healing faults) and report records acknowledged but lost, duplicated, and each partition's longest wait without an acknowledgement")
 		f.StringVar(&o.outDir, "out", "", "directory for the audit report (audit.json), the lost ids (audit-lost.tsv), the fault record (faults.json) and exec output; default runs/<yyyymmdd-hhmmss>-"+string(mode))
@@ -318,6 +320,9 @@ func runLoad(ctx context.Context, o *loadOptions) (err error) {
 		}()
 		sinks = append(sinks, bench.NewHlogSink(f))
 	}
+	if s := o.omb.sink(); s != nil {
+		sinks = append(sinks, s)
+	}
 	res, runErr := bench.Run(ctx, cfg, sinks)
 	if res == nil {
 		return errors.Join(runErr, healAndPrint(ctx, d, o.stdout))
@@ -329,6 +334,9 @@ func runLoad(ctx context.Context, o *loadOptions) (err error) {
 		if err := res.WriteJSON(o.jsonPath); err != nil {
 			return errors.Join(fmt.Errorf("--json: %w", err), healAndPrint(ctx, d, io.Discard))
 		}
+	}
+	if err := o.omb.write(res, ombMeta("kbench "+string(o.mode), cfg, res)); err != nil {
+		return errors.Join(err, healAndPrint(ctx, d, io.Discard))
 	}
 	// The audit reads a healed, settled cluster.
 	if err := healAndPrint(ctx, d, o.stdout); err != nil {

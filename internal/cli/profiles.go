@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -15,7 +16,7 @@ import (
 func newProfilesCmd(stdout, _ io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "profiles",
-		Short: "List and show the built-in sweep profiles",
+		Short: "List and show the built-in sweep profiles; convert OpenMessaging Benchmark workloads",
 		Long: `Sweep profiles are YAML: target, topic, producer and consumer properties, workload, rate,
 SLO, repeat, axes and exclude rules ("kbench profiles schema" lists every field). The
 built-in ones ship inside kbench; copy one with "kbench profiles show NAME > mine.yaml" to
@@ -44,7 +45,38 @@ start your own, and run it with "kbench sweep --profile ./mine.yaml".`,
 		RunE: func(_ *cobra.Command, args []string) error {
 			return showProfile(stdout, args[0])
 		},
-	})
+	}, newProfilesConvertCmd(stdout))
+	return cmd
+}
+
+func newProfilesConvertCmd(stdout io.Writer) *cobra.Command {
+	var omb, driver string
+	cmd := &cobra.Command{
+		Use:   "convert --omb WORKLOAD.yaml [--omb-driver DRIVER.yaml]",
+		Short: "Write an OpenMessaging Benchmark workload (and Kafka driver) file as a kbench profile",
+		Long: `Read an OpenMessaging Benchmark workload file and, optionally, its Kafka driver file, and
+print the equivalent kbench profile (what kbench sweep --omb runs). Strict like a profile: an
+unknown field is an error naming it, and a field kbench cannot honour (several topics or
+subscriptions, a consumer backlog, ramped rates) is an error saying why. Where kbench reads a
+field differently, a comment at the top of the profile says how. Payload file paths stay
+relative to the workload file: save the profile beside it.`,
+		Example: `  kbench profiles convert --omb workloads/1-topic-16-partitions-1kb.yaml --omb-driver driver-kafka/kafka-sync-all.yaml > omb-1kb.yaml
+  kbench sweep --profile omb-1kb.yaml --dry-run`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if omb == "" {
+				return errors.New("give --omb WORKLOAD.yaml")
+			}
+			_, conv, err := profiles.LoadOMB(omb, driver, nil)
+			if err != nil {
+				return err
+			}
+			_, err = stdout.Write(conv.YAML)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&omb, "omb", "", "OpenMessaging Benchmark workload file")
+	cmd.Flags().StringVar(&driver, "omb-driver", "", "OpenMessaging Benchmark Kafka driver file (replicationFactor, topicConfig, producerConfig, consumerConfig)")
 	return cmd
 }
 

@@ -11,9 +11,10 @@ import (
 )
 
 type reportOptions struct {
-	runDir string
-	quiet  bool
-	stdout io.Writer
+	runDir  string
+	compare string
+	quiet   bool
+	stdout  io.Writer
 }
 
 func newReportCmd(stdout, _ io.Writer) *cobra.Command {
@@ -36,9 +37,16 @@ Charts, each drawn only when the run has data for it:
 
 The results table lists every point with its settings and figures; invalid points are marked,
 the best point of each durability level is highlighted. An interrupted sweep gets a report of
-what finished and a list of what is missing.`,
+what finished and a list of what is missing.
+
+--compare RUN_B also writes report/compare.md: for every point both runs have (matched by
+settings), the table of kbench compare (B against this run, A: medians, the change with its
+confidence interval, the rank test's p, ~ when not significant) and the two runs' response-time
+percentile spectra overlaid (compare-spectrum-<point>.png/.svg). See kbench compare --help for
+the statistics.`,
 		Example: `  kbench report runs/20260101-120000-quick
-  kbench report --quiet runs/20260101-120000-durability && xdg-open runs/20260101-120000-durability/report/report.html`,
+  kbench report --quiet runs/20260101-120000-durability && xdg-open runs/20260101-120000-durability/report/report.html
+  kbench report runs/20260102-120000-quick --compare runs/20260101-120000-quick`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.runDir = args[0]
@@ -46,6 +54,7 @@ what finished and a list of what is missing.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print only the HTML report's path")
+	cmd.Flags().StringVar(&o.compare, "compare", "", "another sweep run directory (B) to compare this run (A) with: writes report/compare.md and overlaid spectra")
 	return cmd
 }
 
@@ -55,6 +64,12 @@ func runReport(o *reportOptions) error {
 		return err
 	}
 	htmlPath := filepath.Join(rep.Dir, reports.ReportHTML)
+	var cmp *reports.CompareReport
+	if o.compare != "" {
+		if cmp, err = reports.WriteCompareReport(o.runDir, o.compare, rep.Dir, 0.05); err != nil {
+			return fmt.Errorf("--compare: %w", err)
+		}
+	}
 	if o.quiet {
 		_, err := fmt.Fprintln(o.stdout, htmlPath)
 		return err
@@ -73,6 +88,9 @@ func runReport(o *reportOptions) error {
 		fmt.Fprintf(o.stdout, "  incomplete: %s\n", s)
 	}
 	fmt.Fprintf(o.stdout, "markdown: %s\nhtml:     %s\n", filepath.Join(rep.Dir, reports.ReportMarkdown), htmlPath)
+	if cmp != nil {
+		fmt.Fprintf(o.stdout, "compared with %s: %d points, %d spectrum charts in %s\n", o.compare, cmp.Points, len(cmp.Charts), cmp.Path)
+	}
 	return nil
 }
 

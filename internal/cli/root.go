@@ -82,6 +82,9 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newProfilesCmd(stdout, stderr),
 		newReportCmd(stdout, stderr),
 		newPlanCmd(stdout, stderr),
+		newVerifyCmd(stdout, stderr),
+		newABCmd(stdout, stderr),
+		newCompareCmd(stdout, stderr),
 	)
 	return root
 }

@@ -20,6 +20,9 @@ import (
 
 type sweepOptions struct {
 	profile       string
+	omb           string
+	ombDriver     string
+	ombJSON       string
 	dryRun        bool
 	out           string
 	resume        string
@@ -55,12 +58,18 @@ on an embedded cluster of broker processes; --bootstrap runs everything on a rea
 Ctrl-C keeps every finished point: --resume RUN_DIR runs the rest. A point that fails is
 recorded with its error and the sweep goes on.
 
+--omb WORKLOAD.yaml runs an OpenMessaging Benchmark workload file instead of a profile, with
+the Kafka driver file's replicationFactor, topicConfig and producer/consumer properties
+(--omb-driver); producerRate 0 becomes the max-sustainable search. Fields kbench cannot
+honour are errors that say why; kbench profiles convert --omb shows the profile it runs.
+
 The sweep deletes and recreates its topic (kbench-<profile>, or topic.name) whenever the
 topic settings change: on a real cluster, give it a topic of its own.`,
 		Example: `  kbench sweep --profile quick
   kbench sweep --profile clickstream --dry-run
   kbench sweep --profile ./mine.yaml --bootstrap kafka-1:9092 --command-config client.properties
   kbench sweep --profile linger-batch --set workload.duration=5s --set repeat=3
+  kbench sweep --omb workloads/1-topic-16-partitions-1kb.yaml --omb-driver driver-kafka/kafka-sync-all.yaml
   kbench sweep --resume runs/20260101-120000-clickstream`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -70,6 +79,9 @@ topic settings change: on a real cluster, give it a topic of its own.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.profile, "profile", "", "built-in profile name or YAML file (kbench profiles list)")
+	f.StringVar(&o.omb, "omb", "", "OpenMessaging Benchmark workload file to run instead of a profile")
+	f.StringVar(&o.ombDriver, "omb-driver", "", "with --omb, an OpenMessaging Benchmark Kafka driver file (topic, producer and consumer properties)")
+	f.StringVar(&o.ombJSON, "omb-json", "", "also write a one-point sweep's result in OpenMessaging Benchmark's result JSON (the point's representative run)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the expanded points and the estimated duration, run nothing")
 	f.StringVar(&o.out, "out", "", "run directory; default runs/<yyyymmdd-hhmmss>-<profile>")
 	f.StringVar(&o.resume, "resume", "", "continue the run in this directory, skipping finished points")
@@ -82,8 +94,11 @@ topic settings change: on a real cluster, give it a topic of its own.`,
 }
 
 func runSweep(ctx context.Context, o *sweepOptions) error {
-	if (o.profile == "") == (o.resume == "") {
-		return errors.New("give --profile NAME|PATH to start a sweep, or --resume RUN_DIR to continue one")
+	if o.ombDriver != "" && o.omb == "" {
+		return errors.New("--omb-driver goes with --omb WORKLOAD.yaml")
+	}
+	if n := countSet(o.profile, o.omb, o.resume); n != 1 {
+		return errors.New("give --profile NAME|PATH or --omb WORKLOAD.yaml to start a sweep, or --resume RUN_DIR to continue one")
 	}
 	if o.resume != "" && (len(o.set) > 0 || o.bootstrap != "" || o.commandConfig != "" || o.dryRun || o.out != "") {
 		return errors.New("--resume runs the profile recorded in the run directory (its client.properties path included): --set, --bootstrap, --command-config, --dry-run and --out do not apply")
@@ -98,6 +113,7 @@ func runSweep(ctx context.Context, o *sweepOptions) error {
 	}
 	opts := sweep.Options{Version: o.version, Dir: o.resume, Resume: o.resume != "", RetryFailed: o.retryFailed}
 	var p *profiles.Profile
+	var conv *profiles.OMBConversion
 	if o.resume != "" {
 		m, err := sweep.ReadManifest(o.resume)
 		if err != nil {
@@ -109,7 +125,14 @@ func runSweep(ctx context.Context, o *sweepOptions) error {
 		if err != nil {
 			return err
 		}
-		if p, err = profiles.Load(o.profile, set); err != nil {
+		if o.omb != "" {
+			if p, conv, err = profiles.LoadOMB(o.omb, o.ombDriver, set); err != nil {
+				return err
+			}
+			for _, n := range conv.Notes {
+				fmt.Fprintf(o.stderr, "omb: %s\n", n)
+			}
+		} else if p, err = profiles.Load(o.profile, set); err != nil {
 			return err
 		}
 		if o.dryRun {
@@ -135,6 +158,15 @@ func runSweep(ctx context.Context, o *sweepOptions) error {
 	}
 	if err != nil {
 		return err
+	}
+	if o.ombJSON != "" {
+		workload, driver := p.Name, "Kafka"
+		if conv != nil {
+			workload, driver = conv.Workload, conv.Driver
+		}
+		if err := writeSweepOMB(o.ombJSON, workload, driver, sum); err != nil {
+			return err
+		}
 	}
 	finished := len(sum.Lines)
 	switch {
@@ -263,4 +295,15 @@ func figure(l sweep.Line, name, format string) string {
 		return "-"
 	}
 	return fmt.Sprintf(format, st.Median)
+}
+
+// countSet counts the non-empty strings.
+func countSet(ss ...string) int {
+	n := 0
+	for _, s := range ss {
+		if s != "" {
+			n++
+		}
+	}
+	return n
 }
