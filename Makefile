@@ -12,9 +12,11 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kbench
 
 # The main job: builds and runs the quick sweep profile end to end on the
-# embedded broker (about a minute): fixed-rate, unthrottled and
-# max-sustainable points, written to runs/<time>-quick/; then its report
-# (charts, report.md, a self-contained report.html) into that run's report/.
+# embedded 3-broker cluster (about a minute of sweep): a short throughput-
+# versus-durability frontier (three durability levels, each its max
+# sustainable rate without faults and an audited leader kill with lagging
+# followers), written to runs/<time>-quick/; then its report (charts,
+# report.md, a self-contained report.html) into that run's report/.
 run: build
 	./$(BIN) sweep --profile quick
 	@dir=$$(ls -td runs/*-quick/ | head -n 1); dir=$${dir%/}; \

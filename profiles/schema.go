@@ -73,6 +73,14 @@ faults:                     # timed faults in every run, AT after the warmup; al
   - 10s:kill-leader:0
   - {at: 12s, action: delay, broker: 2, delay: 200ms}
 audit: true                 # read every run's records back: lost, duplicated, unavailability
+# frontier:                 # instead of faults/audit, with rate: max-sustainable: per point the
+#                           #   search (capacity, no faults), one run at the common rate (steady
+#                           #   p50/p99) and one audited run per scenario at that rate
+#   rate: 2000              # the common rate, records/s
+#   scenarios:              # named fault schedules (the faults syntax above; exec:COMMAND against
+#                           #   target.bootstrap: --set 'frontier.scenarios=[{name: x, faults: [...]}]')
+#     - {name: lagging followers then leader kill, faults: [0s:delay:2:300ms, 0s:delay:3:300ms, 2s:kill-leader:0]}
+#     - {name: followers lost one by one, faults: [0s:kill:2, 1s:kill:3]}
 `
 
 // SchemaOutro follows the example.

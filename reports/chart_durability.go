@@ -112,7 +112,7 @@ func durabilityFrontierChart(levels []LevelOutcome) (*figure, string) {
 			label += " (no rate met the SLO)"
 		}
 		if l.Lost > 0 {
-			label += fmt.Sprintf(": %d lost", l.Lost)
+			label += fmt.Sprintf(": %d lost in %d fault run(s)", l.Lost, l.FaultRuns)
 		}
 		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xy, Labels: []string{label}})
 		if err != nil {

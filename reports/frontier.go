@@ -66,7 +66,9 @@ func frontierOutcomes(points []*Point, f *profiles.Frontier) []LevelOutcome {
 				lo.MaxMiBps, _ = p.Fig("produce_mib_per_sec")
 				lo.SteadyP50, _ = p.Fig(sweep.SteadyPrefix + "response_p50_ms")
 				lo.SteadyP99, _ = p.Fig(sweep.SteadyPrefix + "response_p99_ms")
-				if got, ok := p.Fig(sweep.SteadyPrefix + "produce_records_per_sec"); ok && got < 0.99*f.Rate {
+				// 5 % slack: a steady run lasts seconds, and its rate jitters by
+				// a few per cent on a busy machine without queueing building up.
+				if got, ok := p.Fig(sweep.SteadyPrefix + "produce_records_per_sec"); ok && got < 0.95*f.Rate {
 					lo.SteadyMissed = true
 				}
 			}

@@ -211,7 +211,7 @@ func Measure(run *Run, rf int) *Measured {
 		m.RecordBytes = fixedRecordBytes(c.From.Set.RecordSize)
 	}
 
-	m.Recommendations = recommend(pts)
+	m.Recommendations = durabilityEvidence(recommend(pts), frontierOutcomes(pts, run.Manifest.Profile.Frontier), rf)
 	for _, r := range m.Recommendations {
 		if r.Setting != "compression.type" {
 			continue

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -115,15 +116,57 @@ type htmlTable struct {
 
 type htmlRow struct {
 	Class string
-	Cells []string
+	Cells []htmlCell
 }
 
+// htmlCell is a table cell; Num cells (figures) never wrap, the others
+// wrap wherever they must so the table fits the page.
+type htmlCell struct {
+	Text string
+	Num  bool
+}
+
+// numeric matches figures: 1.98, 4k/s, 16KiB, 12 %, –.
+var numeric = regexp.MustCompile(`^(–|[-+~]?[0-9][0-9.,]*( ?[a-zA-Z%]{1,4}(/s)?)?)$`)
+
 func (t table) html() htmlTable {
-	out := htmlTable{Head: t.head}
+	out := htmlTable{}
+	for _, h := range t.head {
+		out.Head = append(out.Head, breakHead(h))
+	}
 	for i, row := range t.rows {
-		out.Rows = append(out.Rows, htmlRow{Class: t.class[i], Cells: row})
+		cells := make([]htmlCell, len(row))
+		for j, c := range row {
+			cells[j] = htmlCell{Text: breakCell(c), Num: numeric.MatchString(c)}
+		}
+		out.Rows = append(out.Rows, htmlRow{Class: t.class[i], Cells: cells})
 	}
 	return out
+}
+
+// breakHead and breakCell let a browser wrap long words (a setting label
+// such as acks=all/replication.factor=3) after "/", "=" and, in headings,
+// "." (a zero-width space), so wide tables fit the page without breaking
+// short words, formulas or numbers.
+func breakHead(s string) string { return breakLong(s, headBreaks) }
+func breakCell(s string) string { return breakLong(s, cellBreaks) }
+
+var (
+	headBreaks = strings.NewReplacer("/", "/\u200b", ".", ".\u200b", "=", "=\u200b")
+	cellBreaks = strings.NewReplacer("/", "/\u200b", "=", "=\u200b")
+)
+
+// longWord is the length from which a word gets break points.
+const longWord = 12
+
+func breakLong(s string, r *strings.Replacer) string {
+	words := strings.Split(s, " ")
+	for i, w := range words {
+		if len(w) >= longWord {
+			words[i] = r.Replace(w)
+		}
+	}
+	return strings.Join(words, " ")
 }
 
 type htmlChart struct {
@@ -210,9 +253,11 @@ dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em;
 dl.facts dt { font-weight: 600; }
 dl.facts dd { margin: 0; }
 .scroll { overflow-x: auto; }
-table { border-collapse: collapse; font-size: .85em; margin: .5em 0; max-width: 100%; }
-th, td { border: 1px solid #ccc; padding: .25em .4em; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
-table.results td:last-child { min-width: 14em; }
+table { border-collapse: collapse; font-size: .8em; margin: .5em 0; max-width: 100%; }
+th, td { border: 1px solid #ccc; padding: .2em .3em; text-align: left; vertical-align: top; }
+td { overflow-wrap: anywhere; }
+td.num { white-space: nowrap; overflow-wrap: normal; }
+table.results td:last-child { min-width: 10em; }
 .reading { background: #f4f8ff; border-left: 4px solid #4a78c0; padding: .3em 1em; max-width: 70em; }
 th { background: #f0f0f0; position: sticky; top: 0; }
 tr.best td { background: #e3f6e3; font-weight: 600; }
@@ -265,6 +310,6 @@ var reportTemplate = template.Must(template.New("report").Parse(`{{template "hea
 {{end}}
 {{define "table"}}<div class="scroll"><table{{if .Class}} class="{{.Class}}"{{end}}>
 <thead><tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr></thead>
-<tbody>{{range .Rows}}<tr{{if .Class}} class="{{.Class}}"{{end}}>{{range .Cells}}<td>{{.}}</td>{{end}}</tr>
+<tbody>{{range .Rows}}<tr{{if .Class}} class="{{.Class}}"{{end}}>{{range .Cells}}<td{{if .Num}} class="num"{{end}}>{{.Text}}</td>{{end}}</tr>
 {{end}}</tbody></table></div>{{end}}
 `))

@@ -80,8 +80,10 @@
 //	            <h>_p99_9_ms, <h>_max_ms; a max-sustainable point adds
 //	            max_sustainable_rate and max_sustainable_achieved (one value
 //	            per repetition's search); an audited point adds audit_lost,
-//	            audit_duplicated and audit_unavailability_s. The median of an even count is the
-//	            mean of the two middle values (earlier versions wrote the lower middle one);
+//	            audit_duplicated and audit_unavailability_s; a frontier point
+//	            adds its steady runs' figures prefixed steady_ (steady_response_p99_ms,
+//	            ...). The median of an even count is the mean of the two middle
+//	            values (earlier versions wrote the lower middle one);
 //	            spread_pct is (max-min)/median × 100.
 //	search      max-sustainable only, one per repetition: {found, achieved,
 //	            bracket_lo, bracket_hi (0 = no rate failed), bracket_width_pct,
@@ -97,7 +99,13 @@
 //	            true, package audit's Report: sent, acknowledged, failed,
 //	            readable, lost, duplicated, duplicate_copies,
 //	            unacknowledged_present, unavailability_s, partitions,
-//	            lost_ids (first 100), ...)}
+//	            lost_ids (first 100), ...), phase and scenario (frontier
+//	            points: "capacity" for the search's probes, "steady" for the
+//	            run at the common rate, "fault" with its scenario's name)}
+//	outcomes    frontier points, one per scenario and repetition: {scenario,
+//	            repeat, run, rate, acknowledged, lost, duplicated,
+//	            unavailability_s, refused (sends that failed: the producer
+//	            was told), errors [{code, name, count}]}
 //	result      the representative run in full, as bench.Result's JSON
 //	            (settings, effective_producer_props, manifest, produce,
 //	            consume, latency with base64 HDR histograms, cpu, errors,
@@ -110,6 +118,9 @@
 //
 // Counted runs: every repetition of a fixed or unthrottled point; for a
 // max-sustainable point, per repetition the passing probe at the rate found.
+// A frontier point's steady and fault runs are never counted: the point's
+// figures are its capacity, and a fault run's latency is the fault's (its
+// audit reports it as unavailability).
 //
 // Readers should ignore fields they do not know; a change that breaks this
 // format raises schema.

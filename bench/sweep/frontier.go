@@ -50,15 +50,22 @@ type Outcome struct {
 // read-back, measured on the embedded cluster.
 const faultRunOverhead = 6 * time.Second
 
-// frontierExtra is the time a frontier adds to each point: per
-// repetition, the steady run and the scenario runs.
-func frontierExtra(p *profiles.Profile) time.Duration {
-	f := p.Frontier
-	if f == nil || len(p.Points) == 0 {
+// frontierRunsPer is how many runs a frontier adds to each repetition of
+// a point: the steady run and one per scenario.
+func frontierRunsPer(p *profiles.Profile) int {
+	if p.Frontier == nil {
 		return 0
 	}
-	run := perRun(&p.Base)
-	return time.Duration(p.Repeat) * (run + time.Duration(len(f.Scenarios))*(run+faultRunOverhead))
+	return 1 + len(p.Frontier.Scenarios)
+}
+
+// frontierExtra is what a frontier's fault runs add to a point beyond
+// their warmup and duration: healing and the audit.
+func frontierExtra(p *profiles.Profile) time.Duration {
+	if p.Frontier == nil {
+		return 0
+	}
+	return time.Duration(p.Repeat*len(p.Frontier.Scenarios)) * faultRunOverhead
 }
 
 // frontierRuns runs, after repetition rep's capacity search, the steady
@@ -74,6 +81,9 @@ func (e *engine) frontierRuns(ctx context.Context, tg bench.Target, gen int, pt 
 	line.Runs = append(line.Runs, *sum)
 	for i, sc := range f.Scenarios {
 		name := fmt.Sprintf("r%d-fault%d", rep, i+1)
+		// Each scenario starts on a fresh topic: leaders spread as at the
+		// start, and the audit reads only this run's records.
+		e.lastTopic = ""
 		sum, res, err := e.run(ctx, tg, gen, pt, f.Rate, name, rep, durability.Options{Faults: sc.Faults, Audit: true})
 		if err != nil {
 			return fmt.Errorf("scenario %q: %w", sc.Name, err)

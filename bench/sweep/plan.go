@@ -47,7 +47,8 @@ func maxProbes(s profiles.Search) int {
 // runsOf is the expected and the largest number of runs of a point.
 func runsOf(p *profiles.Profile, pt *profiles.Point) (expected, most int) {
 	if pt.Rate.Kind == profiles.RateMaxSustainable {
-		return p.Repeat * expectedProbes(p.Search), p.Repeat * maxProbes(p.Search)
+		extra := frontierRunsPer(p)
+		return p.Repeat * (expectedProbes(p.Search) + extra), p.Repeat * (maxProbes(p.Search) + extra)
 	}
 	return p.Repeat, p.Repeat
 }
