@@ -523,3 +523,45 @@ func TestWholeClusterRestartKeepsAcked(t *testing.T) {
 		t.Fatalf("%d of %d acknowledged records lost after the restart", missing, n)
 	}
 }
+
+// TestReplicaFetchFencedByLeaderEpoch: a replica fetch whose current leader
+// epoch is older than the leader's gets FENCED_LEADER_EPOCH, a newer one
+// UNKNOWN_LEADER_EPOCH (KIP-320), and neither counts as the follower's
+// position.
+func TestReplicaFetchFencedByLeaderEpoch(t *testing.T) {
+	b := startBroker(t)
+	ctx := testCtx(t, 20*time.Second)
+	createTopic(ctx, t, b, "fence", 1)
+	p := b.topics.partition("fence", 0)
+	self := b.cfg.NodeID
+	p.becomeLeader(self, 5, 1, []int32{self, self + 1}, []int32{self, self + 1})
+	cl := newClient(t, b, kgo.DefaultProduceTopic("fence"), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	for i := 0; i < 3; i++ {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		epoch int32
+		want  int16
+	}{{4, kerr.FencedLeaderEpoch.Code}, {6, kerr.UnknownLeaderEpoch.Code}} {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version, req.ReplicaID, req.MaxBytes = 12, self+1, 1<<20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "fence"
+		frp := kmsg.NewFetchRequestTopicPartition()
+		frp.FetchOffset, frp.CurrentLeaderEpoch, frp.PartitionMaxBytes = 3, tt.epoch, 1<<20
+		rt.Partitions = append(rt.Partitions, frp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := resp.Topics[0].Partitions[0].ErrorCode; code != tt.want {
+			t.Errorf("replica fetch at epoch %d from a leader at epoch 5: got error %d, want %d", tt.epoch, code, tt.want)
+		}
+	}
+	if hw := p.hw.Load(); hw != 0 {
+		t.Fatalf("leader HW %d after fenced follower fetches at offset 3, want 0", hw)
+	}
+}
