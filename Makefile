@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/kbench
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/kbench/kbench/internal/cli.Version=$(VERSION)
-APT_PKGS := kcat python3-confluent-kafka python3-kafka chromium
+APT_PKGS := kcat python3-confluent-kafka python3-kafka chromium prometheus
 FUZZTIME ?= 10s
 
 .PHONY: build run test test-deps bench fuzz vet clean test-soak fuzz-long
@@ -28,17 +28,18 @@ test: test-deps build
 	$(GO) test -count=1 -timeout 15m ./...
 
 test-deps:
-	@if ! command -v kcat >/dev/null 2>&1 || ! /usr/bin/python3 -c 'import confluent_kafka, kafka' >/dev/null 2>&1 || ! test -x /usr/bin/chromium; then \
+	@if ! command -v kcat >/dev/null 2>&1 || ! /usr/bin/python3 -c 'import confluent_kafka, kafka' >/dev/null 2>&1 || ! test -x /usr/bin/chromium || ! test -x /usr/bin/prometheus; then \
 		echo "installing test prerequisites: $(APT_PKGS)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PKGS) >/dev/null; \
 	fi
-	@command -v kcat >/dev/null && /usr/bin/python3 -c 'import confluent_kafka, kafka' && test -x /usr/bin/chromium \
+	@command -v kcat >/dev/null && /usr/bin/python3 -c 'import confluent_kafka, kafka' && test -x /usr/bin/chromium && test -x /usr/bin/prometheus \
 		|| { echo "test prerequisites missing: $(APT_PKGS)"; exit 1; }
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./broker/... ./bench/...
 
-# Broker performance harness: the null-broker ceiling, kbench RF=1, a 3-broker
+# Broker performance harness: the null-broker ceiling, a store-only ceiling (the
+# null broker appending every batch to a file), kbench RF=1, a 3-broker
 # RF=3 cluster and kfake (one in-memory broker, nothing replicated) side by side;
 # prints the ratio table and the broker's performance targets (throughput
 # against the ceiling and kfake, catch-up speed, p99 at half load, allocations

@@ -215,6 +215,8 @@ func (b *Broker) housekeeping() {
 	defer txnTick.Stop()
 	isrTick := time.NewTicker(b.cfg.ReplicaLagTimeMax / 4)
 	defer isrTick.Stop()
+	hwTick := time.NewTicker(b.cfg.HWCheckpointInterval)
+	defer hwTick.Stop()
 	for {
 		select {
 		case <-b.stop:
@@ -227,6 +229,10 @@ func (b *Broker) housekeeping() {
 			b.txns.expire(now)
 		case now := <-isrTick.C:
 			b.shrinkISRs(now)
+		case <-hwTick.C:
+			if err := b.checkpointHW(); err != nil {
+				b.cfg.Logf("high watermark checkpoint: %v", err)
+			}
 		}
 	}
 }
@@ -290,8 +296,12 @@ func (b *Broker) close(controlled bool) error {
 	}
 	b.mu.Unlock()
 	b.wg.Wait()
+	var hwErr error
+	if controlled {
+		hwErr = b.checkpointHW() // as Kafka does at a clean shutdown
+	}
 	b.metrics.close()
 	b.txns.close()
 	gerr := b.groups.close()
-	return errors.Join(gerr, b.topics.closeAll())
+	return errors.Join(hwErr, gerr, b.topics.closeAll())
 }

@@ -54,6 +54,7 @@ func startCluster(t *testing.T, n int) *testCluster {
 		cfg.Controller = ctrl.Addr()
 		cfg.ReplicaLagTimeMax = 2 * time.Second
 		cfg.HeartbeatInterval = 100 * time.Millisecond
+		cfg.HWCheckpointInterval = 100 * time.Millisecond
 		id := id
 		cfg.Logf = func(f string, a ...any) { t.Logf(fmt.Sprintf("broker %d: ", id)+f, a...) }
 		tc.cfgs[id] = cfg

@@ -44,6 +44,10 @@ type Config struct {
 	// ReplicaLagTimeMax is replica.lag.time.max.ms: a follower that has not
 	// caught up for this long leaves the ISR. Default 10s (Kafka: 30s).
 	ReplicaLagTimeMax time.Duration
+	// HWCheckpointInterval is replica.high.watermark.checkpoint.interval.ms:
+	// how often every partition's high watermark is written to the data
+	// directory (hwcheckpoint.go). Default 5s.
+	HWCheckpointInterval time.Duration
 	// Security is the client listener's TLS and SASL setup (sasl.go); the
 	// zero value is PLAINTEXT.
 	Security Security
@@ -82,6 +86,7 @@ func DefaultConfig() Config {
 		RetentionCheckInterval: 5 * time.Minute,
 		HeartbeatInterval:      250 * time.Millisecond,
 		ReplicaLagTimeMax:      10 * time.Second,
+		HWCheckpointInterval:   5 * time.Second,
 		Limits:                 DefaultLimits(),
 	}
 }
@@ -124,6 +129,9 @@ func (c *Config) validate() error {
 	}
 	if c.ReplicaLagTimeMax <= 0 {
 		c.ReplicaLagTimeMax = 10 * time.Second
+	}
+	if c.HWCheckpointInterval <= 0 {
+		c.HWCheckpointInterval = 5 * time.Second
 	}
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}

@@ -23,6 +23,11 @@ type replicaState struct {
 	replicas, isr  []int32
 	followers      map[int32]*followerState
 	alterInFlight  bool
+	// epochStart is the log end offset when this broker became leader at
+	// its current epoch: a follower must reach it (and the HW) to join the
+	// ISR, so one that lags records acknowledged under an earlier epoch
+	// never looks caught up to a leader whose HW restarted low.
+	epochStart int64
 }
 
 type followerState struct {
@@ -55,7 +60,8 @@ func (p *partition) becomeLeader(self, leaderEpoch, partitionEpoch int32, replic
 	err := p.log.AssignEpochStart(leaderEpoch)
 	now := time.Now()
 	p.rs = replicaState{self: self, leader: self, partitionEpoch: partitionEpoch,
-		replicas: slices.Clone(replicas), isr: slices.Clone(isr), followers: map[int32]*followerState{}}
+		replicas: slices.Clone(replicas), isr: slices.Clone(isr), followers: map[int32]*followerState{},
+		epochStart: p.log.EndOffset()}
 	for _, r := range replicas {
 		if r != self {
 			p.rs.followers[r] = &followerState{leo: -1, caughtUp: now, lastFetchLEO: -1}
@@ -188,7 +194,9 @@ func (p *partition) followerFetched(replica int32, fetchOffset int64, now time.T
 	if p.advanceHWLocked() {
 		defer p.wake() // consumers waiting for data below the HW
 	}
-	if !slices.Contains(p.rs.isr, replica) && fetchOffset >= p.hw.Load() && !p.rs.alterInFlight {
+	// Kafka's rule for rejoining the ISR: caught up to the HW and to the
+	// start of the leader's epoch.
+	if !slices.Contains(p.rs.isr, replica) && fetchOffset >= p.hw.Load() && fetchOffset >= p.rs.epochStart && !p.rs.alterInFlight {
 		p.rs.alterInFlight = true
 		isr := append(slices.Clone(p.rs.isr), replica)
 		slices.Sort(isr)

@@ -2,7 +2,9 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -422,5 +424,102 @@ func TestControllerRestartFencesMissingBroker(t *testing.T) {
 		if b.ID == 3 && !b.Fenced {
 			t.Fatalf("broker 3 not fenced: %+v", b)
 		}
+	}
+}
+
+// TestWholeClusterRestartKeepsAcked reproduces a whole-cluster crash with a
+// lagging replica: RF 3, min.insync.replicas 2, broker 3 down while records
+// are acknowledged by 1 and 2; everything crashes and restarts with broker
+// 3's replication capped. Broker 3 must not rejoin the ISR before it has
+// the acknowledged records, so when 1 and 2 then crash the partition goes
+// offline instead of electing 3, and every acknowledged record is readable
+// once 1 and 2 return.
+func TestWholeClusterRestartKeepsAcked(t *testing.T) {
+	tc := startCluster(t, 3)
+	ctx := testCtx(t, 90*time.Second)
+	const topic, n = "acked", 2000 // 2 MB: more than one replica fetch (1 MiB)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.addrs()...), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordDeliveryTimeout(20*time.Second), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": strp("2")}, topic); err != nil || resp.Err != nil {
+		t.Fatalf("create topic: %v %v", err, resp.Err)
+	}
+	tc.waitISR(topic, []int32{1, 2, 3}, 10*time.Second)
+	tc.crash(3)
+	tc.waitISR(topic, []int32{1, 2}, 10*time.Second)
+	pad := strings.Repeat("x", 990)
+	for i := 0; i < n; i++ {
+		cl.Produce(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("r%06d%s", i, pad))}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				t.Errorf("produce: %v", err)
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil || t.Failed() {
+		t.Fatalf("flush: %v", err)
+	}
+	cl.Close()
+	// Both in-sync replicas checkpointed the HW past every acknowledged record.
+	for _, id := range []int32{1, 2} {
+		waitFor(t, fmt.Sprintf("broker %d's HW checkpoint", id), func() bool {
+			hw, err := readHWCheckpoint(tc.cfgs[id].DataDir)
+			return err == nil && hw[hwKey{topic, 0}] >= n
+		})
+	}
+
+	leader := tc.leaderOf(topic, 0)
+	other := 3 - leader // the other in-sync replica, 1 or 2
+	tc.crashAll()
+	tc.restartController()
+	tc.start(3)
+	tc.brokers[3].SetReplicationBandwidth(32 << 10)
+	// The leader comes back first: broker 3's first fetch reaches it
+	// before the other in-sync replica reports its position.
+	tc.start(leader)
+	// Let broker 3 fetch its first MiB from the leader, then let any ISR
+	// change that fetch triggered reach the controller.
+	waitFor(t, "broker 3 to fetch", func() bool {
+		p := tc.brokers[3].topics.partition(topic, 0)
+		return p != nil && p.log.EndOffset() > 0
+	})
+	lp := tc.brokers[leader].topics.partition(topic, 0)
+	waitFor(t, "the leader's ISR change to settle", func() bool {
+		lp.repMu.Lock()
+		defer lp.repMu.Unlock()
+		return !lp.rs.alterInFlight
+	})
+	behind := tc.brokers[3].topics.partition(topic, 0).log.EndOffset()
+	isr := tc.ctrl.Snapshot().Topics[topic].Partitions[0].ISR
+	t.Logf("after the restart: leader %d, ISR %v, broker 3 at offset %d of %d", leader, isr, behind, lp.log.EndOffset())
+	if slices.Contains(isr, 3) && behind < n {
+		t.Errorf("broker 3 joined the ISR %v at offset %d of %d acknowledged records", isr, behind, n)
+	}
+	tc.start(other)
+
+	tc.crash(1)
+	tc.crash(2)
+	waitFor(t, "brokers 1 and 2 fenced", func() bool {
+		for _, b := range tc.ctrl.Snapshot().Brokers {
+			if (b.ID == 1 || b.ID == 2) && !b.Fenced {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("with 1 and 2 down: leader %d", tc.leaderOf(topic, 0))
+	tc.start(1)
+	tc.start(2)
+	got := countValues(t, tc.cfgs[1].Listen, topic, false, n)
+	missing := 0
+	for i := 0; i < n; i++ {
+		if got[fmt.Sprintf("r%06d%s", i, pad)] == 0 {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d acknowledged records lost after the restart", missing, n)
 	}
 }

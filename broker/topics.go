@@ -117,6 +117,9 @@ type topics struct {
 	clustered bool
 	mu        sync.RWMutex
 	m         map[string]*topic
+	// hwStart is the HW checkpoint read at start (hwcheckpoint.go): where
+	// a partition's HW starts when it opens.
+	hwStart map[hwKey]int64
 }
 
 type topicRecord struct {
@@ -143,6 +146,11 @@ func partitionDir(dataDir, topic string, p int32) string {
 // load opens every topic recorded in the registry, recovering each log.
 func (ts *topics) load() error {
 	ts.m = make(map[string]*topic)
+	hw, err := readHWCheckpoint(ts.cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("read high watermark checkpoint: %w", err)
+	}
+	ts.hwStart = hw
 	if ts.clustered {
 		return nil // partitions open as the controller assigns them
 	}
@@ -186,9 +194,9 @@ func (ts *topics) openPartition(t *topic, i int32) (*partition, error) {
 		return nil, fmt.Errorf("open partition %s-%d: %w", t.name, i, err)
 	}
 	p := &partition{topic: t.name, index: i, log: l, ps: newProducerState()}
-	// The HW is not checkpointed: it starts at the log start and rises as
+	// The HW starts where it was checkpointed, within the log, and rises as
 	// replicas confirm their offsets (at once for a single node).
-	p.hw.Store(l.StartOffset())
+	p.hw.Store(min(max(ts.hwStart[hwKey{t.name, i}], l.StartOffset()), l.EndOffset()))
 	if err := p.rebuildProducerState(); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("open partition %s-%d: %w", t.name, i, err)

@@ -122,6 +122,7 @@ func partitionChart(g *partGroup) (figure, string, error) {
 			badPer = append(badPer, plotter.XY{X: n, Y: mib / n})
 		}
 	}
+	ranged := false
 	ceilLabel := fmt.Sprintf("per-partition ceiling %s MiB/s (%s records/s, %s)", formatFig(ceil.MiBps), formatFig(ceil.RecordsPerSec), ceil.From.Def.ID)
 	for i, pl := range []*plot.Plot{top, bottom} {
 		pl.X.Scale = plot.LogScale{}
@@ -154,6 +155,17 @@ func partitionChart(g *partGroup) (figure, string, error) {
 			pl.Add(l, s)
 			pl.Legend.Add("measured ("+rate+")", l, s)
 		}
+		// With repeats, each point's runs span a range: shown as error bars.
+		nParts := func(p *Point) float64 { return float64(p.Set.Partitions) }
+		div := func(*Point) float64 { return 1 }
+		if i == 1 {
+			div = nParts
+		}
+		if eb := spreadBars(g.points, "produce_mib_per_sec", nParts, div); eb != nil {
+			eb.Color = seriesColor(0)
+			pl.Add(eb)
+			ranged = true
+		}
 		if len(bad) > 0 {
 			s, err := plotter.NewScatter(bad)
 			if err != nil {
@@ -170,6 +182,9 @@ func partitionChart(g *partGroup) (figure, string, error) {
 	caption := fmt.Sprintf("%d points at %s rates; the per-partition ceiling is the most any valid point reached per partition (%s, %s). "+
 		"Below the dashed line, something other than partitions (producers, CPU, broker) limits throughput.",
 		len(g.points), rate, ceil.From.Name(), formatFig(ceil.MiBps)+" MiB/s")
+	if ranged {
+		caption += " Error bars span each point's runs, lowest to highest; the dots are their medians."
+	}
 	if g.label != "" {
 		caption = g.label + ". " + caption
 	}

@@ -26,6 +26,7 @@ type CompareFigure struct {
 // figure no run has is left out of the table.
 var CompareFigures = []CompareFigure{
 	{"produce_records_per_sec", "throughput", "throughput (records/s)", false},
+	{"max_sustainable_rate", "max-rate", "max sustainable (records/s)", false},
 	{"consume_records_per_sec", "consume-throughput", "consumed (records/s)", false},
 	{"service_p50_ms", "service-p50", "service p50 (ms)", true},
 	{"service_p99_ms", "service-p99", "service p99 (ms)", true},
@@ -72,7 +73,7 @@ type CompareRow struct {
 // measured.
 type Comparison struct {
 	Point  string // what was compared ("" for a single pair of runs)
-	NA, NB int    // runs per side
+	NA, NB int    // runs per side (the most any row has)
 	Alpha  float64
 	Rows   []CompareRow
 }
@@ -85,13 +86,14 @@ func Compare(point string, a, b []map[string]float64, figs []CompareFigure, alph
 	if len(figs) == 0 {
 		figs = CompareFigures
 	}
-	c := Comparison{Point: point, NA: len(a), NB: len(b), Alpha: alpha}
+	c := Comparison{Point: point, Alpha: alpha}
 	for _, f := range figs {
 		xa, xb := column(a, f.Name), column(b, f.Name)
 		if len(xa) == 0 || len(xb) == 0 {
 			continue
 		}
 		c.Rows = append(c.Rows, CompareRow{Figure: f, Comparison: stats.Compare(xa, xb, alpha)})
+		c.NA, c.NB = max(c.NA, len(xa)), max(c.NB, len(xb))
 	}
 	return c
 }
@@ -127,13 +129,18 @@ lot, never speeds it up as much), so a test that assumes a bell curve, or a boot
 small counts, and the same runs always give the same answer. With 4 runs a side the
 smallest possible p is 0.029, with 3 it is 0.1: fewer than 4 runs a side can never be
 significant at 0.05. How small a change is found depends on the noise: 6 + 6 runs find a
-10 % change 9 times in 10 when runs agree within about ±8 %, but only about 40 % when they
-spread ±30 %, as on a machine shared with other work. Each figure is tested on its own: at
+10 % change 9 times in 10 when runs agree within about ±8 %; when they spread ±30 %, as on
+a machine shared with other work, only changes of about 40 % are found that reliably. Each
+figure is tested on its own: at
 0.05 about one figure in 20 of an A/A table is flagged by chance, so decide on the figures
 you named beforehand.`
 
 // WriteComparison prints the table: one line per figure.
 func WriteComparison(w io.Writer, c Comparison) error {
+	if len(c.Rows) == 0 {
+		_, err := fmt.Fprintln(w, "no figure was measured on both sides (a point whose runs all failed has none)")
+		return err
+	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	level := 100 * (1 - c.Alpha)
 	fmt.Fprintf(tw, "figure\tA (n=%d)\tB (n=%d)\tdelta\t%s %% CI\tp\t\n", c.NA, c.NB, strconv.FormatFloat(level, 'f', -1, 64))

@@ -21,7 +21,7 @@ type Side struct {
 
 // SidePoint is one point's counted runs, as per-run figures.
 type SidePoint struct {
-	Key     string // the point's resolved settings: how points are matched
+	Key     string // the point's settings as the profile set them: how points are matched
 	Name    string
 	Runs    []map[string]float64
 	Invalid []string // why runs were invalid, prefixed with the run
@@ -76,12 +76,19 @@ func loadSweepSide(dir string) (*Side, error) {
 		if !p.Done() {
 			continue
 		}
-		sp := &SidePoint{Key: fmt.Sprintf("%+v", p.Set), Name: p.Name()}
+		// The profile's settings, not the run's resolved ones: a point
+		// whose runs all failed records no resolved settings.
+		sp := &SidePoint{Key: fmt.Sprintf("%+v", settingsOf(&p.Def, nil)), Name: p.Name()}
 		if seen[sp.Key] { // same settings twice in one profile: the label tells them apart
 			sp.Key += "|" + p.Def.Label
 		}
 		seen[sp.Key] = true
 		sp.Runs = countedRuns(p)
+		// A max-sustainable point's result is one rate per repetition's
+		// search, found or not (0).
+		for _, sr := range p.Line.Search {
+			sp.Runs = append(sp.Runs, map[string]float64{"max_sustainable_rate": sr.Found})
+		}
 		sp.Invalid = p.Line.Invalid
 		s.Points = append(s.Points, sp)
 	}

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,6 +117,15 @@ func TestMatchSweepRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.SplitAfter(string(raw), "\n")
+	// The second point lost its representative run (as when every probe
+	// of a search fails): it is matched by the profile's settings anyway.
+	var l map[string]any
+	if err := json.Unmarshal([]byte(lines[1]), &l); err != nil {
+		t.Fatal(err)
+	}
+	delete(l, "result")
+	b2, _ := json.Marshal(l)
+	lines[1] = string(b2) + "\n"
 	if err := os.WriteFile(res, []byte(strings.Join(lines[1:], "")), 0o644); err != nil {
 		t.Fatal(err)
 	}

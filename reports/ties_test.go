@@ -3,6 +3,8 @@ package reports
 import (
 	"testing"
 
+	"gonum.org/v1/plot/plotter"
+
 	"github.com/kbench/kbench/bench/sweep"
 	"github.com/kbench/kbench/internal/stats"
 )
@@ -43,5 +45,28 @@ func TestTiesWithRepeats(t *testing.T) {
 	one, two := point("one", 20, 100), point("two", 10, 98.5)
 	if got := best([]*Point{one, two}, lv); got != one {
 		t.Fatalf("single runs: best %s, want one (two is 1.5 %% lower)", got.Def.ID)
+	}
+}
+
+// Charts with repeats show each point's range of runs as error bars.
+func TestSpreadBars(t *testing.T) {
+	a, b, single := point("a", 1, 10, 14, 12), point("b", 1, 20, 30), point("c", 1, 50)
+	a.Set.Partitions, b.Set.Partitions, single.Set.Partitions = 1, 2, 4
+	parts := func(p *Point) float64 { return float64(p.Set.Partitions) }
+	eb := spreadBars([]*Point{a, b, single}, "produce_mib_per_sec", parts, parts)
+	if eb == nil {
+		t.Fatal("no error bars for points with repeats")
+	}
+	r := eb.XYs
+	if len(r) != 2 || r[0] != (plotter.XY{X: 1, Y: 12}) || r[1] != (plotter.XY{X: 2, Y: 12.5}) {
+		t.Fatalf("bar centres %v, want (1, 12) and (2, 12.5): the single-run point has none", r)
+	}
+	lo0, hi0 := eb.YError(0)
+	lo1, hi1 := eb.YError(1)
+	if lo0 != 2 || hi0 != 2 || lo1 != 2.5 || hi1 != 2.5 {
+		t.Fatalf("bar extents ±(%v, %v) and ±(%v, %v), want ±2 and ±2.5 (per partition)", lo0, hi0, lo1, hi1)
+	}
+	if spreadBars([]*Point{single}, "produce_mib_per_sec", parts, parts) != nil {
+		t.Fatal("error bars without repeats")
 	}
 }

@@ -8,7 +8,8 @@ import (
 // Produce v3-9 (v3 is the first carrying v2 record batches); v5 added the
 // log start offset to the response, v8 per-record errors, v9 flexible.
 // Nothing is stored: each partition's offset counter advances by the record
-// counts read from the batch headers, and the batch bytes are dropped.
+// counts read from the batch headers, and the batch bytes are dropped; with
+// a store (StoreDir) they are appended to the partition's file as received.
 // Batches are not decompressed or CRC-checked: the ceiling does the least
 // any broker could do.
 
@@ -37,6 +38,14 @@ func (c *conn) produce(version int16, body []byte) (kmsg.Response, error) {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case err != nil:
 				sp.ErrorCode = kerr.CorruptMessage.Code
+			case p.path != "":
+				base, err := p.appendBatch(rp.Records, n)
+				if err != nil {
+					sp.ErrorCode = kerr.KafkaStorageError.Code
+					break
+				}
+				sp.BaseOffset = base
+				arrived = arrived || n > 0
 			default:
 				sp.BaseOffset = p.end.Add(n) - n
 				arrived = arrived || n > 0

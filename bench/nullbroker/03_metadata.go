@@ -71,7 +71,7 @@ func (b *Broker) getOrCreate(name string, n int32) *topic {
 	if t := b.topics[name]; t != nil {
 		return t
 	}
-	t := newTopic(n)
+	t := b.newTopic(name, n)
 	b.topics[name] = t
 	return t
 }

@@ -41,7 +41,7 @@ func (b *Broker) createTopics(version int16, body []byte) (kmsg.Response, error)
 			st.ErrorCode = kerr.InvalidReplicationFactor.Code
 			st.ErrorMessage = kmsg.StringPtr("the null broker is a single broker: replication factor 1 only")
 		case !req.ValidateOnly:
-			b.topics[rt.Topic] = newTopic(parts)
+			b.topics[rt.Topic] = b.newTopic(rt.Topic, parts)
 		}
 		b.mu.Unlock()
 		if st.ErrorCode == 0 {

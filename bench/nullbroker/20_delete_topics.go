@@ -1,6 +1,8 @@
 package nullbroker
 
 import (
+	"os"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -19,8 +21,14 @@ func (b *Broker) deleteTopics(version int16, body []byte) (kmsg.Response, error)
 		st := kmsg.NewDeleteTopicsResponseTopic()
 		st.Topic = kmsg.StringPtr(name)
 		b.mu.Lock()
-		if _, ok := b.topics[name]; ok {
+		if t, ok := b.topics[name]; ok {
 			delete(b.topics, name)
+			for _, p := range t.parts { // a deleted topic's data goes with it
+				if p.path != "" {
+					_ = p.closeFile() // the file is removed either way
+					_ = os.Remove(p.path)
+				}
+			}
 		} else {
 			st.ErrorCode = kerr.UnknownTopicOrPartition.Code
 		}

@@ -7,6 +7,11 @@
 // what the client and loopback alone cost: the physical limit for that
 // workload on this machine, against which real brokers are compared.
 //
+// With StoreDir it is the store-only ceiling instead: every produced batch
+// is also appended, as received, to a file per partition, so the limit
+// includes writing the bytes (to the page cache, no fsync) but nothing else
+// a broker does (no validation, no index, no replication).
+//
 // It listens on loopback only. Every request is decoded and every response
 // encoded with franz-go's kmsg. Requests on one connection are answered one
 // at a time, in order, as Kafka does.
@@ -20,6 +25,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -50,6 +57,7 @@ type cfg struct {
 	batchBytes  int
 	autoCreate  bool
 	timestampMs int64
+	storeDir    string
 }
 
 // Listen sets the listen address, overriding 127.0.0.1:0. Only loopback
@@ -74,6 +82,10 @@ func BatchBytes(n int) Opt { return optFunc(func(c *cfg) { c.batchBytes = n }) }
 // AutoCreateTopics makes Metadata requests that allow it create unknown
 // topics, overriding false.
 func AutoCreateTopics() Opt { return optFunc(func(c *cfg) { c.autoCreate = true }) }
+
+// StoreDir makes produce append every batch, as received, to the file
+// DIR/<topic>-<partition>.log, overriding storing nothing. DIR must exist.
+func StoreDir(dir string) Opt { return optFunc(func(c *cfg) { c.storeDir = dir }) }
 
 // Timestamp sets the CreateTime (ms since the epoch) of served records,
 // overriding the time of Start.
@@ -127,9 +139,45 @@ type topic struct {
 }
 
 type partition struct {
-	// end is the next offset: the count of records produced so far. The
-	// log is virtual, so it is all the partition keeps.
+	// end is the next offset: the count of records produced so far.
+	// Without a store the log is virtual, so it is all the partition keeps.
 	end atomic.Int64
+
+	// With a store, mu orders appends with their offsets; file is opened
+	// at the first append.
+	mu   sync.Mutex
+	path string
+	file *os.File
+}
+
+// appendBatch assigns n offsets to batch and writes it to the partition's
+// file; it returns the base offset.
+func (p *partition) appendBatch(batch []byte, n int64) (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.file == nil {
+		f, err := os.OpenFile(p.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return 0, err
+		}
+		p.file = f
+	}
+	if _, err := p.file.Write(batch); err != nil {
+		return 0, err
+	}
+	return p.end.Add(n) - n, nil
+}
+
+// closeFile closes the partition's file, if it has one.
+func (p *partition) closeFile() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.file == nil {
+		return nil
+	}
+	err := p.file.Close()
+	p.file = nil
+	return err
 }
 
 // Start listens and serves until Close or until ctx is cancelled.
@@ -179,11 +227,20 @@ func Start(ctx context.Context, opts ...Opt) (*Broker, error) {
 // Addr is the bound host:port.
 func (b *Broker) Addr() string { return b.ln.Addr().String() }
 
-// Close stops listening, closes every connection and waits for them.
+// Close stops listening, closes every connection and waits for them, then
+// closes the store's files.
 func (b *Broker) Close() error {
 	b.cancel()
 	b.wg.Wait()
-	return nil
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var errs []error
+	for _, t := range b.topics {
+		for _, p := range t.parts {
+			errs = append(errs, p.closeFile())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // End returns the next offset of a partition (its record count), or -1 when
@@ -385,10 +442,15 @@ func (b *Broker) wakeChan() <-chan struct{} {
 	return b.wake
 }
 
-func newTopic(n int32) *topic {
+// newTopic makes a topic of n partitions, stored in files when the
+// broker has a store.
+func (b *Broker) newTopic(name string, n int32) *topic {
 	t := &topic{parts: make([]*partition, n)}
 	for i := range t.parts {
 		t.parts[i] = &partition{}
+		if b.cfg.storeDir != "" {
+			t.parts[i].path = filepath.Join(b.cfg.storeDir, name+"-"+strconv.Itoa(i)+".log")
+		}
 	}
 	return t
 }

@@ -37,7 +37,7 @@ func TestChecksJudgeThePooledMedian(t *testing.T) {
 			}
 			var got *Check
 			for _, c := range Checks(r) {
-				if strings.HasPrefix(c.Name, "kbench RF=1 acks=1, 100B") {
+				if c.Name == "kbench RF=1 acks=1, 100B records, vs ceiling (records/s)" {
 					got = &c
 				}
 			}
@@ -84,4 +84,23 @@ func TestInvalidRunsAreShown(t *testing.T) {
 			t.Errorf("check %q on an invalid run: status %q, want %q", c.Name, c.Status, InvalidRun)
 		}
 	}
+}
+
+// Too few workload rounds for an interval: the verdict says so and stays
+// undecided, whatever the median.
+func TestChecksTooFewRounds(t *testing.T) {
+	w := Workload{RecordSize: 100, Producers: 1, Acks: "1", Compression: "none"}
+	st := summarize([]float64{0.95, 0.97})
+	st.Values = []float64{0.95, 0.97}
+	r := &Report{Settings: Settings{Config: Config{Workloads: []Workload{w}}}}
+	r.Produce = []Summary{{Phase: PhaseProduce, Workload: w.Name(), Target: KbenchRF1, VsCeiling: &st}}
+	for _, c := range Checks(r) {
+		if c.Name == "kbench RF=1 acks=1, 100B records, vs ceiling (records/s)" {
+			if c.Status != WithinNoise || !strings.Contains(c.Got, "no 95 % interval (6 or more workload rounds needed)") {
+				t.Fatalf("got %q (%s), want within noise and no interval", c.Got, c.Status)
+			}
+			return
+		}
+	}
+	t.Fatal("no RF=1 100B check")
 }

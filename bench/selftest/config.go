@@ -20,6 +20,10 @@ const (
 	// Ceiling is the null broker (bench/nullbroker): the cost of the
 	// client and loopback alone.
 	Ceiling Kind = "ceiling"
+	// StoreOnly is the null broker that also appends every produced batch
+	// to a file per partition: the ceiling of a broker that stores, with
+	// nothing else a broker does.
+	StoreOnly Kind = "store-only"
 	// KbenchRF1 is one `kbench broker` process, topics at replication
 	// factor 1.
 	KbenchRF1 Kind = "kbench-rf1"
@@ -33,7 +37,7 @@ const (
 )
 
 // AllKinds lists every target in table order.
-func AllKinds() []Kind { return []Kind{Ceiling, KbenchRF1, KbenchRF3, Kfake} }
+func AllKinds() []Kind { return []Kind{Ceiling, StoreOnly, KbenchRF1, KbenchRF3, Kfake} }
 
 // ParseKind checks a target name.
 func ParseKind(s string) (Kind, error) {

@@ -1,10 +1,12 @@
 // Package selftest is the broker performance harness (`kbench selftest`,
 // `make bench-broker`): the same load-generator workloads against a null
-// broker (the ceiling), kbench's broker at replication factor 1, a 3-broker
-// kbench cluster at RF=3 with acks=all, and franz-go's kfake, one after the
+// broker (the ceiling), the null broker storing every batch in a file per
+// partition (the store-only ceiling), kbench's broker at replication factor
+// 1, a 3-broker kbench cluster at RF=3 with acks=all, and franz-go's kfake
+// (one in-memory broker), one after the
 // other in several rounds, each target in its own process so its CPU time
 // and peak memory come from /proc. It reports medians and spread over the
-// rounds and every figure's ratio to the ceiling and to kfake, a consume
+// rounds and every figure's ratio to both ceilings and to kfake, a consume
 // catch-up over a backlog, and the RF=3 cluster's latency at half its
 // measured maximum rate.
 package selftest
@@ -434,7 +436,7 @@ func (h *harness) consume(ctx context.Context, t *target, name, topic string, re
 }
 
 // latency runs the latency workload at half the RF=3 cluster's median
-// maximum on that cluster, and at the same rate on the ceiling and kfake.
+// maximum on that cluster, and at the same rate on the ceilings and kfake.
 func (h *harness) latency(ctx context.Context) {
 	w := h.cfg.LatencyWorkload
 	var rf3 *target

@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestQuickEndToEnd runs the whole harness with tiny sizes against all four
+// TestQuickEndToEnd runs the whole harness with tiny sizes against all five
 // targets, each a real process on loopback, and checks the report.
 func TestQuickEndToEnd(t *testing.T) {
 	if testing.Short() {
@@ -80,8 +80,8 @@ func TestQuickEndToEnd(t *testing.T) {
 			if s.Failed != 0 {
 				t.Errorf("%s on %s: %d failed records", w.Name(), k, s.Failed)
 			}
-			if (k == selftest.Ceiling) != (s.VsCeiling == nil) {
-				t.Errorf("%s on %s: ratio to the ceiling %v", w.Name(), k, s.VsCeiling)
+			if (k == selftest.Ceiling) != (s.VsCeiling == nil) || (k == selftest.StoreOnly) != (s.VsStore == nil) {
+				t.Errorf("%s on %s: ratio to the ceiling %v, to the store-only ceiling %v", w.Name(), k, s.VsCeiling, s.VsStore)
 			}
 		}
 	}
@@ -146,8 +146,8 @@ func TestQuickEndToEnd(t *testing.T) {
 
 	// The latency runs used half the RF=3 cluster's median maximum.
 	rf3 := find(rep.Produce, zstd.Name(), selftest.KbenchRF3).RecordsPerSec.Median
-	if len(rep.Latency) != 3 {
-		t.Fatalf("%d latency runs, want 3 (RF=3, ceiling, kfake)", len(rep.Latency))
+	if len(rep.Latency) != 4 {
+		t.Fatalf("%d latency runs, want 4 (RF=3, ceiling, store-only, kfake)", len(rep.Latency))
 	}
 	for _, s := range rep.Latency {
 		if math.Abs(s.TargetRate-rf3/2) > 1e-6 || s.RecordsPerSec < 0.5*s.TargetRate || s.P99Ms <= 0 {
@@ -191,7 +191,7 @@ func TestQuickEndToEnd(t *testing.T) {
 	if err := selftest.WriteTable(&table, rep); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"x ceiling", "x kfake", "kbench-rf3", "consume catch-up", "broker performance targets", "allocations per produce request", zstd.Name()} {
+	for _, want := range []string{"x ceiling", "x store", "x kfake", "store-only", "kbench-rf3", "consume catch-up", "broker performance targets", "allocations per produce request", zstd.Name()} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}

@@ -19,9 +19,11 @@ type ServeOptions struct {
 	RecordSize int
 	// Partitions of topics created without a count.
 	Partitions int32
+	// StoreDir is where the store-only ceiling writes its partition files.
+	StoreDir string
 }
 
-// Serve runs the ceiling (null broker) or kfake target on a free loopback
+// Serve runs the ceiling (null broker), the store-only ceiling or kfake target on a free loopback
 // port until ctx ends; it prints "selftest KIND listening on ADDR" once
 // ready. The harness runs it as `kbench selftest serve KIND` so these
 // targets, like the kbench brokers, have a process of their own.
@@ -31,11 +33,18 @@ func Serve(ctx context.Context, k Kind, o ServeOptions, stdout io.Writer) error 
 	}
 	var addr string
 	switch k {
-	case Ceiling:
+	case Ceiling, StoreOnly:
 		if o.RecordSize < 0 {
 			return fmt.Errorf("serve %s: record size %d: want at least 0", k, o.RecordSize)
 		}
-		b, err := nullbroker.Start(ctx, nullbroker.FetchRecord(nil, payload(o.RecordSize), stampHeader()), nullbroker.DefaultPartitions(o.Partitions))
+		opts := []nullbroker.Opt{nullbroker.FetchRecord(nil, payload(o.RecordSize), stampHeader()), nullbroker.DefaultPartitions(o.Partitions)}
+		if k == StoreOnly {
+			if o.StoreDir == "" {
+				return fmt.Errorf("serve %s: no store directory (--store-dir)", k)
+			}
+			opts = append(opts, nullbroker.StoreDir(o.StoreDir))
+		}
+		b, err := nullbroker.Start(ctx, opts...)
 		if err != nil {
 			return err
 		}
@@ -49,7 +58,7 @@ func Serve(ctx context.Context, k Kind, o ServeOptions, stdout io.Writer) error 
 		defer c.Close()
 		addr = c.ListenAddrs()[0]
 	default:
-		return fmt.Errorf("serve: target %q is not served here (want %s or %s)", k, Ceiling, Kfake)
+		return fmt.Errorf("serve: target %q is not served here (want %s, %s or %s)", k, Ceiling, StoreOnly, Kfake)
 	}
 	fmt.Fprintf(stdout, "selftest %s listening on %s\n", k, addr)
 	<-ctx.Done()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -54,13 +55,21 @@ func (t *target) shutdown() error {
 func startTarget(ctx context.Context, cfg *Config, dir string, k Kind, fetchRecordSize int) (*target, error) {
 	t := &target{kind: k, rf: 1}
 	switch k {
-	case Ceiling, Kfake, KbenchRF1:
+	case Ceiling, StoreOnly, Kfake, KbenchRF1:
 		var args []string
-		if k == KbenchRF1 {
+		switch k {
+		case KbenchRF1:
 			data := filepath.Join(dir, "kbench-rf1")
 			args = []string{"broker", "--listen", "127.0.0.1:0", "--data-dir", data}
-		} else {
+		default:
 			args = []string{"selftest", "serve", string(k), "--record-size", strconv.Itoa(fetchRecordSize), "--partitions", strconv.Itoa(int(cfg.Partitions))}
+			if k == StoreOnly {
+				store := filepath.Join(dir, "store-only")
+				if err := os.MkdirAll(store, 0o755); err != nil {
+					return nil, fmt.Errorf("start %s: %w", k, err)
+				}
+				args = append(args, "--store-dir", store)
+			}
 		}
 		p, err := spawn(ctx, cfg.Binary, args, cfg.Env, filepath.Join(dir, string(k)+".log"))
 		if err != nil {

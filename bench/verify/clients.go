@@ -55,7 +55,6 @@ type producers struct {
 	stopOnce sync.Once
 	loops    sync.WaitGroup
 	clients  []*kgo.Client
-	sent     atomic.Int64
 }
 
 // startProducers starts cfg.Run.Producers clients writing to topic.
@@ -92,7 +91,6 @@ func (e *env) startProducerSet(ctx context.Context, topic string, popts []kgo.Op
 				id := fmt.Sprintf("%d:%d", i, seq)
 				r := &kgo.Record{Key: []byte(id), Value: []byte(id), Headers: []kgo.RecordHeader{{Key: IDHeader, Value: []byte(id)}}}
 				e.rec.Record(Op{Type: TProduce, Outcome: Invoke, Proc: proc, ID: id, Topic: topic, Idem: idem})
-				ps.sent.Add(1)
 				cl.Produce(ctx, r, func(r *kgo.Record, err error) {
 					op := Op{Type: TProduce, Outcome: produceOutcome(err), Proc: proc, ID: id, Topic: topic, Partition: r.Partition, Offset: r.Offset}
 					if err != nil {

@@ -38,8 +38,8 @@ const (
 	DropProduce Action = "drop-produce"
 	// Leader kills the current leader of a partition; healed by restarting it.
 	Leader Action = "leader"
-	// Coordinator kills the group (or transaction) coordinator; healed by
-	// restarting it.
+	// Coordinator kills the group coordinator (in the txn workload the
+	// transaction coordinator of the first worker); healed by restarting it.
 	Coordinator Action = "coordinator"
 )
 
@@ -116,8 +116,9 @@ func (s Step) Name() string {
 	return fmt.Sprintf("#%d %s broker %d", s.N, s.Action, s.Broker)
 }
 
-// Plan is the seeded schedule: a step every interval (the first a quarter
-// interval after the load starts), each undone half an interval later,
+// Plan is the seeded schedule: a step every interval (the first one
+// interval after the load starts, so producers and the consumer group are
+// up and committing before the first fault), each undone half an interval later,
 // with the action and its broker or partition drawn from the seed. The
 // same seed, actions, brokers and partitions give the same plan.
 func Plan(seed int64, actions []Action, brokers []int32, partitions int32, interval, duration time.Duration) []Step {
@@ -126,7 +127,7 @@ func Plan(seed int64, actions []Action, brokers []int32, partitions int32, inter
 	}
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x6b62656e6368))
 	var steps []Step
-	for at := interval / 4; at+interval/2 <= duration; at += interval {
+	for at := interval; at+interval/2 <= duration; at += interval {
 		s := Step{N: len(steps) + 1, At: at, Heal: at + interval/2, Action: actions[rng.IntN(len(actions))]}
 		b := brokers[rng.IntN(len(brokers))]
 		p := rng.Int32N(max(partitions, 1))
@@ -290,7 +291,7 @@ type commandExec struct {
 
 func (e *commandExec) run(ctx context.Context, key string, b int32, value string) (string, error) {
 	line := strings.ReplaceAll(e.cmds[key], phBroker, strconv.Itoa(int(b)))
-	for _, ph := range []string{phDelay, phBandwidth, phFraction} {
+	if ph, ok := map[string]string{"delay": phDelay, "bandwidth": phBandwidth, "drop-produce": phFraction}[key]; ok {
 		line = strings.ReplaceAll(line, ph, value)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)

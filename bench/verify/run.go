@@ -57,6 +57,9 @@ type Config struct {
 	// Drain bounds how long consumers may go without progress while they
 	// catch up after the faults are healed; default 30s.
 	Drain time.Duration
+	// Pause is how long a scenario lets the load run between its steps
+	// (so each state shows in the timeline); default 3s.
+	Pause time.Duration
 	// Dir is the run directory (created).
 	Dir string
 	// Out receives progress and scenario timelines; default discards.
@@ -101,6 +104,8 @@ type env struct {
 	parts int32
 	group string
 	runID string
+	// workload is the checked workload (produce, queue or txn).
+	workload string
 	// producer and consumer client options (properties applied).
 	popts, copts []kgo.Opt
 	// ropts are consumer options without a group (read-backs, downstream).
@@ -124,6 +129,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	cfg.Drain = cmp.Or(cfg.Drain, 30*time.Second)
+	cfg.Pause = cmp.Or(cfg.Pause, 3*time.Second)
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
 	}
@@ -144,6 +150,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	defer e.cl.Close()
+	e.workload = workload
 	if err := e.createTopics(ctx, workload); err != nil {
 		return nil, err
 	}
@@ -181,11 +188,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 }
 
 func nemesisString(as []Action) string {
-	var s []string
-	for _, a := range as {
-		s = append(s, string(a))
+	if len(as) == 0 {
+		return "none"
 	}
-	return fmt.Sprint(s)
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = string(a)
+	}
+	return strings.Join(s, ",")
 }
 
 func newEnv(ctx context.Context, cfg *Config) (*env, error) {
@@ -195,11 +205,14 @@ func newEnv(ctx context.Context, cfg *Config) (*env, error) {
 	e.group = e.topic + "-group"
 	// Defaults that keep a checked run short and strict; the user's
 	// properties win.
-	rc.Producer = merged(map[string]string{"delivery.timeout.ms": "30000", "request.timeout.ms": "10000"}, rc.Producer)
-	rc.Consumer = merged(map[string]string{
+	producer := map[string]string{"delivery.timeout.ms": "30000", "request.timeout.ms": "10000"}
+	maps.Copy(producer, rc.Producer)
+	consumer := map[string]string{
 		"auto.offset.reset": "earliest", "session.timeout.ms": "6000", "heartbeat.interval.ms": "500",
 		"auto.commit.interval.ms": "1000", "max.poll.interval.ms": "20000",
-	}, rc.Consumer)
+	}
+	maps.Copy(consumer, rc.Consumer)
+	rc.Producer, rc.Consumer = producer, consumer
 	rc.Consumer["group.id"] = e.group
 	// Transactional workers commit offsets in their transactions.
 	rc.Consumer["enable.auto.commit"] = strconv.FormatBool(cfg.Commit == "auto" && cfg.Workload != "txn" && cfg.Workload != "eos")
@@ -236,12 +249,6 @@ func newEnv(ctx context.Context, cfg *Config) (*env, error) {
 	}
 	cfg.Run = rc
 	return e, nil
-}
-
-func merged(a, b map[string]string) map[string]string {
-	out := maps.Clone(a)
-	maps.Copy(out, b)
-	return out
 }
 
 // createTopics creates the run's topic (and the pipeline's output topic)
@@ -337,8 +344,8 @@ func (e *env) nemesis(ctx context.Context, sc *scenario) ([]Step, executor, erro
 	return plan, &commandExec{cmds: e.cfg.Commands, dir: e.cfg.Dir, pending: map[int32]Step{}, recovered: e.recovered}, nil
 }
 
-// recovered waits until every partition of the run's topics has a leader
-// and a probe record can be written, bounded by a minute.
+// recovered waits until every partition of the run's topic has a leader
+// again, bounded by a minute.
 func (e *env) recovered(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -361,12 +368,17 @@ func (e *env) resolve(ctx context.Context, s Step) (int32, error) {
 		}
 		return p.Leader, nil
 	case Coordinator:
-		r, ok := e.adm.FindGroupCoordinators(ctx, e.group)[e.group]
+		// The pipeline's transactions matter more than its group.
+		key, find := e.group, e.adm.FindGroupCoordinators
+		if e.workload == "txn" {
+			key, find = txnID(e.topic, 0), e.adm.FindTxnCoordinators
+		}
+		r, ok := find(ctx, key)[key]
 		if !ok {
 			return 0, errors.New("no coordinator answer")
 		}
 		if r.Err != nil {
-			return 0, fmt.Errorf("find the coordinator of group %s: %w", e.group, r.Err)
+			return 0, fmt.Errorf("find the coordinator of %s: %w", key, r.Err)
 		}
 		return r.NodeID, nil
 	}

@@ -151,7 +151,7 @@ func (e *env) watchISR(ctx context.Context, stop <-chan struct{}) (state func() 
 func driveISR(ctx context.Context, e *env, _ load, ex executor, stop <-chan struct{}) {
 	state, done := e.watchISR(ctx, stop)
 	defer done()
-	if !waitFor(ctx, stop, 10*time.Second, func() bool { return len(state().isr) == 3 }) || !sleepOr(ctx, stop, 3*time.Second) {
+	if !waitFor(ctx, stop, 10*time.Second, func() bool { return len(state().isr) == 3 }) || !sleepOr(ctx, stop, e.cfg.Pause) {
 		return
 	}
 	st := state()
@@ -169,7 +169,7 @@ func driveISR(ctx context.Context, e *env, _ load, ex executor, stop <-chan stru
 		e.logf("killed follower %d of partition 0 (leader %d) %s", f, st.leader, errString(err))
 		killed = append(killed, s)
 		waitFor(ctx, stop, 20*time.Second, func() bool { return !slices.Contains(state().isr, f) })
-		if !sleepOr(ctx, stop, 3*time.Second) {
+		if !sleepOr(ctx, stop, e.cfg.Pause) {
 			return // the final heal restarts them
 		}
 	}
@@ -179,7 +179,7 @@ func driveISR(ctx context.Context, e *env, _ load, ex executor, stop <-chan stru
 		e.logf("restarted broker %d %s", s.Broker, errString(err))
 	}
 	waitFor(ctx, stop, 30*time.Second, func() bool { return len(state().isr) == len(st.replicas) })
-	sleepOr(ctx, stop, 3*time.Second)
+	sleepOr(ctx, stop, e.cfg.Pause)
 }
 
 // duplicates: 30 % of produce responses dropped on every broker; half the
@@ -331,7 +331,7 @@ func (c *cutDialer) setCut(cut bool) {
 
 func driveRebalance(ctx context.Context, e *env, l load, _ executor, stop <-chan struct{}) {
 	ql := l.(*queueLoad)
-	if !waitFor(ctx, stop, 60*time.Second, func() bool { return ql.owners() == e.cfg.Run.Consumers }) || !sleepOr(ctx, stop, 2*time.Second) {
+	if !waitFor(ctx, stop, 60*time.Second, func() bool { return ql.owners() == e.cfg.Run.Consumers }) || !sleepOr(ctx, stop, e.cfg.Pause) {
 		return
 	}
 	owned := ql.owned(rebalanceVictim)
@@ -348,7 +348,7 @@ func driveRebalance(ctx context.Context, e *env, l load, _ executor, stop <-chan
 	})
 	e.rec.Record(Op{Type: TFaultStop, Proc: "nemesis", Fault: "kill " + rebalanceVictim})
 	if moved {
-		sleepOr(ctx, stop, 3*time.Second)
+		sleepOr(ctx, stop, e.cfg.Pause)
 	}
 }
 

@@ -59,7 +59,7 @@ func (l *txnLoad) sessionOpts(i int) []kgo.Opt {
 	e := l.e
 	opts := append(slices.Clone(e.popts), e.copts...)
 	return append(opts,
-		kgo.TransactionalID(fmt.Sprintf("%s-txn-%d", e.topic, i)),
+		kgo.TransactionalID(txnID(e.topic, i)),
 		kgo.TransactionTimeout(15*time.Second),
 		kgo.ConsumeTopics(e.topic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -68,6 +68,9 @@ func (l *txnLoad) sessionOpts(i int) []kgo.Opt {
 		kgo.DisableAutoCommit(),
 	)
 }
+
+// txnID is worker i's transactional id.
+func txnID(topic string, i int) string { return fmt.Sprintf("%s-txn-%d", topic, i) }
 
 // worker runs transactions until ctx ends; after an error from End (the
 // session cannot continue) it starts a new session with the same

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -50,9 +49,10 @@ and print for every figure A, B, the difference with its confidence interval and
 
 Runs are interleaved in a balanced order, A B B A A B B A ..., so a slow drift of the
 machine (other work starting, heat) falls on both sides equally rather than on whichever
-ran last. All runs share one cluster and one set of topic settings; the topic is deleted
-and recreated before every run (--recreate=false keeps it), and every run has its own
---warmup before it is measured. --a and --b are producer properties KEY=VALUE, repeatable;
+ran last. All runs share one cluster and one set of topic settings; on the embedded cluster
+the topic is deleted and recreated before every run (--recreate=false keeps it; with
+--bootstrap it is kept unless --recreate is given), and every run has its own --warmup
+before it is measured. --a and --b are producer properties KEY=VALUE, repeatable;
 they override the same property given by the load flags (--linger-ms, --producer-props,
 ...). The load flags are those of kbench produce (with --e2e: kbench e2e, which adds
 consumers and end-to-end latency). --out DIR writes every run's result as DIR/A-1.json,
@@ -158,7 +158,8 @@ func runAB(ctx context.Context, o *abOptions) (err error) {
 	cfgs := map[byte]bench.RunConfig{}
 	for side, props := range map[byte]map[string]string{'A': sideA, 'B': sideB} {
 		c := base
-		c.Producer = maps.Clone(base.Producer)
+		c.Producer = map[string]string{}
+		maps.Copy(c.Producer, base.Producer)
 		maps.Copy(c.Producer, props)
 		if _, err := c.EffectiveProducer(); err != nil {
 			return fmt.Errorf("--%c: %w", side+'a'-'A', err)
@@ -179,8 +180,13 @@ func runAB(ctx context.Context, o *abOptions) (err error) {
 			err = fmt.Errorf("stop target: %w", cerr)
 		}
 	}()
+	// On a cluster kbench did not start, a topic is deleted only when asked.
+	if _, external := tg.(*bench.External); external && !lo.flags.Changed("recreate") {
+		base.Topic.Recreate = false
+	}
 	for side, c := range cfgs {
 		c.Client, c.Target = base.Client, tg // target() took bootstrap.servers out of the client properties
+		c.Topic.Recreate = base.Topic.Recreate
 		if err := c.Validate(); err != nil {
 			return fmt.Errorf("--%c: %w", side+'a'-'A', err)
 		}
@@ -216,6 +222,10 @@ func runAB(ctx context.Context, o *abOptions) (err error) {
 		for _, why := range res.Invalid {
 			invalid = append(invalid, name+": "+why)
 			fmt.Fprintf(w, "          INVALID: %s\n", why)
+		}
+		if runErr != nil && ctx.Err() == nil {
+			invalid = append(invalid, name+": "+runErr.Error())
+			fmt.Fprintf(w, "          ERROR: %v\n", runErr)
 		}
 		if o.outDir != "" {
 			if err := res.WriteJSON(filepath.Join(o.outDir, name+".json")); err != nil {
@@ -278,5 +288,5 @@ func runLine(f map[string]float64, mode bench.Mode) string {
 			parts = append(parts, fmt.Sprintf("%s %.2f ms", strings.TrimSuffix(strings.ReplaceAll(k, "_", " "), " ms"), v))
 		}
 	}
-	return strings.Join(slices.Clip(parts), ", ")
+	return strings.Join(parts, ", ")
 }

@@ -29,14 +29,20 @@ BASE and NEW are each a sweep run directory (runs/<time>-<profile>) or result fi
 by kbench produce/e2e --json (comma-separated files are repeated runs of one setting). Points
 of two sweeps are matched by their settings (acks, linger.ms, batch.size, codec, RF, rate,
 ...); points only one side has are listed. A point's runs are its repetitions (a profile's
-repeat: N): with one run a side nothing can be significant, so sweep with repeat: 4 or more.
+repeat: N; for a max-sustainable point, the rate each repetition's search found): with one
+run a side nothing can be significant, so sweep with repeat: 4 or more.
+
+Two sweeps run one after the other also differ by whatever else the machine did meanwhile
+(other jobs, heat): on a shared machine that alone can be significant. To decide between two
+settings, prefer kbench ab, which interleaves their runs; use compare for runs made apart
+(a release against the last one, CI against a baseline) on a machine kept quiet.
 
 --fail-if FIGURE<-N% or FIGURE>+N% is a regression gate: kbench exits with status 1 only
 when the change is significant (p below --alpha) AND its delta is beyond the limit, and
 says which gate failed where; a change beyond the limit that could be noise passes and is
 named as such. Errors (unreadable input) also exit 1, with a message on stderr.
-Figures (--metric, --fail-if): throughput, consume-throughput, p50, p99, p99.9 (response
-time), service-p50 ... service-p99.9, response-p50 ..., e2e-p50 ..., cpu.
+Figures (--metric, --fail-if): throughput, max-rate, consume-throughput, p50, p99, p99.9
+(response time), service-p50 ... service-p99.9, response-p50 ..., e2e-p50 ..., cpu.
 
 ` + reports.CompareHelp,
 		Example: `  kbench compare runs/20261201-090000-quick runs/20261202-090000-quick

@@ -43,6 +43,7 @@ type loadOptions struct {
 	jsonPath      string
 	hlogPath      string
 	omb           ombRecorder
+	metricsListen string
 	quiet         bool
 	faults        []string
 	audit         bool
@@ -176,6 +177,7 @@ func newLoadCommand(mode bench.Mode, stdout, stderr io.Writer) (*cobra.Command, 
 	f.StringVar(&o.jsonPath, "json", "", "write every figure, the settings and a manifest to this JSON file")
 	f.StringVar(&o.hlogPath, "hlog", "", "write interval histograms (ns; tags service, response, e2e) to this HdrHistogram log file")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines, only the summary")
+	f.StringVar(&o.metricsListen, "metrics-listen", "", metricsListenHelp)
 	if produces {
 		f.StringVar(&o.omb.path, "omb-json", "", "also write the results in OpenMessaging Benchmark's result JSON (publishRate, consumeRate, backlog, publish and end-to-end latency per interval and aggregated, milliseconds)")
 		f.StringArrayVar(&o.faults, "fault", nil, "timed fault AT:ACTION[:ARGS], AT after the warmup, repeatable: 10s:kill-leader:0, 5s:kill:2, 5s:stop:2, 5s:pause:2, 8s:resume:2, 12s:restart:2, 3s:delay:3:200ms, 3s:bandwidth:3:1MiB, 1s:drop-produce:0.1, 2s:kill-leaders-on:1 (the broker leading most partitions) need the embedded cluster; 5s:exec:CMD runs CMD with sh -c against any target. Everything is healed when the load ends")
@@ -321,6 +323,15 @@ func runLoad(ctx context.Context, o *loadOptions) (err error) {
 		sinks = append(sinks, bench.NewHlogSink(f))
 	}
 	if s := o.omb.sink(); s != nil {
+		sinks = append(sinks, s)
+	}
+	metricsCtx, stopMetrics := context.WithCancel(ctx)
+	defer stopMetrics()
+	exp, err := startLiveMetrics(metricsCtx, o.metricsListen, string(o.mode)+"-"+time.Now().Format("20060102-150405"), o.stdout)
+	if err != nil {
+		return errors.Join(err, healAndPrint(ctx, d, io.Discard))
+	}
+	if s := liveSink(exp); s != nil {
 		sinks = append(sinks, s)
 	}
 	res, runErr := bench.Run(ctx, cfg, sinks)

@@ -39,7 +39,9 @@ func newSelftestCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Broker performance harness: kbench's broker against a null-broker ceiling and kfake",
 		Long: `Run the same load-generator workloads, one target after the other in several rounds,
 against: a null broker that acknowledges produce without storing and serves fetches from
-prebuilt batches (the ceiling: client and loopback alone), kbench's broker at replication
+prebuilt batches (the ceiling: client and loopback alone), the same null broker appending
+every produced batch to a file per partition (the store-only ceiling: what a broker that
+stores, and does nothing else, can reach), kbench's broker at replication
 factor 1, a 3-broker kbench cluster at RF=3 with acks=all, and franz-go's kfake (one broker,
 RF=1, records kept in memory only). kbench RF=1 against kfake is the like-for-like comparison
 (one broker each); RF=3 against kfake says what writing to disk and replicating over three
@@ -50,16 +52,17 @@ Each target runs as its own process, so broker CPU (per GB moved) and peak RSS c
 no compression and zstd; then a consume catch-up over a backlog, and the RF=3 cluster's
 latency at half its measured maximum rate, and the broker's heap allocations per produce
 request (from its --metrics-listen endpoint). Prints the ratio table (medians over rounds,
-ratios to the ceiling and to kfake) and which of the broker's performance targets are met
-(RF=1 at least 0.85 of the ceiling, RF=3 acks=all at least 0.5 of it and at least kfake,
-catch-up at least twice the produce rate, p99 at most 2 ms at half load, about no
-allocations per produce request). A ratio target is judged on the median of the per-round ratios over its workloads and rounds with that
-median's 95 % interval (order statistics, no shape assumed): met when the whole interval is at
-or above the target, not met when it is all below, "within noise" when it straddles the target
-(more rounds decide); the lowest workload is named too. A run the load generator judged
-invalid is marked INVALID in the table with its reasons (unthrottled runs on a small machine
-often saturate the generator's CPU: the ratios still compare targets under the same client),
-and a latency target measured on an invalid run is reported as "invalid run", not as met.
+ratios to both ceilings and to kfake) and which of the broker's performance targets are met
+(RF=1 at least 0.85 of the ceiling and of the store-only ceiling, RF=3 acks=all at least 0.5
+of the ceiling and at least kfake, catch-up at least twice the produce rate, p99 at most 2 ms at half
+load, about no allocations per produce request). A ratio target is judged on the median of the
+per-round ratios over its workloads and rounds with that median's 95 % interval (order
+statistics, no shape assumed): met when the whole interval is at or above the target, not met
+when it is all below, "within noise" when it straddles the target (more rounds decide); the
+lowest workload is named too. A run the load generator judged invalid is marked INVALID in the
+table with its reasons (unthrottled runs on a small machine often saturate the generator's
+CPU: the ratios still compare targets under the same client), and a latency target measured on
+an invalid run is reported as "invalid run", not as met.
 Writes selftest.json and a chart into --out.
 
 Absolute numbers on a shared machine are noise; the ratios, measured side by side, are the
@@ -205,7 +208,7 @@ func selftestBars(rep *selftest.Report) []reports.SelftestBar {
 func newSelftestServeCmd(stdout io.Writer) *cobra.Command {
 	o := selftest.ServeOptions{RecordSize: 1024, Partitions: 6}
 	cmd := &cobra.Command{
-		Use:    "serve ceiling|kfake",
+		Use:    "serve ceiling|store-only|kfake",
 		Short:  "Serve one selftest target on a loopback port until SIGTERM (used by the harness)",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
@@ -219,5 +222,6 @@ func newSelftestServeCmd(stdout io.Writer) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&o.RecordSize, "record-size", o.RecordSize, "value bytes of the null broker's fetched records")
 	cmd.Flags().Int32Var(&o.Partitions, "partitions", o.Partitions, "partitions of topics created without a count")
+	cmd.Flags().StringVar(&o.StoreDir, "store-dir", "", "directory of the store-only ceiling's partition files")
 	return cmd
 }

@@ -23,6 +23,7 @@ type sweepOptions struct {
 	omb           string
 	ombDriver     string
 	ombJSON       string
+	metricsListen string
 	dryRun        bool
 	out           string
 	resume        string
@@ -82,6 +83,7 @@ topic settings change: on a real cluster, give it a topic of its own.`,
 	f.StringVar(&o.omb, "omb", "", "OpenMessaging Benchmark workload file to run instead of a profile")
 	f.StringVar(&o.ombDriver, "omb-driver", "", "with --omb, an OpenMessaging Benchmark Kafka driver file (topic, producer and consumer properties)")
 	f.StringVar(&o.ombJSON, "omb-json", "", "also write a one-point sweep's result in OpenMessaging Benchmark's result JSON (the point's representative run)")
+	f.StringVar(&o.metricsListen, "metrics-listen", "", metricsListenHelp+"; series are labelled with the point id")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the expanded points and the estimated duration, run nothing")
 	f.StringVar(&o.out, "out", "", "run directory; default runs/<yyyymmdd-hhmmss>-<profile>")
 	f.StringVar(&o.resume, "resume", "", "continue the run in this directory, skipping finished points")
@@ -149,7 +151,13 @@ func runSweep(ctx context.Context, o *sweepOptions) error {
 		return err
 	}
 	opts.Client = client
-	opts.Progress = o.printer(p.SLO.Latency)
+	metricsCtx, stopMetrics := context.WithCancel(ctx)
+	defer stopMetrics()
+	exp, err := startLiveMetrics(metricsCtx, o.metricsListen, p.Name, o.stderr)
+	if err != nil {
+		return err
+	}
+	opts.Progress = sweepProgress(exp, o.printer(p.SLO.Latency))
 	sum, err := sweep.Run(ctx, opts)
 	if sum != nil {
 		if werr := writeSweepTable(o.stdout, sum, p.SLO.Latency); werr != nil && err == nil {

@@ -62,10 +62,11 @@ Workloads (--workload):
              named scenarios that print their timeline (see the README)
 
 Nemesis (--nemesis kill,pause,restart,delay,bandwidth,drop-produce,leader,coordinator): every
---interval one action drawn from the list with --seed, undone half an interval later; leader
-kills the current leader of a partition, coordinator the group coordinator. The same seed gives
-the same schedule. When --duration is over, every fault is healed and the run waits for the
-cluster to recover before consumers drain and the final read.
+--interval, starting one interval into the load, one action drawn from the list with --seed,
+undone half an interval later; leader kills the current leader of a partition, coordinator the
+group coordinator (txn: the transaction coordinator). The same seed gives the same schedule.
+When --duration is over, every fault is healed and the run waits for the cluster to recover
+before consumers drain and the final read.
 
 Without --bootstrap the embedded cluster (--brokers, default 3) is started and its fault hooks
 are used. Against an external cluster each action runs a command of yours with {broker}
