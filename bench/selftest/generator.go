@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -67,8 +68,9 @@ type GenConfig struct {
 	// E2ERate is the records/s of the e2e comparison, at FixedSize bytes;
 	// 0 skips it.
 	E2ERate float64 `json:"e2e_rate"`
-	// PayloadPool is kbench's --payload-pool (0: its default).
-	PayloadPool int `json:"payload_pool"`
+	// CPUProfile, if set, receives a CPU profile of the whole harness, its
+	// samples labelled run="SIDE: WORKLOAD" (for pprof's -tagfocus).
+	CPUProfile string `json:"-"`
 
 	Version string    `json:"-"`
 	Log     io.Writer `json:"-"`
@@ -119,8 +121,8 @@ func (c *GenConfig) validate() error {
 	if c.Duration <= 0 || c.Warmup < 0 {
 		errs = append(errs, fmt.Errorf("duration %v, warmup %v: want a duration above 0 and a warmup of at least 0", c.Duration, c.Warmup))
 	}
-	if c.FixedRate < 0 || c.E2ERate < 0 || c.ConsumeRecords < 0 || c.PayloadPool < 0 {
-		errs = append(errs, errors.New("fixed rate, e2e rate, consume records and payload pool must not be negative"))
+	if c.FixedRate < 0 || c.E2ERate < 0 || c.ConsumeRecords < 0 {
+		errs = append(errs, errors.New("fixed rate, e2e rate and consume records must not be negative"))
 	}
 	if (c.FixedRate > 0 || c.E2ERate > 0) && c.FixedSize < 1 {
 		errs = append(errs, fmt.Errorf("fixed size %d: want at least 1 byte", c.FixedSize))
@@ -213,6 +215,17 @@ func GenRun(ctx context.Context, cfg GenConfig) (*GenReport, error) {
 	}
 	h := &genHarness{cfg: cfg}
 	start := time.Now()
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	sizes := cfg.Sizes
 	if (cfg.FixedRate > 0 || cfg.E2ERate > 0) && !containsInt(sizes, cfg.FixedSize) {
 		sizes = append(sizes, cfg.FixedSize)
@@ -310,7 +323,10 @@ func (h *genHarness) onBroker(ctx context.Context, size int) error {
 					return err
 				}
 				runtime.GC() // the previous run's garbage is not this run's cost
-				s := h.one(ctx, t, w, side)
+				var s GenSample
+				pprof.Do(ctx, pprof.Labels("run", side+": "+w.Name()), func(ctx context.Context) {
+					s = h.one(ctx, t, w, side)
+				})
 				s.Round = round
 				h.samples = append(h.samples, s)
 				if s.Error != "" {
@@ -369,6 +385,9 @@ func (h *genHarness) one(ctx context.Context, t genTarget, w GenWorkload, side s
 				s.RecordsPerSec = res.Consume.RecordsPerSec
 			}
 			s.Cores = res.CPU.Cores
+			if res.CPU.Cores > 0 {
+				s.GeneratorShare = res.CPU.Own / res.CPU.Cores
+			}
 			for _, e := range res.Errors {
 				err = errors.Join(err, fmt.Errorf("%d x %s", e.Count, e.Name))
 			}
@@ -455,8 +474,10 @@ func (w window) since(n int64) bareFigures {
 	return bareFigures{perSec: float64(n-w.n) / d.Seconds(), cores: float64(cpuNow()-w.cpu) / float64(d)}
 }
 
-// bareBuffer is the size of the buffer bare producers take values from.
-const bareBuffer = 16 << 20
+// bareBuffer is the size of the buffer bare producers take values from:
+// kbench's default payload pool at the default batch.size, so both sides
+// read values from the same amount of memory.
+const bareBuffer = 1 << 20
 
 // bareProducers runs rc.Producers bare franz-go producers: values sliced
 // from one pre-generated buffer, one promise, records sent as fast as the client takes

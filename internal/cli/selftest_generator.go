@@ -83,6 +83,7 @@ The defaults take about 5 minutes on 2 cores.`,
 	f.IntVar(&cfg.FixedSize, "fixed-size", cfg.FixedSize, "value bytes of the fixed-rate and e2e comparisons")
 	f.Float64Var(&cfg.E2ERate, "e2e-rate", cfg.E2ERate, "records/s of the e2e comparison (0 skips it)")
 	f.Int64Var(&cfg.ConsumeRecords, "consume-records", cfg.ConsumeRecords, "records each consume comparison reads from the filled topic (0 skips it)")
+	f.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the harness here, samples labelled run=\"bare|kbench: WORKLOAD\" (for pprof -tagfocus)")
 	f.StringVar(&outDir, "out", "runs/selftest-generator", "directory for generator.json and the null brokers' logs")
 	return cmd
 }
