@@ -101,6 +101,7 @@ type producer struct {
 	m      *meter
 	mem    sendMemory // producer goroutine only
 	own    ownClock   // sampled time in kbench's own per-record code
+	clock  batchClock // under m.mu
 	closer sync.Once
 }
 
@@ -407,7 +408,7 @@ func (r *run) produceLoop(loadCtx, produceCtx context.Context, pr *producer) {
 			intended = now.Sub(r.start) // unthrottled: no schedule to fall behind
 		}
 		var t0 ownMark
-		sampled := seq%ownSample == 0 && intended >= r.cfg.Warmup
+		sampled := ownSampled(seq) && intended >= r.cfg.Warmup
 		if sampled {
 			t0 = ownStart()
 		}
