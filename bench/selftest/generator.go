@@ -173,15 +173,15 @@ type GenSample struct {
 // GenSummary compares the sides of one workload over rounds.
 type GenSummary struct {
 	GenWorkload
-	Name     string `json:"name"`
-	Bare     Stat   `json:"bare_records_per_sec"`
-	Kbench   Stat   `json:"kbench_records_per_sec"`
-	BareCPU  Stat   `json:"bare_cpu_s_per_gb"`
-	KbenchCP Stat   `json:"kbench_cpu_s_per_gb"`
-	// Rate and CPU are kbench / bare per round (rate: higher is better; CPU:
-	// lower is better).
-	Rate Stat `json:"rate_ratio"`
-	CPU  Stat `json:"cpu_ratio"`
+	Name      string `json:"name"`
+	Bare      Stat   `json:"bare_records_per_sec"`
+	Kbench    Stat   `json:"kbench_records_per_sec"`
+	BareCPU   Stat   `json:"bare_cpu_s_per_gb"`
+	KbenchCPU Stat   `json:"kbench_cpu_s_per_gb"`
+	// RateRatio and CPURatio are kbench / bare per round (rate: higher is
+	// better; CPU: lower is better).
+	RateRatio Stat `json:"rate_ratio"`
+	CPURatio  Stat `json:"cpu_ratio"`
 }
 
 // GenReport is the harness's result.

@@ -37,9 +37,9 @@ func GenSummarize(works []GenWorkload, samples []GenSample) []GenSummary {
 		sum.Bare, br = col(SideBare, rate)
 		sum.Kbench, kr = col(SideKbench, rate)
 		sum.BareCPU, bc = col(SideBare, cpu)
-		sum.KbenchCP, kc = col(SideKbench, cpu)
-		sum.Rate = ratios(kr, br)
-		sum.CPU = ratios(kc, bc)
+		sum.KbenchCPU, kc = col(SideKbench, cpu)
+		sum.RateRatio = ratios(kr, br)
+		sum.CPURatio = ratios(kc, bc)
 		out = append(out, sum)
 	}
 	return out
@@ -99,8 +99,8 @@ func GenChecks(r *GenReport) []GenCheck {
 			worst.Name, worstStat.Median, worstStat.Min, worstStat.Max, worstStat.N, short, n)
 		out = append(out, c)
 	}
-	rate := func(s GenSummary) Stat { return s.Rate }
-	cpu := func(s GenSummary) Stat { return s.CPU }
+	rate := func(s GenSummary) Stat { return s.RateRatio }
+	cpu := func(s GenSummary) Stat { return s.CPURatio }
 	judge("unthrottled produce >= 0.9 x bare loop", GenProduce, 0.9, true, rate)
 	judge("fixed-rate produce CPU <= 1.15 x bare loop", GenFixed, 1.15, false, cpu)
 	judge("consume >= 0.9 x bare consume loop", GenConsume, 0.9, true, rate)
@@ -122,8 +122,8 @@ func WriteGenTable(w io.Writer, r *GenReport) error {
 			share = fmt.Sprintf("%.0f %%", 100*v)
 		}
 		fmt.Fprintf(&b, "%-44s %11s %11s %-18s %8s %8s %-18s %s\n", s.Name,
-			thousands(s.Bare.Median), thousands(s.Kbench.Median), ratioRange(s.Rate),
-			num(s.BareCPU.Median, 2), num(s.KbenchCP.Median, 2), ratioRange(s.CPU), share)
+			thousands(s.Bare.Median), thousands(s.Kbench.Median), ratioRange(s.RateRatio),
+			num(s.BareCPU.Median, 2), num(s.KbenchCPU.Median, 2), ratioRange(s.CPURatio), share)
 	}
 	var errs int
 	for _, s := range r.Samples {
