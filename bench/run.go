@@ -368,15 +368,15 @@ func (r *run) buildProducers(produceCtx context.Context) error {
 			id: i, cl: cl, pacer: pc,
 			gen: newGenerator(r.p.work, uint64(i)),
 			m:   newMeter(r.cfg.Warmup),
+			mem: sendMemory{ctx: produceCtx},
 		})
-		r.producers[len(r.producers)-1].mem.ctx = produceCtx
 	}
 	return nil
 }
 
 // produceLoop sends on the pacer's schedule until it stops or loadCtx ends.
-// Per record it allocates nothing: records live in recycled slots and one
-// promise serves them all.
+// Per record it allocates nothing: records come from the producer's slabs
+// and one promise serves them all.
 func (r *run) produceLoop(loadCtx, produceCtx context.Context, pr *producer) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
