@@ -101,7 +101,6 @@ type producer struct {
 	m      *meter
 	mem    sendMemory // producer goroutine only
 	own    ownClock   // sampled time in kbench's own per-record code
-	clock  batchClock // under m.mu
 	closer sync.Once
 }
 

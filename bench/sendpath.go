@@ -146,27 +146,6 @@ func (r *run) record(pr *producer, s *sendSlot, seq uint64, intended time.Durati
 	return &s.rec
 }
 
-// batchClock lets the promises of one batch share one reading of the
-// clock: the client calls them back to back (microseconds apart), and on a
-// fast producer reading the clock per record was a good part of kbench's
-// own cost. A record continues the batch when it is the next offset of the
-// same partition. Only promises touch it, under the meter's mutex.
-type batchClock struct {
-	part  int32
-	off   int64
-	acked time.Duration
-}
-
-// ackTime is when rec was acknowledged, since the run started.
-func (pr *producer) ackTime(r *run, rec *kgo.Record) time.Duration {
-	c := &pr.clock
-	if rec.Offset < 0 || rec.Partition != c.part || rec.Offset != c.off+1 {
-		c.acked = time.Since(r.start)
-	}
-	c.part, c.off = rec.Partition, rec.Offset
-	return c.acked
-}
-
 // promise is producer pr's one promise for all its records.
 func (r *run) promise(pr *producer) func(*kgo.Record, error) {
 	hooks := r.cfg.Hooks
@@ -180,8 +159,9 @@ func (r *run) promise(pr *producer) func(*kgo.Record, error) {
 		if hooks != nil && hooks.OnAck != nil {
 			hooks.OnAck(pr.id, s.seq, rec, err)
 		}
+		acked := time.Since(r.start)
 		pr.m.mu.Lock()
-		pr.m.ack(s.intended, s.actual, pr.ackTime(r, rec), s.size, err)
+		pr.m.ack(s.intended, s.actual, acked, s.size, err)
 		pr.m.mu.Unlock()
 		if sampled && s.intended >= r.cfg.Warmup {
 			pr.own.add(t0, ownSample)
