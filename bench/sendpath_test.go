@@ -193,8 +193,9 @@ func TestSendPathAllocations(t *testing.T) {
 	}
 }
 
-// TestSendPathRecord: a record made from a recycled slot carries this
-// record's key, value and stamp, none of the previous one's.
+// TestSendPathRecord: records made one after the other from slab and chunk
+// memory each carry their own key, a json value of that key and their own
+// stamp, none of a neighbour's.
 func TestSendPathRecord(t *testing.T) {
 	r, pr, promise := sendBench(t, Workload{RecordSize: "64", Payload: "json", Keys: "round-robin"}, nil)
 	for seq := range uint64(200) {
