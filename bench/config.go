@@ -47,8 +47,9 @@ type TopicConfig struct {
 // on client goroutines and must be fast and concurrency-safe.
 type Hooks struct {
 	// BeforeProduce may add headers (and set fields the client fills in
-	// later, such as Partition); producer is the producer index, seq its
-	// record sequence number.
+	// later, such as Partition) but must leave Context alone: it is how the
+	// acknowledgement finds the record's measurements. producer is the
+	// producer index, seq its record sequence number.
 	BeforeProduce func(producer int, seq uint64, r *kgo.Record)
 	// OnAck sees every produce outcome (err nil on success).
 	OnAck func(producer int, seq uint64, r *kgo.Record, err error)

@@ -213,6 +213,9 @@ func WriteSummary(w io.Writer, r *Result) error {
 	if r.CPU.IncludesBroker {
 		b.WriteString(" (includes the embedded broker)")
 	}
+	if r.CPU.Own > 0 {
+		fmt.Fprintf(&b, "; kbench's own record generation and metering about %.2f, the client library and Go runtime the rest", r.CPU.Own)
+	}
 	b.WriteString("\n")
 	rows := []struct {
 		name string
