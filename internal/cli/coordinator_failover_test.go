@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -381,4 +384,65 @@ func TestTxnCoordinatorFailover(t *testing.T) {
 	if fmt.Sprint(seen) != "[plain-1 successor-1]" {
 		t.Fatalf("read_committed saw %v, want [plain-1 successor-1]", seen)
 	}
+}
+
+// TestCoordinatorFailoverConfluentKafka is the scenario as a user ran it
+// with python3-confluent-kafka: a group consumes half of 6,000 records and
+// commits synchronously, the group's coordinator is killed, and a fresh
+// consumer of the group reads the same committed offsets (before the
+// internal topics it read -1001 everywhere).
+func TestCoordinatorFailoverConfluentKafka(t *testing.T) {
+	python := "/usr/bin/python3"
+	if _, err := exec.LookPath(python); err != nil {
+		t.Fatalf("%s not installed (run `make test-deps`): %v", python, err)
+	}
+	script, _ := filepath.Abs("testdata/group_failover.py")
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	c := startCoordinatorCluster(t, ctx)
+	const topic, group = "payments", "ledger-writer"
+	cl := newTestClient(t, c)
+	minISR := "2"
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 3, map[string]*string{"min.insync.replicas": &minISR}, topic); err != nil {
+		t.Fatal(err)
+	}
+	hctx, hcancel := context.WithTimeout(ctx, 15*time.Second)
+	err := c.WaitHealthy(hctx)
+	hcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrap := strings.Join(c.Bootstrap(), ",")
+	py := func(args ...string) map[string]int64 {
+		t.Helper()
+		pctx, pcancel := context.WithTimeout(ctx, 60*time.Second)
+		defer pcancel()
+		out, err := exec.CommandContext(pctx, python, append([]string{script}, args...)...).CombinedOutput()
+		line := strings.TrimSpace(string(out))
+		if i := strings.LastIndex(line, "\n"); i >= 0 {
+			line = line[i+1:]
+		}
+		var offs map[string]int64
+		if err != nil || !strings.HasPrefix(line, "OK ") || json.Unmarshal([]byte(line[3:]), &offs) != nil {
+			t.Fatalf("%s %v: %v\n%s", script, args, err, out)
+		}
+		return offs
+	}
+	want := py("consume", bootstrap, topic, group, "3", "6000")
+	coord := waitCoordinator(t, ctx, cl, 0, group, -1)
+	t.Logf("confluent-kafka committed %v; killing coordinator %d", want, coord)
+	if err := c.Kill(coord); err != nil {
+		t.Fatal(err)
+	}
+	var live []string
+	for _, b := range c.Brokers() {
+		if b.ID != coord {
+			live = append(live, b.Addr)
+		}
+	}
+	got := py("committed", strings.Join(live, ","), topic, group, "3")
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after killing coordinator %d a fresh consumer sees %v, want %v", coord, got, want)
+	}
+	t.Logf("a fresh confluent-kafka consumer sees %v after the kill", got)
 }
