@@ -53,7 +53,9 @@ func (b *Broker) markPartition(p *partition, pid int64, epoch int16, commit bool
 		return kerr.UnknownTopicOrPartition.Code
 	}
 	if p.topic == offsetsTopic {
-		if code := b.coordinatorStatus(offsetsTopic, p.index); code != 0 {
+		// Not coordinatorStatus: the transaction coordinator may hold its
+		// lock here, which starting a load or an unload would take again.
+		if code := b.loadedStatus(offsetsTopic, p.index); code != 0 {
 			return code
 		}
 		return b.groups.completeTxn(pid, commit, p.index, len(t.partitions))

@@ -30,9 +30,13 @@ import (
 // coordinator change; membership is not written there, so after a change
 // members rejoin (their generation is unknown to the new coordinator).
 //
-// Lock order: groupCoordinator.mu, then offsetStore.mu. The transaction
-// coordinator may call completeTxn with its own mutex held; completeTxn only
-// takes offsetStore.mu.
+// Lock order: groupCoordinator.mu, then offsetStore.mu, then the broker's
+// coordState.mu and the offsets partition's append lock (the journal). The
+// transaction coordinator may call completeTxn (through a marker) with its
+// own mutex held; completeTxn takes offsetStore.mu and the journal's locks
+// only, never starting a load. Replication is waited for without
+// groupCoordinator.mu, except by the admin requests DeleteGroups and
+// OffsetDelete.
 
 // groupSettings are the broker's group.* settings, named after Kafka's.
 type groupSettings struct {
