@@ -35,6 +35,10 @@ Charts, each drawn only when the run has data for it:
   timeline-<point>           throughput and p99 per interval, from each point's histogram log
   durability-loss            lost and duplicated records, when the sweep ran the durability audit
 
+With repeat ≥ 2 the charts show each point's spread over its runs: error bars (lowest to highest
+run) on the partition-scaling, codec, durability frontier and latency-cost charts, and "median
+±x%" (half the range) in each heatmap cell.
+
 The results table lists every point with its settings and figures; invalid points are marked,
 the best point of each durability level is highlighted. An interrupted sweep gets a report of
 what finished and a list of what is missing.
