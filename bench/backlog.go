@@ -303,6 +303,9 @@ func (c RunConfig) validateBacklog() []error {
 	if c.Duration == 0 {
 		errs = append(errs, errors.New("backlog: give a duration; it bounds building and draining the backlog"))
 	}
+	if c.Rate == 0 {
+		errs = append(errs, errors.New("backlog: needs a rate (records/s) for the producers to keep while it drains"))
+	}
 	if c.NumRecords > 0 {
 		errs = append(errs, errors.New("backlog: num-records cannot be combined with a backlog; the drain ends the run"))
 	}

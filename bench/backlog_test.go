@@ -39,6 +39,7 @@ func TestBacklogValidate(t *testing.T) {
 		"ratio without backlog": {func(c *RunConfig) { c.Backlog, c.DrainRatio = 0, 0.5 }, "only used with a backlog"},
 		"num records":           {func(c *RunConfig) { c.NumRecords = 10 }, "num-records"},
 		"negative":              {func(c *RunConfig) { c.Backlog = -1 }, "want a size"},
+		"unthrottled":           {func(c *RunConfig) { c.Rate = 0 }, "needs a rate"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := base
