@@ -82,6 +82,9 @@ type meter struct {
 	// outcomes counts records acked or failed; sentAll - outcomes are
 	// pending. ivSent is sentAll at the last snapshot.
 	outcomes, ivSent int64
+	// phase, when set, also counts every outcome, warmup or not: the
+	// build and drain phases of a backlog run (backlog.go).
+	phase *tally
 }
 
 func newMeter(warmup time.Duration) *meter {
@@ -117,6 +120,9 @@ func (m *meter) ack(intended, actual, acked time.Duration, bytes int, err error)
 	if measured {
 		m.tot.acked1(acked, actual, intended, bytes)
 	}
+	if m.phase != nil {
+		m.phase.acked1(acked, actual, intended, bytes)
+	}
 }
 
 func (t *tally) acked1(acked, actual, intended time.Duration, bytes int) {
@@ -141,6 +147,9 @@ func (m *meter) consumed(intended, now time.Duration, bytes int, ours bool) {
 	m.iv.consumed1(intended, now, bytes)
 	if measured {
 		m.tot.consumed1(intended, now, bytes)
+	}
+	if m.phase != nil {
+		m.phase.consumed1(intended, now, bytes)
 	}
 }
 
@@ -176,6 +185,27 @@ func (m *meter) total(dst *tally) {
 	m.tot.sent = m.sentMeasured.Load()
 	dst.merge(m.tot)
 	m.mu.Unlock()
+}
+
+// swapPhase makes t the phase tally (nil for none) and returns the old one.
+func (m *meter) swapPhase(t *tally) *tally {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.phase
+	m.phase = t
+	return old
+}
+
+// phaseCounts adds the phase tally's records and bytes to dst's counters.
+func (m *meter) phaseCounts(dst *tally) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p := m.phase; p != nil {
+		dst.acked += p.acked
+		dst.ackedBytes += p.ackedBytes
+		dst.consumed += p.consumed
+		dst.consumedBytes += p.consumedBytes
+	}
 }
 
 // progress returns how many records got an outcome (warmup included) and

@@ -30,6 +30,8 @@ type Result struct {
 	Latency LatencyFigures  `json:"latency"`
 	CPU     CPUFigures      `json:"cpu"`
 	Errors  []ErrorCount    `json:"errors,omitempty"`
+	// Backlog holds a backlog run's build and drain figures.
+	Backlog *BacklogFigures `json:"backlog,omitempty"`
 
 	Valid   bool     `json:"valid"`
 	Invalid []string `json:"invalid_reasons,omitempty"`
@@ -171,6 +173,7 @@ func (r *Result) judge() {
 	if p := r.Produce; p != nil && p.Undelivered > 0 {
 		r.Invalid = append(r.Invalid, fmt.Sprintf("%d records were never acknowledged", p.Undelivered))
 	}
+	r.Invalid = append(r.Invalid, r.Backlog.invalid()...)
 	if c := r.Consume; c != nil && c.Unconsumed > 0 {
 		r.Invalid = append(r.Invalid, fmt.Sprintf("%d acknowledged records were not consumed by the end of the drain", c.Unconsumed))
 	}

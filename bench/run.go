@@ -89,6 +89,8 @@ type run struct {
 	measureStart     *mark
 	lastIntervalMark mark
 
+	bl *backlog // nil unless this is a backlog run
+
 	taken       atomic.Int64 // consume mode: records counted against NumRecords
 	redelivered atomic.Int64 // records seen again below a partition's position
 }
@@ -136,6 +138,7 @@ func Run(ctx context.Context, cfg RunConfig, sink Sink) (*Result, error) {
 	}
 	defer adm.close()
 	r := &run{p: p, cfg: cfg, adm: adm, runID: rand.Uint64(), pos: map[int32]int64{}}
+	r.bl = newBacklog(r)
 	if r.parts, err = adm.ensureTopic(ctx, cfg.Topic); err != nil {
 		return nil, err
 	}
@@ -283,6 +286,7 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 	}()
 
 	// Load phase.
+	r.bl.begin()
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
 	if cfg.Duration > 0 && cfg.Mode == ModeConsume {
@@ -299,6 +303,7 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 		}()
 	}
 	loadDone, watchDone := make(chan struct{}), make(chan struct{})
+	backlogDone := r.bl.watch(loadCtx, loadDone, stopLoad)
 	go func() {
 		defer close(watchDone)
 		r.watchdog(ctx, loadDone, abort)
@@ -309,6 +314,7 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 	pwg.Wait()
 	close(loadDone)
 	<-watchDone
+	<-backlogDone
 	loadEnd := time.Since(r.start)
 	interrupted := ctx.Err() != nil
 	if h := cfg.Hooks; h != nil && h.OnLoadEnd != nil {
@@ -588,6 +594,9 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 			return fmt.Errorf("consumer client: %w", err)
 		}
 		c.cl = cl
+		if r.bl != nil {
+			cl.PauseFetchTopics(topic) // until the backlog is built
+		}
 		r.consumers = append(r.consumers, c)
 		wg.Add(1)
 		go func() {
@@ -620,6 +629,7 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 	hooks := r.cfg.Hooks
 	maxPoll := r.p.consumer.maxPollRecords
+	r.bl.waitResume(ctx)
 	for {
 		fs := c.cl.PollRecords(ctx, maxPoll)
 		if ctx.Err() != nil || fs.IsClientClosed() {
@@ -895,6 +905,7 @@ func (r *run) result(man Manifest, start *mark, end mark, loadEnd time.Duration,
 		res.Consume = f
 	}
 	res.Errors = errorCounts(errs)
+	res.Backlog = r.bl.figures()
 	res.judge()
 	return res
 }

@@ -44,6 +44,7 @@ type loadOptions struct {
 	hlogPath      string
 	omb           ombRecorder
 	metricsListen string
+	backlog       string
 	quiet         bool
 	faults        []string
 	audit         bool
@@ -85,11 +86,12 @@ early and still prints and writes the summary.`
   kbench consume --bootstrap kafka:9092 --topic clicks --num-records 5000000 --consumer-props fetch.min.bytes=65536`
 	case bench.ModeE2E:
 		return "Produce and consume together and measure end-to-end latency",
-			"Run producers and consumers together. Each record carries its intended send time; consumers\nin this process report end-to-end latency (intended send to consumed) beside service and\nresponse time.\n\n" + measure + "\n\n" + target + "\n\n" + durable + "\n\n" + verdict +
+			"Run producers and consumers together. Each record carries its intended send time; consumers\nin this process report end-to-end latency (intended send to consumed) beside service and\nresponse time.\n\n" + measure + "\n\n" + target + "\n\n" + durable + "\n\n" + backlogHelp + "\n\n" + verdict +
 				"\n\nProducer properties (--producer-props, --command-config):\n" + propertyHelp(bench.RoleProducer) +
 				"\nConsumer properties (--consumer-props, --command-config):\n" + propertyHelp(bench.RoleConsumer),
 			`  kbench e2e --rate 20000 --duration 30s --record-size 1KiB
-  kbench e2e --rate 50000 --partitions 12 --producers 2 --consumers 3 --compression zstd --linger-ms 10`
+  kbench e2e --rate 50000 --partitions 12 --producers 2 --consumers 3 --compression zstd --linger-ms 10
+  kbench e2e --rate 50000 --backlog 1GiB --drain-ratio 1.0 --duration 10m`
 	}
 	return "Measure producer throughput and latency on an open-loop schedule",
 		"Produce records at --rate records/s (0 = as fast as possible) for --warmup plus --duration\nand report throughput, errors by Kafka error code, compression ratio, generator CPU and\nservice/response-time percentiles, with a line per --interval like kafka-producer-perf-test.\n\n" + measure + "\n\n" + target + "\n\n" + durable + "\n\n" + verdict +
@@ -175,6 +177,9 @@ func newLoadCommand(mode bench.Mode, stdout, stderr io.Writer) (*cobra.Command, 
 	if consumes {
 		f.DurationVar(&c.DrainTimeout, "drain-timeout", 10*time.Second, "how long consumers may catch up after producing stops")
 	}
+	if mode == bench.ModeE2E {
+		backlogFlags(f, o)
+	}
 	f.StringVar(&o.jsonPath, "json", "", "write every figure, the settings and a manifest to this JSON file")
 	f.StringVar(&o.hlogPath, "hlog", "", "write interval histograms (ns; tags service, response, e2e) to this HdrHistogram log file")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines, only the summary")
@@ -213,6 +218,9 @@ func (o *loadOptions) config() (bench.RunConfig, error) {
 		cfg.Topic.Configs = nil
 	}
 	if err := o.applyFlagProps(cfg.Producer, cfg.Consumer); err != nil {
+		return cfg, err
+	}
+	if err := o.applyBacklog(&cfg); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
