@@ -329,7 +329,7 @@ func (c *converter) workload(w *ombWorkload) *convProfile {
 		p.Workload.Compressibility = &comp
 		c.notes = append(c.notes, fmt.Sprintf("randomBytesRatio %g: %g of each value is random and the rest compressible (workload.compressibility %g)", ratio, ratio, comp))
 		if w.RandomizedPayloadPoolSize != nil {
-			c.notes = append(c.notes, "randomizedPayloadPoolSize: kbench generates every value afresh instead of drawing from a pool")
+			c.notes = append(c.notes, "randomizedPayloadPoolSize: kbench slices values from its own pre-generated payload pool (64 × batch.size, at least 1 MiB), not from a pool of whole messages")
 		}
 	case w.PayloadFile != nil:
 		// OMB sends the whole file as every message.
