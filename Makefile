@@ -49,6 +49,13 @@ bench:
 bench-broker: build
 	./$(BIN) selftest --out runs/selftest
 
+# Generator ceiling: kbench's produce, consume and e2e against a bare franz-go
+# loop on the null broker, side by side; prints the ratio table and verdicts and
+# writes runs/selftest-generator/generator.json. 5 to 9 minutes on 2 cores.
+.PHONY: bench-generator
+bench-generator: build
+	./$(BIN) selftest generator --out runs/selftest-generator
+
 # Short, bounded run of every fuzz target (FUZZTIME each).
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \

@@ -47,8 +47,9 @@ type TopicConfig struct {
 // on client goroutines and must be fast and concurrency-safe.
 type Hooks struct {
 	// BeforeProduce may add headers (and set fields the client fills in
-	// later, such as Partition); producer is the producer index, seq its
-	// record sequence number.
+	// later, such as Partition) but must leave Context alone: it is how the
+	// acknowledgement finds the record's measurements. producer is the
+	// producer index, seq its record sequence number.
 	BeforeProduce func(producer int, seq uint64, r *kgo.Record)
 	// OnAck sees every produce outcome (err nil on success).
 	OnAck func(producer int, seq uint64, r *kgo.Record, err error)
@@ -96,6 +97,13 @@ type RunConfig struct {
 	// Prefill produces this many records as fast as possible before a
 	// consume run starts, so there is something to read.
 	Prefill int64 `json:"prefill"`
+	// Backlog, in bytes, makes an e2e run a backlog-and-drain run: consumers
+	// wait until this much is acknowledged and unconsumed, then drain it
+	// while producers keep their rate (see backlog.go); 0 = none.
+	Backlog int64 `json:"backlog,omitempty"`
+	// DrainRatio is the share of the built backlog the drain must consume
+	// (0 < ratio <= 1, default 1).
+	DrainRatio float64 `json:"drain_ratio,omitempty"`
 	// Interval between snapshots sent to the sink (default 5 s).
 	Interval time.Duration `json:"-"`
 	// DrainTimeout bounds how long an e2e run waits for consumers to catch
@@ -195,6 +203,9 @@ func (c RunConfig) withDefaults() RunConfig {
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 10 * time.Second
 	}
+	if c.Backlog > 0 && c.DrainRatio == 0 {
+		c.DrainRatio = 1
+	}
 	if c.Workload.RecordSize == "" {
 		c.Workload.RecordSize = "1024"
 	}
@@ -256,6 +267,7 @@ func (c RunConfig) plan() (*plan, error) {
 	if c.Topic.Partitions < 0 || c.Topic.ReplicationFactor < 0 {
 		errs = append(errs, errors.New("partitions and replication factor must not be negative"))
 	}
+	errs = append(errs, c.validateBacklog()...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

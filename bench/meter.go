@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -60,18 +61,30 @@ func (t *tally) reset() {
 	clear(t.errs)
 }
 
-// meter is one client's recorder. Acks arrive on franz-go's goroutines and
-// snapshots on the reporter's, hence the mutex; each client has its own
-// meter so producers do not contend with each other.
+// meter is one client's recorder; each client has its own, merged per
+// interval, so clients never contend with each other. Sends are counted
+// without a lock on the producer's goroutine; acks arrive on the client's
+// promise goroutine and snapshots on the reporter's, hence the mutex, which
+// the reporter takes once per interval.
 type meter struct {
+	// sentAll counts records handed to the client, warmup included;
+	// sentMeasured those sent for the measured window. Written by the
+	// producer goroutine only, they have a cache line of their own: the
+	// mutex below is the promise goroutine's, on another core.
+	sentAll, sentMeasured atomic.Int64
+	_                     [48]byte
+
 	mu     sync.Mutex
 	warmup time.Duration
 	iv     *tally // since the last snapshot, warmup included (for live lines)
 	tot    *tally // measured window only
 	all    int64  // records acked or consumed, warmup included (for draining)
-	// pending counts records handed to the client and not yet acked or
-	// failed; outcomes those that were.
-	pending, outcomes int64
+	// outcomes counts records acked or failed; sentAll - outcomes are
+	// pending. ivSent is sentAll at the last snapshot.
+	outcomes, ivSent int64
+	// phase, when set, also counts every outcome, warmup or not: the
+	// build and drain phases of a backlog run (backlog.go).
+	phase *tally
 }
 
 func newMeter(warmup time.Duration) *meter {
@@ -79,20 +92,15 @@ func newMeter(warmup time.Duration) *meter {
 }
 
 func (m *meter) sent(intended time.Duration) {
-	m.mu.Lock()
-	m.iv.sent++
-	m.pending++
+	m.sentAll.Add(1)
 	if intended >= m.warmup {
-		m.tot.sent++
+		m.sentMeasured.Add(1)
 	}
-	m.mu.Unlock()
 }
 
-// ack records one produce outcome; times are since run start.
+// ack records one produce outcome; times are since run start. The caller
+// holds m.mu.
 func (m *meter) ack(intended, actual, acked time.Duration, bytes int, err error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.pending--
 	m.outcomes++
 	measured := intended >= m.warmup
 	if err != nil {
@@ -108,23 +116,27 @@ func (m *meter) ack(intended, actual, acked time.Duration, bytes int, err error)
 		return
 	}
 	m.all++
-	for _, t := range []*tally{m.iv, m.tot} {
-		if t == m.tot && !measured {
-			continue
-		}
-		t.acked++
-		t.ackedBytes += int64(bytes)
-		record(t.service, acked-actual)
-		record(t.response, acked-intended)
-		t.lastAck = max(t.lastAck, acked)
+	m.iv.acked1(acked, actual, intended, bytes)
+	if measured {
+		m.tot.acked1(acked, actual, intended, bytes)
+	}
+	if m.phase != nil {
+		m.phase.acked1(acked, actual, intended, bytes)
 	}
 }
 
+func (t *tally) acked1(acked, actual, intended time.Duration, bytes int) {
+	t.acked++
+	t.ackedBytes += int64(bytes)
+	record(t.service, acked-actual)
+	record(t.response, acked-intended)
+	t.lastAck = max(t.lastAck, acked)
+}
+
 // consumed records one consumed record; intended < 0 when the record has no
-// kbench stamp (e2e latency unknown), now is since run start.
+// kbench stamp (e2e latency unknown), now is since run start. The caller
+// holds m.mu, taken once per poll.
 func (m *meter) consumed(intended, now time.Duration, bytes int, ours bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	if ours {
 		m.all++
 	}
@@ -132,17 +144,22 @@ func (m *meter) consumed(intended, now time.Duration, bytes int, ours bool) {
 	if intended >= 0 {
 		measured = intended >= m.warmup
 	}
-	for _, t := range []*tally{m.iv, m.tot} {
-		if t == m.tot && !measured {
-			continue
-		}
-		t.consumed++
-		t.consumedBytes += int64(bytes)
-		if intended >= 0 {
-			record(t.e2e, now-intended)
-		}
-		t.lastConsume = max(t.lastConsume, now)
+	m.iv.consumed1(intended, now, bytes)
+	if measured {
+		m.tot.consumed1(intended, now, bytes)
 	}
+	if m.phase != nil {
+		m.phase.consumed1(intended, now, bytes)
+	}
+}
+
+func (t *tally) consumed1(intended, now time.Duration, bytes int) {
+	t.consumed++
+	t.consumedBytes += int64(bytes)
+	if intended >= 0 {
+		record(t.e2e, now-intended)
+	}
+	t.lastConsume = max(t.lastConsume, now)
 }
 
 func (m *meter) fetchError(err error) {
@@ -156,6 +173,8 @@ func (m *meter) fetchError(err error) {
 // drainInterval adds the interval tally into dst and resets it.
 func (m *meter) drainInterval(dst *tally) {
 	m.mu.Lock()
+	sent := m.sentAll.Load()
+	m.iv.sent, m.ivSent = sent-m.ivSent, sent
 	dst.merge(m.iv)
 	m.iv.reset()
 	m.mu.Unlock()
@@ -163,8 +182,30 @@ func (m *meter) drainInterval(dst *tally) {
 
 func (m *meter) total(dst *tally) {
 	m.mu.Lock()
+	m.tot.sent = m.sentMeasured.Load()
 	dst.merge(m.tot)
 	m.mu.Unlock()
+}
+
+// swapPhase makes t the phase tally (nil for none) and returns the old one.
+func (m *meter) swapPhase(t *tally) *tally {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.phase
+	m.phase = t
+	return old
+}
+
+// phaseCounts adds the phase tally's records and bytes to dst's counters.
+func (m *meter) phaseCounts(dst *tally) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p := m.phase; p != nil {
+		dst.acked += p.acked
+		dst.ackedBytes += p.ackedBytes
+		dst.consumed += p.consumed
+		dst.consumedBytes += p.consumedBytes
+	}
 }
 
 // progress returns how many records got an outcome (warmup included) and
@@ -172,13 +213,12 @@ func (m *meter) total(dst *tally) {
 func (m *meter) progress() (done, pending int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.outcomes, m.pending
+	return m.outcomes, m.sentAll.Load() - m.outcomes
 }
 
 func (m *meter) outstanding() int64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.pending
+	_, pending := m.progress()
+	return pending
 }
 
 func (m *meter) count() int64 {

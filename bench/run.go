@@ -89,6 +89,8 @@ type run struct {
 	measureStart     *mark
 	lastIntervalMark mark
 
+	bl *backlog // nil unless this is a backlog run
+
 	taken       atomic.Int64 // consume mode: records counted against NumRecords
 	redelivered atomic.Int64 // records seen again below a partition's position
 }
@@ -99,6 +101,8 @@ type producer struct {
 	pacer  Pacer
 	gen    *generator
 	m      *meter
+	mem    sendMemory // producer goroutine only
+	own    ownClock   // sampled time in kbench's own per-record code
 	closer sync.Once
 }
 
@@ -108,6 +112,7 @@ func (p *producer) close() { p.closer.Do(p.cl.Close) }
 type consumer struct {
 	cl       *kgo.Client
 	m        *meter
+	own      ownClock     // time in kbench's own per-poll code
 	assigned atomic.Int64 // partitions held through a group
 	closer   sync.Once
 }
@@ -133,8 +138,12 @@ func Run(ctx context.Context, cfg RunConfig, sink Sink) (*Result, error) {
 	}
 	defer adm.close()
 	r := &run{p: p, cfg: cfg, adm: adm, runID: rand.Uint64(), pos: map[int32]int64{}}
+	r.bl = newBacklog(r)
 	if r.parts, err = adm.ensureTopic(ctx, cfg.Topic); err != nil {
 		return nil, err
+	}
+	if cfg.Mode != ModeConsume || cfg.Prefill > 0 {
+		p.work.buildPool(int(p.producer.batchSize))
 	}
 	if cfg.Mode == ModeConsume && cfg.Prefill > 0 {
 		if err := r.prefill(ctx); err != nil {
@@ -215,8 +224,11 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 			return nil, err
 		}
 	}
+	// Records stay deliverable after Ctrl-C: only abort cancels them.
+	produceCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
+	defer abort()
 	if cfg.Mode != ModeConsume {
-		if err := r.buildProducers(); err != nil {
+		if err := r.buildProducers(produceCtx); err != nil {
 			return nil, err
 		}
 	}
@@ -274,6 +286,7 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 	}()
 
 	// Load phase.
+	r.bl.begin()
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
 	if cfg.Duration > 0 && cfg.Mode == ModeConsume {
@@ -281,9 +294,6 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 		loadCtx, cancelT = context.WithTimeout(loadCtx, cfg.Warmup+cfg.Duration)
 		defer cancelT()
 	}
-	// Records stay deliverable after Ctrl-C: only abort cancels them.
-	produceCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
-	defer abort()
 	var pwg sync.WaitGroup
 	for _, pr := range r.producers {
 		pwg.Add(1)
@@ -293,6 +303,7 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 		}()
 	}
 	loadDone, watchDone := make(chan struct{}), make(chan struct{})
+	backlogDone := r.bl.watch(loadCtx, loadDone, stopLoad)
 	go func() {
 		defer close(watchDone)
 		r.watchdog(ctx, loadDone, abort)
@@ -303,6 +314,7 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 	pwg.Wait()
 	close(loadDone)
 	<-watchDone
+	<-backlogDone
 	loadEnd := time.Since(r.start)
 	interrupted := ctx.Err() != nil
 	if h := cfg.Hooks; h != nil && h.OnLoadEnd != nil {
@@ -350,7 +362,7 @@ func newManifest(cfg RunConfig) Manifest {
 	}
 }
 
-func (r *run) buildProducers() error {
+func (r *run) buildProducers(produceCtx context.Context) error {
 	pacer := Pacer{Rate: r.cfg.Rate, Duration: r.cfg.Warmup + r.cfg.Duration, Records: uint64(r.cfg.NumRecords)}
 	for i, pc := range pacer.Split(r.cfg.Producers) {
 		cl, err := kgo.NewClient(r.clientOpts(r.p.producerOpts)...)
@@ -361,52 +373,59 @@ func (r *run) buildProducers() error {
 			id: i, cl: cl, pacer: pc,
 			gen: newGenerator(r.p.work, uint64(i)),
 			m:   newMeter(r.cfg.Warmup),
+			mem: sendMemory{ctx: produceCtx},
 		})
 	}
 	return nil
 }
 
 // produceLoop sends on the pacer's schedule until it stops or loadCtx ends.
+// Per record it allocates nothing: records come from the producer's slabs
+// and one promise serves them all.
 func (r *run) produceLoop(loadCtx, produceCtx context.Context, pr *producer) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	hooks := r.cfg.Hooks
-	topic := r.cfg.Topic.Name
+	done := loadCtx.Done()
+	promise := r.promise(pr)
 	for seq := uint64(0); ; seq++ {
-		wait, stop := pr.pacer.Pace(time.Since(r.start), seq)
-		if stop || loadCtx.Err() != nil {
+		now := time.Now()
+		wait, stop := pr.pacer.Pace(now.Sub(r.start), seq)
+		if stop {
 			return
+		}
+		select {
+		case <-done:
+			return
+		default:
 		}
 		if wait > 0 {
 			timer.Reset(wait)
 			select {
 			case <-timer.C:
-			case <-loadCtx.Done():
+			case <-done:
 				return
 			}
+			now = time.Now()
 		}
-		actual := time.Since(r.start)
 		intended := pr.pacer.Intended(seq)
 		if intended < 0 {
-			intended = actual // unthrottled: no schedule to fall behind
+			intended = now.Sub(r.start) // unthrottled: no schedule to fall behind
 		}
-		key := pr.gen.key(seq)
-		val := pr.gen.value(key, r.start.Add(intended))
-		stamp := make([]byte, 16)
-		binary.BigEndian.PutUint64(stamp, r.runID)
-		binary.BigEndian.PutUint64(stamp[8:], uint64(intended))
-		rec := &kgo.Record{Topic: topic, Key: key, Value: val, Headers: []kgo.RecordHeader{{Key: StampHeader, Value: stamp}}}
+		var t0 ownMark
+		sampled := ownSampled(seq) && intended >= r.cfg.Warmup
+		if sampled {
+			t0 = ownStart()
+		}
+		rec := r.record(pr, pr.mem.slot(), seq, intended, now)
 		if hooks != nil && hooks.BeforeProduce != nil {
 			hooks.BeforeProduce(pr.id, seq, rec)
 		}
-		size := len(key) + len(val)
 		pr.m.sent(intended)
-		pr.cl.Produce(produceCtx, rec, func(rec *kgo.Record, err error) {
-			pr.m.ack(intended, actual, time.Since(r.start), size, err)
-			if hooks != nil && hooks.OnAck != nil {
-				hooks.OnAck(pr.id, seq, rec, err)
-			}
-		})
+		if sampled {
+			pr.own.add(t0, ownSample)
+		}
+		pr.cl.Produce(produceCtx, rec, promise)
 	}
 }
 
@@ -575,6 +594,9 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 			return fmt.Errorf("consumer client: %w", err)
 		}
 		c.cl = cl
+		if r.bl != nil {
+			cl.PauseFetchTopics(topic) // until the backlog is built
+		}
 		r.consumers = append(r.consumers, c)
 		wg.Add(1)
 		go func() {
@@ -607,6 +629,7 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 	hooks := r.cfg.Hooks
 	maxPoll := r.p.consumer.maxPollRecords
+	r.bl.waitResume(ctx)
 	for {
 		fs := c.cl.PollRecords(ctx, maxPoll)
 		if ctx.Err() != nil || fs.IsClientClosed() {
@@ -623,32 +646,53 @@ func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 				c.m.fetchError(err)
 			}
 		})
+		t0 := ownStart()
 		r.posMu.Lock()
-		fs.EachRecord(func(rec *kgo.Record) {
-			if rec.Offset < r.pos[rec.Partition] {
-				// A rebalance handed this partition over from an older
-				// position: the record was measured the first time.
-				r.redelivered.Add(1)
+		c.m.mu.Lock()
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			if len(p.Records) == 0 {
 				return
 			}
-			r.pos[rec.Partition] = rec.Offset + 1
-			if r.cfg.Mode == ModeConsume && r.cfg.NumRecords > 0 && r.taken.Add(1) > r.cfg.NumRecords {
-				return
-			}
-			intended := time.Duration(-1)
-			ours := r.cfg.Mode == ModeConsume
-			for _, h := range rec.Headers {
-				if h.Key == StampHeader && len(h.Value) == 16 && binary.BigEndian.Uint64(h.Value) == r.runID {
-					intended, ours = time.Duration(binary.BigEndian.Uint64(h.Value[8:])), true
+			pos := r.pos[p.Partition]
+			for _, rec := range p.Records {
+				if rec.Offset < pos {
+					// A rebalance handed this partition over from an older
+					// position: the record was measured the first time.
+					r.redelivered.Add(1)
+					continue
+				}
+				pos = rec.Offset + 1
+				if r.cfg.Mode == ModeConsume && r.cfg.NumRecords > 0 && r.taken.Add(1) > r.cfg.NumRecords {
+					continue
+				}
+				intended, ours := r.stamp(rec)
+				c.m.consumed(intended, now, len(rec.Key)+len(rec.Value), ours)
+				if hooks != nil && hooks.OnConsume != nil {
+					hooks.OnConsume(rec)
 				}
 			}
-			c.m.consumed(intended, now, len(rec.Key)+len(rec.Value), ours)
-			if hooks != nil && hooks.OnConsume != nil {
-				hooks.OnConsume(rec)
-			}
+			r.pos[p.Partition] = pos
 		})
+		c.m.mu.Unlock()
 		r.posMu.Unlock()
+		if now >= r.cfg.Warmup {
+			c.own.add(t0, 1)
+		}
 	}
+}
+
+// stamp decodes a consumed record's kbench stamp, without allocating:
+// intended is -1 when the record carries none of this run's. A consume run
+// counts every record as its own.
+func (r *run) stamp(rec *kgo.Record) (intended time.Duration, ours bool) {
+	intended, ours = -1, r.cfg.Mode == ModeConsume
+	for i := range rec.Headers {
+		h := &rec.Headers[i]
+		if h.Key == StampHeader && len(h.Value) == 16 && binary.BigEndian.Uint64(h.Value) == r.runID {
+			intended, ours = time.Duration(binary.BigEndian.Uint64(h.Value[8:])), true
+		}
+	}
+	return intended, ours
 }
 
 // waitConsumed ends a consume run's load phase: every partition read up to
@@ -796,6 +840,16 @@ func (r *run) result(man Manifest, start *mark, end mark, loadEnd time.Duration,
 		res.CPU.Cores = float64(end.cpu-start.cpu) / float64(max(window, 1))
 	}
 	res.CPU.Available = runtime.GOMAXPROCS(0)
+	if window > 0 {
+		var own int64
+		for _, pr := range r.producers {
+			own += pr.own.ns.Load()
+		}
+		for _, c := range r.consumers {
+			own += c.own.ns.Load()
+		}
+		res.CPU.Own = min(float64(own)/float64(window), res.CPU.Cores)
+	}
 	res.CPU.Saturated = res.CPU.Cores >= CPUSaturation*float64(res.CPU.Available)
 	if ip, ok := r.cfg.Target.(InProcess); ok && ip.InProcess() {
 		res.CPU.IncludesBroker = true
@@ -851,6 +905,7 @@ func (r *run) result(man Manifest, start *mark, end mark, loadEnd time.Duration,
 		res.Consume = f
 	}
 	res.Errors = errorCounts(errs)
+	res.Backlog = r.bl.figures()
 	res.judge()
 	return res
 }

@@ -213,6 +213,9 @@ func WriteSummary(w io.Writer, r *Result) error {
 	if r.CPU.IncludesBroker {
 		b.WriteString(" (includes the embedded broker)")
 	}
+	if r.CPU.Own > 0 {
+		fmt.Fprintf(&b, "; kbench's own record generation and metering about %.2f, the client library and Go runtime the rest", r.CPU.Own)
+	}
 	b.WriteString("\n")
 	rows := []struct {
 		name string
@@ -230,6 +233,7 @@ func WriteSummary(w io.Writer, r *Result) error {
 		l := row.l
 		fmt.Fprintf(&b, "%-12s %10d %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f\n", row.name, l.Count, l.P50, l.P90, l.P99, l.P999, l.P9999, l.Max)
 	}
+	writeBacklog(&b, r.Backlog)
 	if len(r.Errors) > 0 {
 		b.WriteString("\nerrors:\n")
 		for _, e := range r.Errors {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,7 +35,22 @@ type Workload struct {
 	Compressibility float64 `json:"compressibility"`
 	// Seed makes payloads and keys reproducible; 0 picks one (and the result records it).
 	Seed uint64 `json:"seed"`
+	// PayloadPool is the size of the buffer random payloads are sampled
+	// from, like 64MiB: empty picks the default (64 batches of the
+	// producer's batch.size, at least 1 MiB), 0 generates every value
+	// afresh. Each record takes its value at a random 64-byte boundary, so
+	// values differ and a codec, which only ever sees one batch, finds about
+	// as much to repeat as in fresh values; sampling costs next to nothing
+	// per record.
+	PayloadPool string `json:"payload_pool,omitempty"`
 }
+
+// Payload pool defaults: at least this many bytes, and at least this many
+// batches, so the records of one batch seldom share bytes.
+const (
+	defaultPoolBytes   = 1 << 20
+	defaultPoolBatches = 64
+)
 
 type sizeDist struct {
 	kind     string // fixed, uniform, normal
@@ -83,6 +99,18 @@ func parseSizeDist(spec string) (sizeDist, error) {
 		return sizeDist{kind: parts[0], a: float64(a), b: float64(b)}, nil
 	}
 	return bad(errors.New("unknown form"))
+}
+
+// largest is the largest size the distribution usually draws (a normal
+// one up to 4 standard deviations above the mean).
+func (d sizeDist) largest() int {
+	switch d.kind {
+	case "uniform":
+		return int(d.b)
+	case "normal":
+		return int(min(d.a+4*d.b, 64<<20))
+	}
+	return d.fixedLen
 }
 
 func (d sizeDist) sample(rng *rand.Rand) int {
@@ -215,11 +243,15 @@ func readBlob(path string) ([]byte, error) {
 
 // parsedWorkload is a validated Workload, shared read-only by generators.
 type parsedWorkload struct {
-	size    sizeDist
-	keys    keySpec
-	payload payloadSpec
-	compr   float64
-	seed    uint64
+	size      sizeDist
+	keys      keySpec
+	payload   payloadSpec
+	compr     float64
+	seed      uint64
+	poolBytes int // -1: the default
+	// pool is the buffer random values are sliced from; built once per run
+	// by buildPool (nil: values are generated afresh).
+	pool []byte
 }
 
 func (w Workload) parse() (*parsedWorkload, error) {
@@ -238,22 +270,33 @@ func (w Workload) parse() (*parsedWorkload, error) {
 	if w.Compressibility < 0 || w.Compressibility > 1 || math.IsNaN(w.Compressibility) {
 		return nil, fmt.Errorf("compressibility %v: want a share between 0 and 1", w.Compressibility)
 	}
-	return &parsedWorkload{size: size, keys: keys, payload: payload, compr: w.Compressibility, seed: w.Seed}, nil
+	pool := -1
+	if w.PayloadPool != "" {
+		if pool, err = parseByteCount(w.PayloadPool); err != nil {
+			return nil, fmt.Errorf("payload pool: %w", err)
+		}
+	}
+	return &parsedWorkload{size: size, keys: keys, payload: payload, compr: w.Compressibility, seed: w.Seed, poolBytes: pool}, nil
 }
 
 // generator makes the records of one producer. It is not safe for
 // concurrent use; each producer owns one.
 type generator struct {
-	w     *parsedWorkload
-	rng   *rand.Rand
-	zipf  *rand.Zipf
-	words []string
-	pages []string
-	refs  []string
-	uas   []string
-	ctry  []string
-	kinds []string
-	devs  []string
+	w   *parsedWorkload
+	rng *rand.Rand
+	// writes is set when values are written into the buffer given to
+	// appendValue (not sliced from the pool or the file's lines);
+	// valueRoom is then room enough for most.
+	writes    bool
+	valueRoom int
+	zipf      *rand.Zipf
+	words     []string
+	pages     []string
+	refs      []string
+	uas       []string
+	ctry      []string
+	kinds     []string
+	devs      []string
 }
 
 // filler is the repeated text that makes random payloads compressible.
@@ -261,7 +304,11 @@ const filler = "kbench compressible filler text: the quick brown fox jumps over 
 
 func newGenerator(w *parsedWorkload, stream uint64) *generator {
 	rng := rand.New(rand.NewPCG(w.seed, stream))
-	g := &generator{w: w, rng: rng}
+	g := &generator{w: w, rng: rng, writes: w.payload.kind == "json" || w.payload.kind == "random" && w.pool == nil}
+	g.valueRoom = w.size.largest()
+	if w.payload.kind == "json" {
+		g.valueRoom = max(g.valueRoom, 384) + 64
+	}
 	if w.keys.kind == "zipf" {
 		g.zipf = rand.NewZipf(rng, w.keys.s, 1, w.keys.n-1)
 	}
@@ -282,8 +329,22 @@ func newGenerator(w *parsedWorkload, stream uint64) *generator {
 	return g
 }
 
+// maxKeyLen is the longest key: "key-" and 20 digits.
+const maxKeyLen = 24
+
+// keyed is set when records have keys.
+func (g *generator) keyed() bool { return g.w.keys.kind != "none" }
+
 // key returns the key for record seq, nil when records are unkeyed.
-func (g *generator) key(seq uint64) []byte {
+func (g *generator) key(seq uint64) []byte { return g.appendKey(nil, seq) }
+
+// value returns a payload of its own; key may be used inside it (json
+// session id).
+func (g *generator) value(key []byte, now time.Time) []byte { return g.appendValue(nil, key, now) }
+
+// appendKey appends the key for record seq to dst; nil when records are
+// unkeyed.
+func (g *generator) appendKey(dst []byte, seq uint64) []byte {
 	var n uint64
 	switch g.w.keys.kind {
 	case "none":
@@ -297,24 +358,51 @@ func (g *generator) key(seq uint64) []byte {
 	case "zipf":
 		n = g.zipf.Uint64()
 	}
-	return strconv.AppendUint([]byte("key-"), n, 10)
+	return strconv.AppendUint(append(dst, "key-"...), n, 10)
 }
 
-// value returns a fresh payload; key may be used inside it (json session id).
-func (g *generator) value(key []byte, now time.Time) []byte {
+// appendValue returns the next payload: a slice of the payload pool or of
+// the file's lines, which nobody writes to, or else a value appended to
+// dst. key may be used inside it (json session id).
+func (g *generator) appendValue(dst, key []byte, now time.Time) []byte {
 	switch g.w.payload.kind {
 	case "file":
 		return g.w.payload.lines[g.rng.IntN(len(g.w.payload.lines))]
 	case "json":
-		return g.jsonEvent(key, now, g.w.size.sample(g.rng))
+		return g.jsonEvent(dst, key, now, g.w.size.sample(g.rng))
 	}
-	return g.random(g.w.size.sample(g.rng))
+	n := g.w.size.sample(g.rng)
+	if pool := g.w.pool; n <= len(pool) {
+		// At a block boundary, so values have the block layout of fresh ones.
+		off := 64 * g.rng.IntN((len(pool)-n)/64+1)
+		return pool[off : off+n : off+n]
+	}
+	return g.random(dst, n)
 }
 
-// random fills n bytes in 64-byte blocks, each block either filler text
-// (with probability compressibility) or random bytes.
-func (g *generator) random(n int) []byte {
-	b := make([]byte, n)
+// buildPool fills the payload pool of a random-payload workload, for
+// batches of up to batchBytes: the size asked for, or by default the larger
+// of 1 MiB and 64 batches (small enough to stay in the CPU's caches at the
+// default batch.size); in any case at least twice the largest size the
+// distribution usually draws (a larger draw is generated afresh).
+func (w *parsedWorkload) buildPool(batchBytes int) {
+	if w.payload.kind != "random" || w.poolBytes == 0 || w.pool != nil {
+		return
+	}
+	size := w.poolBytes
+	if size < 0 {
+		size = max(defaultPoolBytes, defaultPoolBatches*batchBytes)
+	}
+	g := newGenerator(w, math.MaxUint64)
+	w.pool = g.random(nil, max(size, 2*w.size.largest()))
+}
+
+// random appends n bytes to dst in 64-byte blocks, each block either filler
+// text (with probability compressibility) or random bytes.
+func (g *generator) random(dst []byte, n int) []byte {
+	start := len(dst)
+	dst = slices.Grow(dst, n)[:start+n]
+	b := dst[start:]
 	for off := 0; off < n; off += 64 {
 		end := min(off+64, n)
 		if g.w.compr > 0 && g.rng.Float64() < g.w.compr {
@@ -329,16 +417,15 @@ func (g *generator) random(n int) []byte {
 			}
 		}
 	}
-	return b
+	return dst
 }
 
 func pick[T any](rng *rand.Rand, xs []T) T { return xs[rng.IntN(len(xs))] }
 
 // jsonEvent writes a clickstream event, padded with a words field towards
 // size (never truncated: a realistic event has a natural minimum size).
-func (g *generator) jsonEvent(key []byte, now time.Time, size int) []byte {
-	b := make([]byte, 0, max(size, 384))
-	b = append(b, `{"event_id":"`...)
+func (g *generator) jsonEvent(dst, key []byte, now time.Time, size int) []byte {
+	b := append(slices.Grow(dst, max(size, 384)), `{"event_id":"`...)
 	b = strconv.AppendUint(b, g.rng.Uint64(), 16)
 	b = append(b, `","session_id":"`...)
 	if key != nil {
@@ -378,12 +465,11 @@ func (g *generator) jsonEvent(key []byte, now time.Time, size int) []byte {
 	for room > 0 {
 		w := pick(g.rng, g.words)
 		if len(w)+1 > room {
-			w = "xxxxxxxxxxxxxxxx"[:room]
-		} else if room > len(w) {
-			w += " "
+			b = append(b, "xxxxxxxxxxxxxxxx"[:room]...)
+			break
 		}
-		b = append(b, w...)
-		room -= len(w)
+		b = append(append(b, w...), ' ')
+		room -= len(w) + 1
 	}
 	return append(b, tagsClose...)
 }

@@ -54,6 +54,8 @@ func (b *Broker) handleProduce(r *kmsg.ProduceRequest) reply {
 				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
 			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.partitions):
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case isInternalTopic(name):
+				sp.ErrorCode = kerr.InvalidTopicException.Code // only coordinators write there
 			case t.partitions[rp.Partition] == nil:
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code
 			default:

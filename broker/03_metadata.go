@@ -116,6 +116,7 @@ func (b *Broker) topicMetadata(t *topic, img *clusterImage) kmsg.MetadataRespons
 	name := t.name
 	mt.Topic = &name
 	mt.TopicID = t.id
+	mt.IsInternal = isInternalTopic(t.name)
 	if b.clustered() && img != nil && img.topics[t.name] != nil {
 		for i, ip := range img.topics[t.name].partitions {
 			mp := kmsg.NewMetadataResponseTopicPartition()

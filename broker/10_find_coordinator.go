@@ -14,42 +14,48 @@ const (
 	coordinatorTxn   int8 = 1
 )
 
-// coordinatorFor says which node coordinates key. With one node it is always
-// this broker; cluster placement replaces this one function.
+// coordinatorFor says which node coordinates key: the leader of its
+// partition of the internal topic (internal_topics.go), created on first use.
 func (b *Broker) coordinatorFor(keyType int8, key string) (node int32, host string, port int32, code int16) {
 	if keyType != coordinatorGroup && keyType != coordinatorTxn {
 		return -1, "", -1, kerr.InvalidRequest.Code
 	}
-	if img := b.image.Load(); b.clustered() && img != nil {
-		// In a cluster every group and transaction is coordinated by the
-		// lowest-id live broker (see docs: coordinator state is not
-		// replicated, so a coordinator change loses it).
-		if len(img.brokers) == 0 {
-			return -1, "", -1, kerr.CoordinatorNotAvailable.Code
-		}
-		c := img.brokers[0]
-		return c.id, c.host, c.port, 0
+	name := coordinatorTopic(keyType)
+	if !b.ensureInternalTopic(name) {
+		return -1, "", -1, kerr.CoordinatorNotAvailable.Code
 	}
-	return b.cfg.NodeID, b.advHost, b.advPort, 0
+	img := b.image.Load()
+	if !b.clustered() || img == nil {
+		return b.cfg.NodeID, b.advHost, b.advPort, 0
+	}
+	it := img.topics[name]
+	leader := it.partitions[partitionFor(key, len(it.partitions))].leader
+	for _, c := range img.brokers {
+		if c.id == leader {
+			return c.id, c.host, c.port, 0
+		}
+	}
+	return -1, "", -1, kerr.CoordinatorNotAvailable.Code
 }
 
 // notCoordinator is the error for a group request that reached a broker
-// that does not coordinate the group (0 when it does): clients then look the
-// coordinator up again.
+// that does not coordinate the group, or has not loaded its state yet (0
+// when it does): clients then look the coordinator up again or retry.
 func (b *Broker) notCoordinator(group string) int16 { return b.coordinates(coordinatorGroup, group) }
 
 // notTxnCoordinator is notCoordinator for a transactional id.
 func (b *Broker) notTxnCoordinator(txnID string) int16 { return b.coordinates(coordinatorTxn, txnID) }
 
 func (b *Broker) coordinates(keyType int8, key string) int16 {
-	node, _, _, code := b.coordinatorFor(keyType, key)
-	switch {
-	case code != 0:
-		return code
-	case node != b.cfg.NodeID:
+	name := coordinatorTopic(keyType)
+	if !b.ensureInternalTopic(name) {
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	t := b.topics.get(name)
+	if t == nil {
 		return kerr.NotCoordinator.Code
 	}
-	return 0
+	return b.coordinatorStatus(name, partitionFor(key, len(t.partitions)))
 }
 
 func (b *Broker) handleFindCoordinator(r *kmsg.FindCoordinatorRequest) *kmsg.FindCoordinatorResponse {

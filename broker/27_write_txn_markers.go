@@ -15,7 +15,8 @@ import (
 // WriteTxnMarkers v0-v1 (v1 flexible): the transaction coordinator asks a
 // partition leader to append commit/abort markers. In a cluster the
 // coordinator writes its own partitions' markers directly and sends this
-// request to the leaders of the others.
+// request to the leaders of the others. A marker is acknowledged only once
+// replicated (acks=all); the coordinator retries until every one is.
 
 func (b *Broker) handleWriteTxnMarkers(r *kmsg.WriteTxnMarkersRequest) *kmsg.WriteTxnMarkersResponse {
 	resp := r.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
@@ -30,10 +31,7 @@ func (b *Broker) handleWriteTxnMarkers(r *kmsg.WriteTxnMarkersRequest) *kmsg.Wri
 				sp.Partition = i
 				p, code := b.leaderPartition(mt.Topic, i)
 				if code == 0 {
-					if err := p.writeMarker(m.ProducerID, m.ProducerEpoch, m.Committed); err != nil {
-						b.cfg.Logf("marker to %s-%d: %v", mt.Topic, i, err)
-						code = kerr.KafkaStorageError.Code
-					}
+					code = b.markPartition(p, m.ProducerID, m.ProducerEpoch, m.Committed)
 				}
 				sp.ErrorCode = code
 				st.Partitions = append(st.Partitions, sp)
@@ -43,6 +41,30 @@ func (b *Broker) handleWriteTxnMarkers(r *kmsg.WriteTxnMarkersRequest) *kmsg.Wri
 		resp.Markers = append(resp.Markers, sm)
 	}
 	return resp
+}
+
+// markPartition writes one transaction marker to a partition this broker
+// leads and waits until it is replicated. The "marker" of a
+// __consumer_offsets partition settles the offsets the producer staged for
+// that partition's groups.
+func (b *Broker) markPartition(p *partition, pid int64, epoch int16, commit bool) int16 {
+	t := b.topics.get(p.topic)
+	if t == nil {
+		return kerr.UnknownTopicOrPartition.Code
+	}
+	if p.topic == offsetsTopic {
+		// Not coordinatorStatus: the transaction coordinator may hold its
+		// lock here, which starting a load or an unload would take again.
+		if code := b.loadedStatus(offsetsTopic, p.index); code != 0 {
+			return code
+		}
+		return b.groups.completeTxn(pid, commit, p.index, len(t.partitions))
+	}
+	wait, code := p.writeMarker(pid, epoch, commit, t.settings.minInsync)
+	if code != 0 {
+		return code
+	}
+	return wait()
 }
 
 // partitionExists reports whether topic has partition index, whether or not
@@ -73,8 +95,9 @@ func (mc *markerClients) get(addr string, self int32) *wire.Client {
 }
 
 // writeMarkers appends a transaction's markers to every partition in it:
-// directly where this broker leads, through WriteTxnMarkers elsewhere. It
-// retries retriable failures (leadership moving) for up to 15 s.
+// directly where this broker leads, through WriteTxnMarkers elsewhere, each
+// acknowledged only once replicated. It retries failures (leadership moving,
+// replicas missing) for up to 15 s; the caller retries after that.
 func (b *Broker) writeMarkers(pid int64, epoch int16, commit bool, parts map[string][]int32) error {
 	pending := map[string][]int32{}
 	for t, ps := range parts {
@@ -83,6 +106,7 @@ func (b *Broker) writeMarkers(pid int64, epoch int16, commit bool, parts map[str
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		remote := map[int32]map[string][]int32{} // leader -> topic -> partitions
+		next := map[string][]int32{}
 		var lastErr error
 		for t, ps := range pending {
 			for _, i := range ps {
@@ -90,9 +114,11 @@ func (b *Broker) writeMarkers(pid int64, epoch int16, commit bool, parts map[str
 					continue // deleted: nothing to mark
 				}
 				if p, code := b.leaderPartition(t, i); code == 0 {
-					if err := p.writeMarker(pid, epoch, commit); err != nil {
-						return fmt.Errorf("marker to %s-%d: %w", t, i, err)
+					if code = b.markPartition(p, pid, epoch, commit); code == 0 {
+						continue
 					}
+					lastErr = fmt.Errorf("marker to %s-%d: %w", t, i, kerr.ErrorForCode(code))
+					next[t] = append(next[t], i)
 					continue
 				}
 				leader := int32(-1)
@@ -109,7 +135,6 @@ func (b *Broker) writeMarkers(pid int64, epoch int16, commit bool, parts map[str
 				remote[leader][t] = append(remote[leader][t], i)
 			}
 		}
-		next := map[string][]int32{}
 		for leader, tps := range remote {
 			if leader < 0 {
 				for t, ps := range tps {

@@ -33,9 +33,12 @@ func (c *groupCoordinator) deleteGroup(id string, now time.Time) int16 {
 	case g.state != groupEmpty || len(g.members) > 0:
 		return kerr.NonEmptyGroup.Code
 	}
-	if err := c.offsets.deleteGroup(id); err != nil {
-		c.logf("delete group %s: %v", id, err)
-		return kerr.UnknownServerError.Code
+	wait, code := c.offsets.deleteGroup(id, now.UnixMilli())
+	if code == 0 {
+		code = wait() // an admin request: waiting under the lock keeps it simple
+	}
+	if code != 0 {
+		return code
 	}
 	for pid := range g.pending {
 		delete(g.pending, pid)

@@ -9,7 +9,8 @@ import (
 
 // IncrementalAlterConfigs v0-v1 (v1 flexible): SET and DELETE per key on topic
 // resources. APPEND/SUBTRACT only apply to list configs; the one list config
-// kbench has, cleanup.policy, accepts a single value, so they are rejected.
+// kbench has, cleanup.policy, is set whole (delete, compact or both), so they
+// are rejected.
 
 func (b *Broker) handleIncrementalAlterConfigs(r *kmsg.IncrementalAlterConfigsRequest) *kmsg.IncrementalAlterConfigsResponse {
 	resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)

@@ -66,10 +66,13 @@ func (c *groupCoordinator) deleteOffsets(r *kmsg.OffsetDeleteRequest, now time.T
 			}
 		}
 	}
-	if err := c.offsets.deleteOffsets(r.Group, del); err != nil {
-		c.logf("group %s: delete offsets: %v", r.Group, err)
+	wait, code := c.offsets.deleteOffsets(r.Group, del, time.Now().UnixMilli())
+	if code == 0 {
+		code = wait() // an admin request: waiting under the lock keeps it simple
+	}
+	if code != 0 {
 		for _, tp := range del {
-			codes[tp] = kerr.UnknownServerError.Code
+			codes[tp] = code
 		}
 	}
 	return 0, codes

@@ -34,7 +34,7 @@ func TestTopicAdmin(t *testing.T) {
 		{"rf too high", 1, 3, nil, "b", kerr.InvalidReplicationFactor},
 		{"unknown config", 1, 1, map[string]*string{"no.such.config": strp("1")}, "c", kerr.InvalidConfig},
 		{"bad config value", 1, 1, map[string]*string{"retention.ms": strp("soon")}, "d", kerr.InvalidConfig},
-		{"compact unsupported", 1, 1, map[string]*string{"cleanup.policy": strp("compact")}, "e", kerr.InvalidConfig},
+		{"unknown cleanup policy", 1, 1, map[string]*string{"cleanup.policy": strp("shrink")}, "e", kerr.InvalidConfig},
 		{"zero partitions", 0, 1, nil, "f", kerr.InvalidPartitions},
 	}
 	for _, tc := range cases {

@@ -29,6 +29,7 @@ type Broker struct {
 	image    atomic.Pointer[clusterImage]
 	fetchers fetchers
 	markers  markerClients
+	coord    coordState // internal partitions loaded as coordinator (internal_topics.go)
 	groups   *groupCoordinator
 	inflight *byteSemaphore
 	sec      *listenerSecurity // TLS and SASL (sasl.go)
@@ -85,16 +86,8 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := b.topics.load(); err != nil {
 		return nil, err
 	}
-	topicsKnown := func() bool { return !b.clustered() || b.image.Load() != nil }
-	groups, err := newGroupCoordinator(cfg.DataDir, b.groupSettings(), b.topicID, topicsKnown, cfg.Logf)
-	if err != nil {
-		b.topics.closeAll()
-		return nil, fmt.Errorf("open group coordinator: %w", err)
-	}
-	b.groups = groups
-	// The transaction coordinator opens after the groups: transactions it
-	// finds decided but incomplete settle their staged offsets as they finish.
-	txns, err := openTxnCoordinator(b, b.groupsTxnDone)
+	b.groups = newGroupCoordinator(defaultGroupSettings(), b.topicID, b.appendGroupRecords, cfg.Logf)
+	txns, err := openTxnCoordinator(b)
 	if err != nil {
 		b.groups.close()
 		b.topics.closeAll()
@@ -104,7 +97,6 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
 	if err != nil {
-		b.txns.close()
 		b.groups.close()
 		b.topics.closeAll()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -117,7 +109,6 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	host, port, err := splitHostPort(adv)
 	if err != nil {
 		ln.Close()
-		b.txns.close()
 		b.groups.close()
 		b.topics.closeAll()
 		return nil, err
@@ -217,6 +208,8 @@ func (b *Broker) housekeeping() {
 	defer isrTick.Stop()
 	hwTick := time.NewTicker(b.cfg.HWCheckpointInterval)
 	defer hwTick.Stop()
+	cleaner := time.NewTicker(b.cfg.LogCleanerInterval)
+	defer cleaner.Stop()
 	for {
 		select {
 		case <-b.stop:
@@ -226,6 +219,7 @@ func (b *Broker) housekeeping() {
 		case <-flush.C:
 			b.flushDue()
 		case now := <-txnTick.C:
+			b.syncCoordinators()
 			b.txns.expire(now)
 		case now := <-isrTick.C:
 			b.shrinkISRs(now)
@@ -233,6 +227,8 @@ func (b *Broker) housekeeping() {
 			if err := b.checkpointHW(); err != nil {
 				b.cfg.Logf("high watermark checkpoint: %v", err)
 			}
+		case <-cleaner.C:
+			b.CleanLogs()
 		}
 	}
 }
@@ -250,6 +246,28 @@ func (b *Broker) EnforceRetention() {
 				b.cfg.Logf("retention %s-%d: %v", p.topic, p.index, err)
 			} else if n > 0 {
 				b.cfg.Logf("retention %s-%d: deleted %d segments, log start offset now %d", p.topic, p.index, n, p.log.StartOffset())
+			}
+		}
+	}
+}
+
+// CleanLogs runs the log cleaner over every partition of a compacted topic
+// now (it also runs every log.cleaner.backoff.ms): each replica compacts
+// its own log, as in Kafka.
+func (b *Broker) CleanLogs() {
+	now := time.Now().UnixMilli()
+	for _, t := range b.topics.snapshot() {
+		if !t.settings.compact {
+			continue
+		}
+		for _, p := range t.partitions {
+			if p == nil {
+				continue
+			}
+			if st, err := p.log.Compact(now, t.settings.deleteRetentionMs); err != nil {
+				b.cfg.Logf("clean %s-%d: %v", p.topic, p.index, err)
+			} else if st.Segments > 0 {
+				b.cfg.Logf("cleaned %s-%d: %d segments, %d records removed, %d -> %d bytes", p.topic, p.index, st.Segments, st.RecordsRemoved, st.BytesBefore, st.BytesAfter)
 			}
 		}
 	}
@@ -285,6 +303,9 @@ func (b *Broker) close(controlled bool) error {
 	if controlled && b.clustered() {
 		b.controlledShutdown()
 	}
+	b.coord.mu.Lock()
+	b.coord.closed = true // no coordinator loads start from here on
+	b.coord.mu.Unlock()
 	b.mu.Lock()
 	close(b.stop)
 	b.ln.Close()
@@ -301,7 +322,6 @@ func (b *Broker) close(controlled bool) error {
 		hwErr = b.checkpointHW() // as Kafka does at a clean shutdown
 	}
 	b.metrics.close()
-	b.txns.close()
-	gerr := b.groups.close()
-	return errors.Join(hwErr, gerr, b.topics.closeAll())
+	b.groups.close()
+	return errors.Join(hwErr, b.topics.closeAll())
 }

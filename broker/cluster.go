@@ -310,6 +310,7 @@ func (b *Broker) applyMetadata(r *kmsg.UpdateMetadataRequest) *kmsg.UpdateMetada
 			}
 		}
 	}
+	b.syncCoordinators()
 	for _, t := range b.topics.snapshot() {
 		if img.topics[t.name] == nil {
 			for _, p := range t.partitions {

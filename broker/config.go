@@ -48,6 +48,19 @@ type Config struct {
 	// how often every partition's high watermark is written to the data
 	// directory (hwcheckpoint.go). Default 5s.
 	HWCheckpointInterval time.Duration
+	// LogCleanerInterval is log.cleaner.backoff.ms: how often compacted
+	// topics are cleaned; default 15s.
+	LogCleanerInterval time.Duration
+	// OffsetsTopicPartitions is offsets.topic.num.partitions, the
+	// partitions of __consumer_offsets when it is created; default 10
+	// (Kafka: 50). Each partition is a replicated log and a unit of
+	// coordinator failover: 10 spread groups over every broker of a
+	// loopback cluster while keeping start-up, replication and a
+	// coordinator's load after failover small.
+	OffsetsTopicPartitions int32
+	// TxnStatePartitions is transaction.state.log.num.partitions for
+	// __transaction_state; default 5 (Kafka: 50), for the same reasons.
+	TxnStatePartitions int32
 	// Security is the client listener's TLS and SASL setup (sasl.go); the
 	// zero value is PLAINTEXT.
 	Security Security
@@ -87,6 +100,9 @@ func DefaultConfig() Config {
 		HeartbeatInterval:      250 * time.Millisecond,
 		ReplicaLagTimeMax:      10 * time.Second,
 		HWCheckpointInterval:   5 * time.Second,
+		OffsetsTopicPartitions: 10,
+		LogCleanerInterval:     15 * time.Second,
+		TxnStatePartitions:     5,
 		Limits:                 DefaultLimits(),
 	}
 }
@@ -132,6 +148,15 @@ func (c *Config) validate() error {
 	}
 	if c.HWCheckpointInterval <= 0 {
 		c.HWCheckpointInterval = 5 * time.Second
+	}
+	if c.LogCleanerInterval <= 0 {
+		c.LogCleanerInterval = 15 * time.Second
+	}
+	if c.OffsetsTopicPartitions <= 0 {
+		c.OffsetsTopicPartitions = 10
+	}
+	if c.TxnStatePartitions <= 0 {
+		c.TxnStatePartitions = 5
 	}
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}

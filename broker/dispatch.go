@@ -78,6 +78,13 @@ func supportedInternal(key, version int16) bool {
 	return false
 }
 
+// coordinatorWrite runs a handler that writes coordinator state (or
+// transaction markers) and waits for its replication off the connection's
+// read loop.
+func coordinatorWrite(handle func() kmsg.Response) reply {
+	return reply{later: func() reply { return reply{msg: handle()} }}
+}
+
 // dispatch runs the handler for one request. Handlers are named after the
 // API and live one per file, numbered by key.
 func (b *Broker) dispatch(c *conn, h *reqHeader, req kmsg.Request) reply {
@@ -99,9 +106,9 @@ func (b *Broker) dispatch(c *conn, h *reqHeader, req kmsg.Request) reply {
 	}
 	switch r := req.(type) {
 	case *kmsg.TxnOffsetCommitRequest:
-		return reply{msg: b.handleTxnOffsetCommit(r)}
+		return coordinatorWrite(func() kmsg.Response { return b.handleTxnOffsetCommit(r) })
 	case *kmsg.WriteTxnMarkersRequest:
-		return reply{msg: b.handleWriteTxnMarkers(r)}
+		return coordinatorWrite(func() kmsg.Response { return b.handleWriteTxnMarkers(r) })
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return reply{msg: b.handleOffsetForLeaderEpoch(r)}
 	case *kmsg.ProduceRequest:
@@ -113,7 +120,7 @@ func (b *Broker) dispatch(c *conn, h *reqHeader, req kmsg.Request) reply {
 	case *kmsg.MetadataRequest:
 		return b.handleMetadata(r)
 	case *kmsg.OffsetCommitRequest:
-		return reply{msg: b.handleOffsetCommit(r)}
+		return coordinatorWrite(func() kmsg.Response { return b.handleOffsetCommit(r) })
 	case *kmsg.OffsetFetchRequest:
 		return reply{msg: b.handleOffsetFetch(r)}
 	case *kmsg.FindCoordinatorRequest:
@@ -131,9 +138,9 @@ func (b *Broker) dispatch(c *conn, h *reqHeader, req kmsg.Request) reply {
 	case *kmsg.ListGroupsRequest:
 		return reply{msg: b.handleListGroups(r)}
 	case *kmsg.DeleteGroupsRequest:
-		return reply{msg: b.handleDeleteGroups(r)}
+		return coordinatorWrite(func() kmsg.Response { return b.handleDeleteGroups(r) })
 	case *kmsg.OffsetDeleteRequest:
-		return reply{msg: b.handleOffsetDelete(r)}
+		return coordinatorWrite(func() kmsg.Response { return b.handleOffsetDelete(r) })
 	case *kmsg.SASLHandshakeRequest:
 		return c.handleSaslHandshake(r)
 	case *kmsg.SASLAuthenticateRequest:
@@ -147,13 +154,13 @@ func (b *Broker) dispatch(c *conn, h *reqHeader, req kmsg.Request) reply {
 	case *kmsg.DeleteRecordsRequest:
 		return reply{msg: b.handleDeleteRecords(r)}
 	case *kmsg.InitProducerIDRequest:
-		return reply{msg: b.handleInitProducerID(r)}
+		return coordinatorWrite(func() kmsg.Response { return b.handleInitProducerID(r) })
 	case *kmsg.AddPartitionsToTxnRequest:
-		return reply{msg: b.handleAddPartitionsToTxn(r)}
+		return coordinatorWrite(func() kmsg.Response { return b.handleAddPartitionsToTxn(r) })
 	case *kmsg.AddOffsetsToTxnRequest:
-		return reply{msg: b.handleAddOffsetsToTxn(r)}
+		return coordinatorWrite(func() kmsg.Response { return b.handleAddOffsetsToTxn(r) })
 	case *kmsg.EndTxnRequest:
-		return reply{msg: b.handleEndTxn(r)}
+		return coordinatorWrite(func() kmsg.Response { return b.handleEndTxn(r) })
 	case *kmsg.DescribeConfigsRequest:
 		return reply{msg: b.handleDescribeConfigs(r)}
 	case *kmsg.CreatePartitionsRequest:

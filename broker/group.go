@@ -3,7 +3,6 @@ package broker
 import (
 	"crypto/rand"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -11,7 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/kbench/kbench/broker/storage"
+	"github.com/kbench/kbench/broker/records"
 )
 
 // The classic group coordinator (Kafka's GroupCoordinator, before KIP-848):
@@ -25,14 +24,19 @@ import (
 // JoinGroup and SyncGroup park on a buffered channel until the round ends;
 // the connection answers when it fires.
 //
-// In a cluster only the broker coordinatorFor names serves a group; the
-// handlers answer NOT_COORDINATOR elsewhere (coordinator state is not
-// replicated: a coordinator change starts the group afresh, offsets stay
-// with the old coordinator's data dir).
+// Only the leader of the group's __consumer_offsets partition serves a
+// group (internal_topics.go); the handlers answer NOT_COORDINATOR elsewhere.
+// Committed offsets are replicated through that partition and survive a
+// coordinator change; membership is not written there, so after a change
+// members rejoin (their generation is unknown to the new coordinator).
 //
-// Lock order: groupCoordinator.mu, then offsetStore.mu. The transaction
-// coordinator may call completeTxn with its own mutex held; completeTxn only
-// takes offsetStore.mu.
+// Lock order: groupCoordinator.mu, then offsetStore.mu, then the broker's
+// coordState.mu and the offsets partition's append lock (the journal). The
+// transaction coordinator may call completeTxn (through a marker) with its
+// own mutex held; completeTxn takes offsetStore.mu and the journal's locks
+// only, never starting a load. Replication is waited for without
+// groupCoordinator.mu, except by the admin requests DeleteGroups and
+// OffsetDelete.
 
 // groupSettings are the broker's group.* settings, named after Kafka's.
 type groupSettings struct {
@@ -40,8 +44,6 @@ type groupSettings struct {
 	initialDelay           time.Duration // group.initial.rebalance.delay.ms: 3 s
 	maxMetadataBytes       int           // offset.metadata.max.bytes: 4096
 	emptyRetention         time.Duration // how long an empty group without offsets stays listed: 10 min
-	compactMinBytes        int64         // offsets log growth before a rewrite: 1 MiB
-	syncEach               bool          // fsync the offsets log on every commit (follows log.flush policy "batch")
 	tick                   time.Duration // timer resolution: 50 ms
 }
 
@@ -52,7 +54,6 @@ func defaultGroupSettings() groupSettings {
 		initialDelay:     3 * time.Second,
 		maxMetadataBytes: 4096,
 		emptyRetention:   10 * time.Minute,
-		compactMinBytes:  1 << 20,
 		tick:             50 * time.Millisecond,
 	}
 }
@@ -192,29 +193,56 @@ type groupCoordinator struct {
 	done chan struct{}
 }
 
-// newGroupCoordinator recovers the committed offsets under dataDir and starts
-// the timer goroutine; close stops it.
-func newGroupCoordinator(dataDir string, set groupSettings, topicID func(string, int32) ([16]byte, bool), topicsKnown func() bool, logf func(string, ...any)) (*groupCoordinator, error) {
+// newGroupCoordinator starts the timer goroutine; close stops it. journal
+// appends a batch of offset records to a group's partition (offsets.go).
+func newGroupCoordinator(set groupSettings, topicID func(string, int32) ([16]byte, bool), journal func(string, []byte) (func() int16, int16), logf func(string, ...any)) *groupCoordinator {
 	c := &groupCoordinator{logf: logf, topicID: topicID, set: set, groups: map[string]*group{}, stop: make(chan struct{}), done: make(chan struct{})}
-	keep := func(e *offsetEntry) bool {
-		id, ok := topicID(e.topic, e.partition)
-		if !ok && !topicsKnown() {
-			return true // a cluster broker before the controller's first push
-		}
-		return ok && id == e.topicID
-	}
-	st, err := openOffsetStore(filepath.Join(dataDir, "__consumer_offsets"), set.compactMinBytes, set.syncEach, keep, logf)
-	if err != nil {
-		return nil, err
-	}
-	c.offsets = st
-	now := time.Now()
-	// Groups with offsets exist (Empty) after a restart; their members rejoin.
-	for _, name := range st.groupNames() {
-		c.groups[name] = c.newGroup(name, now)
-	}
+	c.offsets = newOffsetStore(journal)
 	go c.run()
-	return c, nil
+	return c
+}
+
+// load takes over the groups of __consumer_offsets partition k from its
+// records: their offsets, and Empty groups for those with offsets (members
+// rejoin).
+func (c *groupCoordinator) load(k int32, partitions int, recs []records.KV) {
+	inPartition := func(g string) bool { return partitionFor(g, partitions) == k }
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dropGroupsLocked(inPartition)
+	if bad := c.offsets.load(recs, inPartition); bad > 0 {
+		c.logf("%s-%d: %d malformed records skipped", offsetsTopic, k, bad)
+	}
+	now := time.Now()
+	for _, name := range c.offsets.groupNames() {
+		if inPartition(name) && c.groups[name] == nil {
+			c.groups[name] = c.newGroup(name, now)
+		}
+	}
+}
+
+// unload forgets the groups of partition k (another broker coordinates
+// them now); members waiting in JoinGroup or SyncGroup get NOT_COORDINATOR.
+func (c *groupCoordinator) unload(k int32, partitions int) {
+	inPartition := func(g string) bool { return partitionFor(g, partitions) == k }
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dropGroupsLocked(inPartition)
+	c.offsets.unload(inPartition)
+}
+
+func (c *groupCoordinator) dropGroupsLocked(inPartition func(string) bool) {
+	for name, g := range c.groups {
+		if !inPartition(name) {
+			continue
+		}
+		for _, m := range g.members {
+			m.failJoin(kerr.NotCoordinator.Code)
+			m.failSync(kerr.NotCoordinator.Code)
+		}
+		g.state = groupDead
+		delete(c.groups, name)
+	}
 }
 
 // configure changes settings at run time (tests shorten timeouts with it).
@@ -241,10 +269,9 @@ func (c *groupCoordinator) run() {
 	}
 }
 
-func (c *groupCoordinator) close() error {
+func (c *groupCoordinator) close() {
 	close(c.stop)
 	<-c.done
-	return c.offsets.close()
 }
 
 // group returns the named group, bringing it back (Empty) if it is only known
@@ -588,13 +615,6 @@ func (g *group) subscriptions() map[string]bool {
 	return topics
 }
 
-// groupSettings derives the coordinator's settings from the broker config.
-func (b *Broker) groupSettings() groupSettings {
-	s := defaultGroupSettings()
-	s.syncEach = b.cfg.Log.Flush == storage.FlushEveryBatch
-	return s
-}
-
 // topicID resolves a partition for the coordinator.
 func (b *Broker) topicID(topic string, p int32) ([16]byte, bool) {
 	t := b.topics.get(topic)
@@ -602,14 +622,6 @@ func (b *Broker) topicID(topic string, p int32) ([16]byte, bool) {
 		return [16]byte{}, false
 	}
 	return t.id, true
-}
-
-// groupsTxnDone is the transaction coordinator's hook at EndTxn (and at a
-// timeout abort): the producer's staged offsets apply or vanish.
-func (b *Broker) groupsTxnDone(producerID int64, commit bool) {
-	if err := b.groups.completeTxn(producerID, commit); err != nil {
-		b.cfg.Logf("complete transactional offsets of producer %d: %v", producerID, err)
-	}
 }
 
 // generationOf reports a group's generation (-1 if unknown); for tests and metrics.

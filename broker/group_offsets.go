@@ -85,27 +85,43 @@ type commitPart struct {
 }
 
 // commit stores offsets for a group after commitCheck; the returned codes
-// follow parts' order.
+// follow parts' order. It answers once the offsets are replicated
+// (acks=all), waiting without the coordinator's lock.
 func (c *groupCoordinator) commit(group string, generation int32, memberID string, instanceID *string, parts []commitPart, now time.Time) []int16 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	code := c.commitCheck(group, generation, memberID, instanceID, now)
-	if code != 0 {
-		codes := make([]int16, len(parts))
-		for i := range codes {
-			codes[i] = code
-		}
-		return codes
-	}
-	es, codes := c.entries(parts, now)
-	if len(es) > 0 {
-		if err := c.offsets.commit(group, es); err != nil {
-			c.logf("group %s: commit offsets: %v", group, err)
+	codes, wait := func() ([]int16, func() int16) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		code := c.commitCheck(group, generation, memberID, instanceID, now)
+		if code != 0 {
+			codes := make([]int16, len(parts))
 			for i := range codes {
-				if codes[i] == 0 {
-					codes[i] = kerr.UnknownServerError.Code
-				}
+				codes[i] = code
 			}
+			return codes, nil
+		}
+		es, codes := c.entries(parts, now)
+		if len(es) == 0 {
+			return codes, nil
+		}
+		wait, code := c.offsets.commit(group, es, now.UnixMilli())
+		if code != 0 {
+			return failStored(codes, code), nil
+		}
+		return codes, wait
+	}()
+	if wait != nil {
+		if code := wait(); code != 0 {
+			failStored(codes, code)
+		}
+	}
+	return codes
+}
+
+// failStored sets code on every partition that was to be stored (0).
+func failStored(codes []int16, code int16) []int16 {
+	for i := range codes {
+		if codes[i] == 0 {
+			codes[i] = code
 		}
 	}
 	return codes
@@ -165,6 +181,7 @@ func (c *groupCoordinator) stageTxnOffsets(r *kmsg.TxnOffsetCommitRequest) []kms
 			parts = append(parts, commitPart{topic: t.Topic, partition: p.Partition, offset: p.Offset, leaderEpoch: p.LeaderEpoch, metadata: p.Metadata, timestamp: -1})
 		}
 	}
+	var stageWait func() int16
 	codes := func() []int16 {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -194,18 +211,21 @@ func (c *groupCoordinator) stageTxnOffsets(r *kmsg.TxnOffsetCommitRequest) []kms
 			return all(kerr.IllegalGeneration.Code)
 		}
 		es, codes := c.entries(parts, now)
-		if len(es) > 0 {
-			if err := c.offsets.stage(r.ProducerID, r.Group, es); err != nil {
-				c.logf("group %s: stage transactional offsets: %v", r.Group, err)
-				for i := range codes {
-					if codes[i] == 0 {
-						codes[i] = kerr.UnknownServerError.Code
-					}
-				}
-			}
+		if len(es) == 0 {
+			return codes
 		}
-		return codes
+		wait, code := c.offsets.stage(r.ProducerID, r.Group, es, now.UnixMilli())
+		if code == 0 {
+			stageWait = wait
+			return codes
+		}
+		return failStored(codes, code)
 	}()
+	if stageWait != nil {
+		if code := stageWait(); code != 0 {
+			failStored(codes, code)
+		}
+	}
 	var out []kmsg.TxnOffsetCommitResponseTopic
 	i := 0
 	for _, t := range r.Topics {
@@ -223,17 +243,15 @@ func (c *groupCoordinator) stageTxnOffsets(r *kmsg.TxnOffsetCommitRequest) []kms
 	return out
 }
 
-// completeTxn applies (commit) or discards the offsets producerID staged,
-// durably; a plain commit made after the staging wins over it. It is a no-op
-// for a producer with nothing staged, so it is safe to call for every
-// transaction end and again after a restart. It takes only the offsets
-// store's lock, so the transaction coordinator may hold its own.
-func (c *groupCoordinator) completeTxn(producerID int64, commit bool) error {
-	return c.offsets.complete(producerID, commit)
-}
-
-// pendingTxnProducers lists producers with staged offsets (e.g. after a
-// restart, to resolve them against the transaction log).
-func (c *groupCoordinator) pendingTxnProducers() []int64 {
-	return c.offsets.pendingProducers()
+// completeTxn applies (commit) or discards the offsets producerID staged
+// for the groups of __consumer_offsets partition k (the transaction marker
+// for that partition), replicated before it returns; a plain commit made
+// after the staging wins over it. It is a no-op for a producer with nothing
+// staged there, so a retried marker is harmless.
+func (c *groupCoordinator) completeTxn(producerID int64, commit bool, k int32, partitions int) int16 {
+	wait, code := c.offsets.complete(producerID, commit, func(g string) bool { return partitionFor(g, partitions) == k }, time.Now().UnixMilli())
+	if code != 0 {
+		return code
+	}
+	return wait()
 }

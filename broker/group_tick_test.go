@@ -13,12 +13,7 @@ import (
 
 func newTickCoordinator(t *testing.T) *groupCoordinator {
 	t.Helper()
-	st, err := openOffsetStore(t.TempDir(), 1<<20, false, keepAll, t.Logf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.close() })
-	return &groupCoordinator{logf: t.Logf, offsets: st, set: defaultGroupSettings(), groups: map[string]*group{},
+	return &groupCoordinator{logf: t.Logf, offsets: newOffsetStore((&memJournal{}).append), set: defaultGroupSettings(), groups: map[string]*group{},
 		topicID: func(string, int32) ([16]byte, bool) { return [16]byte{}, true }}
 }
 

@@ -1,46 +1,44 @@
 package broker
 
 import (
+	"encoding/binary"
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 
-	"github.com/kbench/kbench/internal/atomicfile"
+	"github.com/kbench/kbench/broker/records"
 )
 
-// offsetStore holds committed offsets in memory and makes them durable in
-// DataDir/__consumer_offsets/offsets.log (framing in offsets_file.go). It also
-// holds transactional offsets pending until their transaction ends; those are
-// logged too, so an open transaction's offsets survive a restart.
+// offsetStore holds the committed offsets of the groups this broker
+// coordinates, and transactional offsets pending until their transaction
+// ends. Every change is a batch of keyed records appended to the group's
+// __consumer_offsets partition (journal) and applied in memory once
+// appended; the caller waits for its replication (acks=all) before
+// answering. A broker that becomes the partition's leader rebuilds the
+// state from those records (load); the partition is compacted, so the
+// latest record per key is the state.
 //
-// Like the partition logs under the default flush policy, writes reach the
-// page cache before the request is answered (surviving a process crash) and
-// are fsynced only when syncEach is set or on close.
+// Records (our own encoding; the key's first byte says what it is):
 //
-// The log is rewritten as a snapshot of the live state when the broker starts
-// and whenever it grows past twice its last snapshot plus compactMinBytes.
+//	key   1 | group | topic | partition            value: offset entry (null: deleted)
+//	key   2 | producer id | group | topic | partition   value: staged offset entry (null: settled)
+//
+// A transaction's completion is one batch: the committed entries that win
+// (a plain commit written after the staged one wins, as in Kafka) and
+// tombstones for every staged key.
 type offsetStore struct {
-	dir  string
-	logf func(string, ...any)
-	// keep says whether an entry's topic still exists (same id); entries of
-	// deleted topics are dropped when the log is compacted.
-	keep func(e *offsetEntry) bool
+	// journal appends a batch to group's partition; code != 0 means it was
+	// not appended, else wait reports its replication.
+	journal func(group string, batch []byte) (wait func() int16, code int16)
 
-	mu              sync.Mutex
-	f               *os.File
-	size            int64
-	compactAt       int64
-	compactMinBytes int64
-	syncEach        bool
-	seq             uint64
-	groups          map[string]map[topicPartition]offsetEntry
-	txns            map[int64]map[string]map[topicPartition]offsetEntry // producer id → group → offsets
-	buf             []byte
+	mu     sync.Mutex
+	seq    uint64
+	groups map[string]map[topicPartition]offsetEntry
+	txns   map[int64]map[string]map[topicPartition]offsetEntry // producer id → group → offsets
+	kvs    []records.KV
+	buf    []byte
 }
 
 type topicPartition struct {
@@ -48,177 +46,324 @@ type topicPartition struct {
 	partition int32
 }
 
-var errStoreClosed = errors.New("offsets store closed")
-
-func (s *offsetStore) path() string { return filepath.Join(s.dir, "offsets.log") }
-
-// openOffsetStore recovers the log in dir (truncating a torn tail) and
-// compacts it.
-func openOffsetStore(dir string, compactMinBytes int64, syncEach bool, keep func(*offsetEntry) bool, logf func(string, ...any)) (*offsetStore, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create offsets dir: %w", err)
-	}
-	s := &offsetStore{
-		dir: dir, logf: logf, keep: keep, compactMinBytes: compactMinBytes, syncEach: syncEach,
-		groups: map[string]map[topicPartition]offsetEntry{},
-		txns:   map[int64]map[string]map[topicPartition]offsetEntry{},
-	}
-	data, err := os.ReadFile(s.path())
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("read offsets log: %w", err)
-	}
-	valid, scanErr := scanFrames(data, s.apply)
-	if scanErr != nil {
-		// Everything before the bad frame stands; the rewrite below drops the rest.
-		logf("offsets log %s: %v: truncating %d bytes", s.path(), scanErr, len(data)-valid)
-	}
-	if err := s.rewrite(); err != nil {
-		return nil, err
-	}
-	return s, nil
+// offsetEntry is one committed (or staged) partition offset.
+type offsetEntry struct {
+	topic       string
+	partition   int32
+	offset      int64
+	leaderEpoch int32
+	metadata    string
+	commitMs    int64
+	// topicID is the topic's id when committed: offsets of a deleted (or
+	// deleted and re-created) topic are ignored, as Kafka drops them.
+	topicID [16]byte
+	// seq orders writes; a transaction's offsets apply at commit only over
+	// offsets written before them, like Kafka's log-order rule.
+	seq uint64
 }
 
-// apply replays one record into memory.
-func (s *offsetStore) apply(rec offsetRecord) {
-	for i := range rec.entries {
-		s.seq = max(s.seq, rec.entries[i].seq)
+const (
+	keyCommit byte = 1
+	keyStaged byte = 2
+)
+
+func newOffsetStore(journal func(string, []byte) (func() int16, int16)) *offsetStore {
+	return &offsetStore{journal: journal, groups: map[string]map[topicPartition]offsetEntry{},
+		txns: map[int64]map[string]map[topicPartition]offsetEntry{}}
+}
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func commitKey(group string, tp topicPartition) []byte {
+	b := appendStr([]byte{keyCommit}, group)
+	b = appendStr(b, tp.topic)
+	return binary.BigEndian.AppendUint32(b, uint32(tp.partition))
+}
+
+func stagedKey(pid int64, group string, tp topicPartition) []byte {
+	b := binary.BigEndian.AppendUint64([]byte{keyStaged}, uint64(pid))
+	b = appendStr(b, group)
+	b = appendStr(b, tp.topic)
+	return binary.BigEndian.AppendUint32(b, uint32(tp.partition))
+}
+
+func (e *offsetEntry) value() []byte {
+	b := binary.BigEndian.AppendUint64(nil, uint64(e.offset))
+	b = binary.BigEndian.AppendUint32(b, uint32(e.leaderEpoch))
+	b = appendStr(b, e.metadata)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.commitMs))
+	b = append(b, e.topicID[:]...)
+	return binary.BigEndian.AppendUint64(b, e.seq)
+}
+
+var errBadRecord = errors.New("malformed coordinator record")
+
+// recReader decodes with a sticky error checked once at the end.
+type recReader struct {
+	b   []byte
+	err error
+}
+
+func (r *recReader) take(n int) []byte {
+	if r.err != nil || n < 0 || n > len(r.b) {
+		r.err, r.b = errBadRecord, nil
+		return nil
 	}
-	switch rec.kind {
-	case kindCommit:
-		g := s.groups[rec.group]
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *recReader) str() string {
+	if r.err != nil {
+		return ""
+	}
+	n, k := binary.Uvarint(r.b)
+	if k <= 0 || n > uint64(len(r.b)-k) {
+		r.err, r.b = errBadRecord, nil
+		return ""
+	}
+	r.b = r.b[k:]
+	return string(r.take(int(n)))
+}
+
+func (r *recReader) u8() byte {
+	if v := r.take(1); v != nil {
+		return v[0]
+	}
+	return 0
+}
+
+func (r *recReader) u32() uint32 {
+	if v := r.take(4); v != nil {
+		return binary.BigEndian.Uint32(v)
+	}
+	return 0
+}
+
+func (r *recReader) u64() uint64 {
+	if v := r.take(8); v != nil {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// decodeOffsetRecord parses one record of __consumer_offsets.
+func decodeOffsetRecord(key, value []byte) (kind byte, pid int64, group string, e offsetEntry, err error) {
+	r := recReader{b: key}
+	kind = r.u8()
+	switch kind {
+	case keyCommit:
+	case keyStaged:
+		pid = int64(r.u64())
+	default:
+		return 0, 0, "", e, errBadRecord
+	}
+	group = r.str()
+	e.topic = r.str()
+	e.partition = int32(r.u32())
+	if r.err == nil && len(r.b) != 0 {
+		r.err = errBadRecord
+	}
+	if value != nil && r.err == nil {
+		r.b = value
+		e.offset = int64(r.u64())
+		e.leaderEpoch = int32(r.u32())
+		e.metadata = r.str()
+		e.commitMs = int64(r.u64())
+		copy(e.topicID[:], r.take(16))
+		e.seq = r.u64()
+		if r.err == nil && len(r.b) != 0 {
+			r.err = errBadRecord
+		}
+	}
+	return kind, pid, group, e, r.err
+}
+
+// apply replays one record into memory. Caller holds mu.
+func (s *offsetStore) apply(key, value []byte) error {
+	kind, pid, group, e, err := decodeOffsetRecord(key, value)
+	if err != nil {
+		return err
+	}
+	s.seq = max(s.seq, e.seq)
+	tp := topicPartition{e.topic, e.partition}
+	switch kind {
+	case keyCommit:
+		g := s.groups[group]
+		if value == nil {
+			delete(g, tp)
+			if len(g) == 0 {
+				delete(s.groups, group)
+			}
+			return nil
+		}
 		if g == nil {
 			g = map[topicPartition]offsetEntry{}
-			s.groups[rec.group] = g
+			s.groups[group] = g
 		}
-		for _, e := range rec.entries {
-			g[topicPartition{e.topic, e.partition}] = e
+		g[tp] = e
+	case keyStaged:
+		byGroup := s.txns[pid]
+		if value == nil {
+			delete(byGroup[group], tp)
+			if len(byGroup[group]) == 0 {
+				delete(byGroup, group)
+			}
+			if len(byGroup) == 0 {
+				delete(s.txns, pid)
+			}
+			return nil
 		}
-	case kindDeleteOffsets:
-		g := s.groups[rec.group]
-		for _, e := range rec.entries {
-			delete(g, topicPartition{e.topic, e.partition})
-		}
-		if len(g) == 0 {
-			delete(s.groups, rec.group)
-		}
-	case kindDeleteGroup:
-		delete(s.groups, rec.group)
-	case kindTxnStage:
-		byGroup := s.txns[rec.producerID]
 		if byGroup == nil {
 			byGroup = map[string]map[topicPartition]offsetEntry{}
-			s.txns[rec.producerID] = byGroup
+			s.txns[pid] = byGroup
 		}
-		g := byGroup[rec.group]
-		if g == nil {
-			g = map[topicPartition]offsetEntry{}
-			byGroup[rec.group] = g
+		if byGroup[group] == nil {
+			byGroup[group] = map[topicPartition]offsetEntry{}
 		}
-		for _, e := range rec.entries {
-			g[topicPartition{e.topic, e.partition}] = e
-		}
-	case kindTxnEnd:
-		byGroup := s.txns[rec.producerID]
-		delete(s.txns, rec.producerID)
-		if !rec.commit {
-			return
-		}
-		for group, offs := range byGroup {
-			g := s.groups[group]
-			if g == nil {
-				g = map[topicPartition]offsetEntry{}
-				s.groups[group] = g
-			}
-			for tp, e := range offs {
-				// A plain commit written after the staged one wins, as in Kafka.
-				if cur, ok := g[tp]; !ok || cur.seq < e.seq {
-					g[tp] = e
-				}
-			}
-		}
+		byGroup[group][tp] = e
 	}
+	return nil
 }
 
-// write appends records as frames and applies them once they are written.
+// write appends s.kvs as one batch to group's partition and applies it.
 // Caller holds mu.
-func (s *offsetStore) write(recs ...offsetRecord) error {
-	if s.f == nil {
-		return errStoreClosed
+func (s *offsetStore) write(group string, nowMs int64) (func() int16, int16) {
+	if len(s.kvs) == 0 {
+		return func() int16 { return 0 }, 0
 	}
-	s.buf = s.buf[:0]
-	for i := range recs {
-		s.buf = appendFrame(s.buf, &recs[i])
-	}
-	if _, err := s.f.Write(s.buf); err != nil {
-		// Cut a partial frame off so later frames stay readable.
-		s.f.Truncate(s.size)
-		return fmt.Errorf("append offsets log: %w", err)
-	}
-	if s.syncEach {
-		if err := s.f.Sync(); err != nil {
-			return fmt.Errorf("sync offsets log: %w", err)
+	s.buf = records.AppendBatch(s.buf[:0], nowMs, s.kvs)
+	wait, code := s.journal(group, s.buf)
+	if code == 0 {
+		for _, kv := range s.kvs {
+			s.apply(kv.Key, kv.Value)
 		}
 	}
-	s.size += int64(len(s.buf))
+	clear(s.kvs)
+	s.kvs = s.kvs[:0]
 	if cap(s.buf) > 1<<20 {
 		s.buf = nil
 	}
-	for _, r := range recs {
-		s.apply(r)
-	}
-	if s.size >= s.compactAt {
-		if err := s.rewrite(); err != nil {
-			// The appended log is still complete; compaction is retried later.
-			s.logf("compact offsets log: %v", err)
-			s.compactAt = s.size + s.compactMinBytes
-		}
-	}
-	return nil
+	return wait, code
 }
 
-// rewrite replaces the log with a snapshot of the live state (dropping
-// entries of deleted topics) and reopens it for appending. Caller holds mu
-// (or owns s exclusively).
-func (s *offsetStore) rewrite() error {
-	var buf []byte
-	for _, group := range sortedKeys(s.groups) {
-		offs := s.groups[group]
-		for tp, e := range offs {
-			if !s.keep(&e) {
-				delete(offs, tp)
-			}
-		}
-		if len(offs) == 0 {
-			delete(s.groups, group)
+// stamp gives entries their write-order sequence numbers. Caller holds mu.
+func (s *offsetStore) stamp(entries []offsetEntry) {
+	for i := range entries {
+		s.seq++
+		entries[i].seq = s.seq
+	}
+}
+
+// commit sets offsets for group; the wait reports replication.
+func (s *offsetStore) commit(group string, entries []offsetEntry, nowMs int64) (func() int16, int16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stamp(entries)
+	for i := range entries {
+		e := &entries[i]
+		s.kvs = append(s.kvs, records.KV{Key: commitKey(group, topicPartition{e.topic, e.partition}), Value: e.value()})
+	}
+	return s.write(group, nowMs)
+}
+
+// stage holds offsets for producerID's open transaction.
+func (s *offsetStore) stage(producerID int64, group string, entries []offsetEntry, nowMs int64) (func() int16, int16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stamp(entries)
+	for i := range entries {
+		e := &entries[i]
+		s.kvs = append(s.kvs, records.KV{Key: stagedKey(producerID, group, topicPartition{e.topic, e.partition}), Value: e.value()})
+	}
+	return s.write(group, nowMs)
+}
+
+// complete applies (commit) or drops the offsets producerID staged for the
+// groups of one partition (inPartition), as one batch.
+func (s *offsetStore) complete(producerID int64, commit bool, inPartition func(group string) bool, nowMs int64) (func() int16, int16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var any string
+	for _, group := range sortedKeys(s.txns[producerID]) {
+		if !inPartition(group) {
 			continue
 		}
-		buf = appendFrame(buf, &offsetRecord{kind: kindCommit, group: group, entries: sortedEntries(offs)})
-	}
-	pids := make([]int64, 0, len(s.txns))
-	for pid := range s.txns {
-		pids = append(pids, pid)
-	}
-	slices.Sort(pids)
-	for _, pid := range pids {
-		for _, group := range sortedKeys(s.txns[pid]) {
-			buf = appendFrame(buf, &offsetRecord{kind: kindTxnStage, producerID: pid, group: group, entries: sortedEntries(s.txns[pid][group])})
+		any = group
+		for _, e := range sortedEntries(s.txns[producerID][group]) {
+			tp := topicPartition{e.topic, e.partition}
+			if cur, ok := s.groups[group][tp]; commit && (!ok || cur.seq < e.seq) {
+				s.kvs = append(s.kvs, records.KV{Key: commitKey(group, tp), Value: e.value()})
+			}
+			s.kvs = append(s.kvs, records.KV{Key: stagedKey(producerID, group, tp)})
 		}
 	}
-	if s.f != nil {
-		s.f.Close()
-		s.f = nil
+	return s.write(any, nowMs)
+}
+
+// deleteOffsets removes some of group's offsets.
+func (s *offsetStore) deleteOffsets(group string, tps []topicPartition, nowMs int64) (func() int16, int16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, tp := range tps {
+		if _, ok := s.groups[group][tp]; ok {
+			s.kvs = append(s.kvs, records.KV{Key: commitKey(group, tp)})
+		}
 	}
-	if err := atomicfile.Write(s.path(), buf, true); err != nil {
-		return fmt.Errorf("rewrite offsets log: %w", err)
+	return s.write(group, nowMs)
+}
+
+// deleteGroup removes all of group's committed offsets.
+func (s *offsetStore) deleteGroup(group string, nowMs int64) (func() int16, int16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range sortedEntries(s.groups[group]) {
+		s.kvs = append(s.kvs, records.KV{Key: commitKey(group, topicPartition{e.topic, e.partition})})
 	}
-	f, err := os.OpenFile(s.path(), os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("open offsets log: %w", err)
+	return s.write(group, nowMs)
+}
+
+// load replaces the state of one partition's groups (inPartition) with
+// the partition's records.
+func (s *offsetStore) load(recs []records.KV, inPartition func(group string) bool) (bad int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unloadLocked(inPartition)
+	for _, r := range recs {
+		if s.apply(r.Key, r.Value) != nil {
+			bad++
+		}
 	}
-	s.f = f
-	s.size = int64(len(buf))
-	s.compactAt = 2*s.size + s.compactMinBytes
-	return nil
+	return bad
+}
+
+// unload drops the state of one partition's groups.
+func (s *offsetStore) unload(inPartition func(group string) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unloadLocked(inPartition)
+}
+
+func (s *offsetStore) unloadLocked(inPartition func(group string) bool) {
+	for g := range s.groups {
+		if inPartition(g) {
+			delete(s.groups, g)
+		}
+	}
+	for pid, byGroup := range s.txns {
+		for g := range byGroup {
+			if inPartition(g) {
+				delete(byGroup, g)
+			}
+		}
+		if len(byGroup) == 0 {
+			delete(s.txns, pid)
+		}
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -242,22 +387,6 @@ func sortedEntries(m map[topicPartition]offsetEntry) []offsetEntry {
 		return es[i].partition < es[j].partition
 	})
 	return es
-}
-
-// stamp gives entries their log-order sequence numbers. Caller holds mu.
-func (s *offsetStore) stamp(entries []offsetEntry) {
-	for i := range entries {
-		s.seq++
-		entries[i].seq = s.seq
-	}
-}
-
-// commit durably sets offsets for group.
-func (s *offsetStore) commit(group string, entries []offsetEntry) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stamp(entries)
-	return s.write(offsetRecord{kind: kindCommit, group: group, entries: entries})
 }
 
 // get returns one committed offset.
@@ -318,50 +447,6 @@ func (s *offsetStore) groupNames() []string {
 	return sortedKeys(set)
 }
 
-// deleteOffsets removes some of group's offsets.
-func (s *offsetStore) deleteOffsets(group string, tps []topicPartition) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec := offsetRecord{kind: kindDeleteOffsets, group: group}
-	for _, tp := range tps {
-		if _, ok := s.groups[group][tp]; ok {
-			rec.entries = append(rec.entries, offsetEntry{topic: tp.topic, partition: tp.partition})
-		}
-	}
-	if len(rec.entries) == 0 {
-		return nil
-	}
-	return s.write(rec)
-}
-
-// deleteGroup removes all of group's committed offsets.
-func (s *offsetStore) deleteGroup(group string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.groups[group]; !ok {
-		return nil
-	}
-	return s.write(offsetRecord{kind: kindDeleteGroup, group: group})
-}
-
-// stage holds offsets for producerID's open transaction.
-func (s *offsetStore) stage(producerID int64, group string, entries []offsetEntry) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stamp(entries)
-	return s.write(offsetRecord{kind: kindTxnStage, producerID: producerID, group: group, entries: entries})
-}
-
-// complete applies (commit) or drops producerID's staged offsets.
-func (s *offsetStore) complete(producerID int64, commit bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.txns[producerID]; !ok {
-		return nil
-	}
-	return s.write(offsetRecord{kind: kindTxnEnd, producerID: producerID, commit: commit})
-}
-
 // pendingProducers lists producer ids with staged offsets.
 func (s *offsetStore) pendingProducers() []int64 {
 	s.mu.Lock()
@@ -372,26 +457,4 @@ func (s *offsetStore) pendingProducers() []int64 {
 	}
 	slices.Sort(pids)
 	return pids
-}
-
-// fileSize is the log's current size in bytes.
-func (s *offsetStore) fileSize() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.size
-}
-
-// close fsyncs and closes the log.
-func (s *offsetStore) close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.f == nil {
-		return nil
-	}
-	err := s.f.Sync()
-	if cerr := s.f.Close(); err == nil {
-		err = cerr
-	}
-	s.f = nil
-	return err
 }

@@ -11,8 +11,9 @@ import (
 
 // topicDefaults gives the broker-level default of every topic config.
 var topicDefaults = map[string]func(c *Config) string{
-	"cleanup.policy":   func(*Config) string { return "delete" },
-	"compression.type": func(*Config) string { return "producer" },
+	"cleanup.policy":      func(*Config) string { return "delete" },
+	"compression.type":    func(*Config) string { return "producer" },
+	"delete.retention.ms": func(*Config) string { return "86400000" },
 	"flush.messages": func(c *Config) string {
 		if c.Log.Flush == storage.FlushEveryBatch {
 			return "1"
@@ -46,6 +47,10 @@ type topicSettings struct {
 	logAppendTime   bool
 	minInsync       int
 	uncleanElection bool
+	// compact: cleanup.policy includes compact (the log cleaner runs);
+	// deleteRetentionMs is how long it keeps tombstones.
+	compact           bool
+	deleteRetentionMs int64
 }
 
 func resolveTopicSettings(b *Config, explicit map[string]string) topicSettings {
@@ -90,6 +95,17 @@ func resolveTopicSettings(b *Config, explicit map[string]string) topicSettings {
 		if n < 1<<62 {
 			s.log.Flush = storage.FlushInterval
 			s.log.FlushIntervalMs = n
+		}
+	}
+	s.deleteRetentionMs = 24 * 60 * 60 * 1000
+	if n, ok := num("delete.retention.ms"); ok {
+		s.deleteRetentionMs = n
+	}
+	if policy := strings.ToLower(explicit["cleanup.policy"]); strings.Contains(policy, "compact") {
+		s.compact = true
+		if !strings.Contains(policy, "delete") {
+			// compact alone: nothing is deleted by age or size (Kafka's rule).
+			s.log.RetentionMs, s.log.RetentionBytes = -1, -1
 		}
 	}
 	s.logAppendTime = strings.EqualFold(explicit["message.timestamp.type"], "LogAppendTime")

@@ -1,14 +1,12 @@
 package broker
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"time"
 
@@ -22,9 +20,14 @@ import (
 // The transaction coordinator: producer id allocation, transactional.id
 // state (epochs, member partitions and groups, timeouts) and the two-phase
 // completion that writes commit/abort markers into every partition of a
-// transaction. State is an append-only log of JSON snapshots under
-// DataDir/__transaction_state, compacted when the broker starts; a
-// transaction found in PrepareCommit/PrepareAbort at start is completed.
+// transaction. A transactional id's state is a JSON record keyed by the id
+// in its __transaction_state partition (internal_topics.go), written with
+// acks=all semantics before the client is answered. A broker that becomes
+// the partition's leader loads it, completes transactions it finds in
+// PrepareCommit/PrepareAbort and times out open ones from their start time.
+// The group half of a transaction is the group's __consumer_offsets
+// partition, added by AddOffsetsToTxn: its "marker" makes the group
+// coordinator apply or drop the staged offsets.
 
 type txnState string
 
@@ -56,24 +59,18 @@ type txnMeta struct {
 
 type txnCoordinator struct {
 	b   *Broker
-	dir string
+	dir string // holds the producer id block
 
 	mu      sync.Mutex
 	txns    map[string]*txnMeta
-	logFile *os.File
 	nextPID int64
 	pidEnd  int64 // exclusive end of the reserved block
-
-	// groupsDone applies (commit) or drops the offsets a producer staged
-	// with TxnOffsetCommit; set by the group coordinator.
-	groupsDone func(pid int64, commit bool)
 }
 
-func (tc *txnCoordinator) logPath() string   { return filepath.Join(tc.dir, "txn.log") }
 func (tc *txnCoordinator) blockPath() string { return filepath.Join(tc.dir, "producer-id-block") }
 
-func openTxnCoordinator(b *Broker, groupsDone func(pid int64, commit bool)) (*txnCoordinator, error) {
-	tc := &txnCoordinator{b: b, dir: filepath.Join(b.cfg.DataDir, "__transaction_state"), txns: map[string]*txnMeta{}, groupsDone: groupsDone}
+func openTxnCoordinator(b *Broker) (*txnCoordinator, error) {
+	tc := &txnCoordinator{b: b, dir: filepath.Join(b.cfg.DataDir, "__transaction_state"), txns: map[string]*txnMeta{}}
 	if err := os.MkdirAll(tc.dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -89,72 +86,74 @@ func openTxnCoordinator(b *Broker, groupsDone func(pid int64, commit bool)) (*tx
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	if f, err := os.Open(tc.logPath()); err == nil {
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64<<10), 64<<20)
-		for sc.Scan() {
-			var m txnMeta
-			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-				break // a torn last line: everything before it stands
-			}
-			tc.txns[m.ID] = &m
-		}
-		f.Close()
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	// Compact: rewrite one snapshot per transactional id.
-	var buf []byte
-	ids := make([]string, 0, len(tc.txns))
-	for id := range tc.txns {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		line, _ := json.Marshal(tc.txns[id])
-		buf = append(append(buf, line...), '\n')
-	}
-	if err := atomicfile.Write(tc.logPath(), buf, true); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(tc.logPath(), os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	tc.logFile = f
-	// Finish what was decided but not completed before the stop. A cluster
-	// broker has no partitions until the controller's first push: its
-	// periodic tick (expire) does it then.
-	if !b.clustered() {
-		tc.mu.Lock()
-		tc.finishPrepared()
-		tc.mu.Unlock()
-	}
 	return tc, nil
 }
 
-func (tc *txnCoordinator) close() {
+// load replaces the state of the transactional ids of __transaction_state
+// partition k with the partition's records.
+func (tc *txnCoordinator) load(k int32, partitions int, recs []records.KV) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
-	if tc.logFile != nil {
-		tc.logFile.Close()
-		tc.logFile = nil
+	tc.unloadLocked(k, partitions)
+	for _, r := range recs {
+		id := string(r.Key)
+		if r.Value == nil {
+			delete(tc.txns, id)
+			continue
+		}
+		var m txnMeta
+		if err := json.Unmarshal(r.Value, &m); err != nil || m.ID != id {
+			tc.b.cfg.Logf("%s-%d: malformed record for %q skipped", txnStateTopic, k, id)
+			continue
+		}
+		tc.txns[id] = &m
 	}
 }
 
-// persist appends m's snapshot. Like the partition logs under the default
-// flush policy it is written, not fsynced: the page cache survives a process
-// crash. Caller holds mu.
-func (tc *txnCoordinator) persist(m *txnMeta) error {
-	line, err := json.Marshal(m)
+// unload forgets the transactional ids of partition k.
+func (tc *txnCoordinator) unload(k int32, partitions int) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	tc.unloadLocked(k, partitions)
+}
+
+func (tc *txnCoordinator) unloadLocked(k int32, partitions int) {
+	for id := range tc.txns {
+		if partitionFor(id, partitions) == k {
+			delete(tc.txns, id)
+		}
+	}
+}
+
+// finishLoaded completes the decided transactions of a freshly loaded
+// partition k (their markers may not all have been written).
+func (tc *txnCoordinator) finishLoaded(k int32, partitions int) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	for id, m := range tc.txns {
+		if partitionFor(id, partitions) == k && preparing(m) {
+			tc.complete(m, m.State == txnPrepareCommit)
+		}
+	}
+}
+
+// persist writes m's state to its partition and waits for its replicas;
+// it returns 0 or the error for the client. Caller holds mu.
+func (tc *txnCoordinator) persist(m *txnMeta) int16 {
+	value, err := json.Marshal(m)
 	if err != nil {
-		return err
+		return kerr.CoordinatorNotAvailable.Code
 	}
-	if tc.logFile == nil {
-		return errors.New("transaction coordinator closed")
+	t := tc.b.topics.get(txnStateTopic)
+	if t == nil {
+		return kerr.NotCoordinator.Code
 	}
-	_, err = tc.logFile.Write(append(line, '\n'))
-	return err
+	batch := records.AppendBatch(nil, time.Now().UnixMilli(), []records.KV{{Key: []byte(m.ID), Value: value}})
+	wait, code := tc.b.appendInternal(txnStateTopic, partitionFor(m.ID, len(t.partitions)), batch)
+	if code != 0 {
+		return code
+	}
+	return wait()
 }
 
 // allocPID hands out a producer id, reserving blocks on disk so ids are never
@@ -199,25 +198,30 @@ func (tc *txnCoordinator) initProducerID(txnID *string, timeoutMs int32, reqPID 
 			return -1, -1, kerr.CoordinatorNotAvailable.Code
 		}
 		m = &txnMeta{ID: *txnID, PID: pid, Epoch: 0, State: txnEmpty, TimeoutMs: timeoutMs}
-		tc.txns[*txnID] = m
-		if err := tc.persist(m); err != nil {
-			return -1, -1, kerr.CoordinatorNotAvailable.Code
+		if code := tc.persist(m); code != 0 {
+			return -1, -1, code
 		}
+		tc.txns[*txnID] = m
 		return m.PID, m.Epoch, 0
 	}
 	if reqPID >= 0 && (reqPID != m.PID || reqEpoch != m.Epoch) {
 		return -1, -1, kerr.ProducerFenced.Code
 	}
+	code := int16(0)
 	switch m.State {
 	case txnOngoing:
 		// A new producer instance takes over: abort the open transaction with
 		// a bumped epoch so the old instance (a zombie) is fenced everywhere.
 		m.Epoch++
-		tc.complete(m, false)
+		code = tc.complete(m, false)
 	case txnPrepareCommit:
-		tc.complete(m, true)
+		code = tc.complete(m, true)
 	case txnPrepareAbort:
-		tc.complete(m, false)
+		code = tc.complete(m, false)
+	}
+	if code != 0 {
+		// Still completing: the producer retries (Kafka answers the same).
+		return -1, -1, kerr.ConcurrentTransactions.Code
 	}
 	if m.Epoch >= math.MaxInt16-1 {
 		pid, err := tc.allocPID()
@@ -230,8 +234,8 @@ func (tc *txnCoordinator) initProducerID(txnID *string, timeoutMs int32, reqPID 
 	}
 	m.TimeoutMs = timeoutMs
 	m.State = txnEmpty
-	if err := tc.persist(m); err != nil {
-		return -1, -1, kerr.CoordinatorNotAvailable.Code
+	if code := tc.persist(m); code != 0 {
+		return -1, -1, code
 	}
 	return m.PID, m.Epoch, 0
 }
@@ -307,13 +311,20 @@ func (tc *txnCoordinator) addPartitions(txnID string, pid int64, epoch int16, pa
 			}
 		}
 	}
-	if err := tc.persist(m); err != nil {
-		return fill(func(string, int32) int16 { return kerr.CoordinatorNotAvailable.Code })
+	if code := tc.persist(m); code != 0 {
+		return fill(func(string, int32) int16 { return code })
 	}
 	return fill(func(string, int32) int16 { return 0 })
 }
 
 func (tc *txnCoordinator) addGroup(txnID string, pid int64, epoch int16, group string) int16 {
+	if !tc.b.ensureInternalTopic(offsetsTopic) {
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	offsets := tc.b.topics.get(offsetsTopic)
+	if offsets == nil {
+		return kerr.CoordinatorNotAvailable.Code
+	}
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	m, code := tc.lookup(txnID, pid, epoch)
@@ -331,10 +342,13 @@ func (tc *txnCoordinator) addGroup(txnID string, pid int64, epoch int16, group s
 	if !found {
 		m.Groups = append(m.Groups, group)
 	}
-	if err := tc.persist(m); err != nil {
-		return kerr.CoordinatorNotAvailable.Code
+	// The group's offsets partition joins the transaction: its marker
+	// settles the offsets staged with TxnOffsetCommit.
+	k := partitionFor(group, len(offsets.partitions))
+	if !containsInt32(m.Partitions[offsetsTopic], k) {
+		m.Partitions[offsetsTopic] = append(m.Partitions[offsetsTopic], k)
 	}
-	return 0
+	return tc.persist(m)
 }
 
 // checkProducer validates a TxnOffsetCommit's producer against its
@@ -392,57 +406,43 @@ func (tc *txnCoordinator) endTxn(txnID string, pid int64, epoch int16, commit bo
 	return 0
 }
 
-// complete runs the second phase: record the decision, write markers to every
-// partition, apply or drop the group offsets, record completion. Caller holds mu.
+// complete runs the second phase: record the decision, write markers to
+// every partition (the group offsets partitions settle the staged offsets)
+// and record completion only once every marker is replicated. Caller holds
+// mu.
 func (tc *txnCoordinator) complete(m *txnMeta, commit bool) int16 {
 	m.State = txnPrepareAbort
 	if commit {
 		m.State = txnPrepareCommit
 	}
-	if err := tc.persist(m); err != nil {
-		return kerr.CoordinatorNotAvailable.Code
+	if code := tc.persist(m); code != 0 {
+		return code
 	}
 	if err := tc.b.writeMarkers(m.PID, m.Epoch, commit, m.Partitions); err != nil {
-		// The decision stands (Prepare* is persisted); a retried EndTxn or
-		// the next start completes it.
+		// The decision stands (Prepare* is persisted); a retried EndTxn,
+		// the timer or the next leader of the partition completes it.
 		tc.b.cfg.Logf("txn %s: markers: %v", m.ID, err)
 		return kerr.CoordinatorNotAvailable.Code
-	}
-	if tc.groupsDone != nil {
-		tc.groupsDone(m.PID, commit)
 	}
 	m.State = txnCompleteAbort
 	if commit {
 		m.State = txnCompleteCommit
 	}
 	m.Partitions, m.Groups, m.StartMs = nil, nil, 0
-	if err := tc.persist(m); err != nil {
-		return kerr.CoordinatorNotAvailable.Code
-	}
-	return 0
-}
-
-// finishPrepared completes decided transactions whose markers are not all
-// written. Caller holds mu.
-func (tc *txnCoordinator) finishPrepared() {
-	for _, m := range tc.txns {
-		if preparing(m) {
-			tc.complete(m, m.State == txnPrepareCommit)
-		}
-	}
+	return tc.persist(m)
 }
 
 // expire aborts transactions open longer than their timeout, bumping the
 // epoch so the late producer is fenced (as Kafka does), and retries
-// completing decided transactions.
+// completing decided transactions whose markers are not all written.
 func (tc *txnCoordinator) expire(now time.Time) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
-	if !tc.b.clustered() || tc.b.image.Load() != nil {
-		tc.finishPrepared()
-	}
 	for _, m := range tc.txns {
-		if m.State == txnOngoing && now.UnixMilli()-m.StartMs > int64(m.TimeoutMs) {
+		switch {
+		case preparing(m):
+			tc.complete(m, m.State == txnPrepareCommit)
+		case m.State == txnOngoing && now.UnixMilli()-m.StartMs > int64(m.TimeoutMs):
 			tc.b.cfg.Logf("txn %s: timed out after %d ms, aborting", m.ID, m.TimeoutMs)
 			m.Epoch++
 			tc.complete(m, false)
@@ -450,21 +450,39 @@ func (tc *txnCoordinator) expire(now time.Time) {
 	}
 }
 
-// writeMarker appends a transaction marker for pid/epoch.
-func (p *partition) writeMarker(pid int64, epoch int16, commit bool) error {
+// writeMarker appends a transaction marker for pid/epoch as the leader and
+// returns the wait for its replication (acks=all); NOT_ENOUGH_REPLICAS when
+// the ISR is below minISR.
+func (p *partition) writeMarker(pid int64, epoch int16, commit bool, minISR int) (func() int16, int16) {
 	batch := records.AppendControlBatch(nil, pid, epoch, commit, 0, time.Now().UnixMilli())
 	p.appendMu.Lock()
-	base, _, err := p.log.Append(batch, p.epoch.Load())
+	leaderEpoch := p.epoch.Load()
+	switch {
+	case !p.isLeader.Load():
+		p.appendMu.Unlock()
+		return nil, kerr.NotLeaderForPartition.Code
+	case int(p.isrLen.Load()) < minISR:
+		p.appendMu.Unlock()
+		return nil, kerr.NotEnoughReplicas.Code
+	}
+	base, last, err := p.log.Append(batch, leaderEpoch)
 	if err == nil {
 		p.ps.marker(pid, epoch, commit, base)
 		p.openTxnsChanged()
 		p.leaderAppended()
 	}
 	p.appendMu.Unlock()
-	if err == nil {
-		p.wake()
+	if err != nil {
+		return nil, kerr.KafkaStorageError.Code
 	}
-	return err
+	p.wake()
+	return func() int16 {
+		code := p.waitReplicated(last+1, leaderEpoch, minISR, coordinatorWriteTimeout)
+		if code == kerr.NotCoordinator.Code {
+			return kerr.NotLeaderForPartition.Code
+		}
+		return code
+	}, 0
 }
 
 func containsInt32(s []int32, v int32) bool {

@@ -69,6 +69,8 @@ type rawWorkload struct {
 	Warmup          yaml.Node `yaml:"warmup"`
 	Duration        yaml.Node `yaml:"duration"`
 	Interval        yaml.Node `yaml:"interval"`
+	Backlog         yaml.Node `yaml:"backlog"`
+	DrainRatio      yaml.Node `yaml:"drain_ratio"`
 }
 
 type rawSearch struct {
@@ -839,6 +841,7 @@ func (p *parser) workload(base *Point, rw *rawWorkload) {
 	p.duration(&rw.Warmup, "workload.warmup", 0, &base.Warmup)
 	p.duration(&rw.Duration, "workload.duration", 100*time.Millisecond, &base.Duration)
 	p.duration(&rw.Interval, "workload.interval", 100*time.Millisecond, &base.Interval)
+	p.backlog(base, rw)
 }
 
 func (p *parser) search(prof *Profile, rs *rawSearch) {

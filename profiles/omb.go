@@ -81,9 +81,9 @@ var ombUnsupported = []struct {
 	{"producerIncrementSeconds", func(w *ombWorkload) *float64 { return w.ProducerIncrementSeconds }, 60,
 		"kbench runs each rate as its own point; give the rates as a sweep axis instead"},
 	{"producerPauseBeforeDrain", func(w *ombWorkload) *float64 { return w.ProducerPauseBeforeDrain }, 0,
-		"kbench does not build consumer backlogs"},
+		"kbench's producers keep their rate while the backlog drains"},
 	{"producerPauseDuringDrain", func(w *ombWorkload) *float64 { return w.ProducerPauseDuringDrain }, 0,
-		"kbench does not build consumer backlogs"},
+		"kbench's producers keep their rate while the backlog drains"},
 	{"messageRateReceivedForSubscription", func(w *ombWorkload) *float64 { return w.MessageRateReceivedForSubscription }, 100,
 		"kbench's consumers read every record (no filtered subscriptions)"},
 }
@@ -123,6 +123,8 @@ type convWorkload struct {
 	Warmup          string   `yaml:"warmup"`
 	Duration        string   `yaml:"duration"`
 	Interval        string   `yaml:"interval,omitempty"`
+	Backlog         string   `yaml:"backlog,omitempty"`
+	DrainRatio      *float64 `yaml:"drain_ratio,omitempty"`
 }
 
 type convSearch struct {
@@ -371,12 +373,6 @@ func (c *converter) workload(w *ombWorkload) *convProfile {
 		c.notes = append(c.notes, "producerRate 0: kbench searches for the highest rate whose runs are error-free, achieve 99 % of the target and keep consumer lag bounded (bisection, not OMB's ramp)")
 	}
 
-	if gb := deref(w.ConsumerBacklogSizeGB, 0); gb != 0 {
-		c.errorf(c.wf, "consumerBacklogSizeGB", "%g: kbench does not build a backlog with paused consumers; use 0 (or measure catch-up with `kbench consume --prefill`)", gb)
-	}
-	if w.BacklogDrainRatio != nil && deref(w.ConsumerBacklogSizeGB, 0) == 0 && *w.BacklogDrainRatio != 1 {
-		c.errorf(c.wf, "backlogDrainRatio", "%g: applies only to a backlog (consumerBacklogSizeGB)", *w.BacklogDrainRatio)
-	}
 	for _, u := range ombUnsupported {
 		if v := u.get(w); v != nil && *v != u.def {
 			c.errorf(c.wf, u.field, "%g: %s (OMB's default %g is accepted)", *v, u.why, u.def)
@@ -399,6 +395,7 @@ func (c *converter) workload(w *ombWorkload) *convProfile {
 	} else {
 		p.Workload.Interval = (time.Duration(ms) * time.Millisecond).String()
 	}
+	c.backlog(w, p)
 	return p
 }
 

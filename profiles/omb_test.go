@@ -63,6 +63,33 @@ func TestLoadOMBMaxRate(t *testing.T) {
 	}
 }
 
+// OMB's backlog workload becomes a backlog-and-drain profile: GB is GiB as
+// OMB computes it, the ratio carries over, and the build starts at once.
+func TestLoadOMBBacklog(t *testing.T) {
+	p, conv, err := LoadOMB("testdata/omb/backlog-1gb.yaml", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt := p.Points[0]
+	if pt.Backlog != 1<<30 || pt.DrainRatio != 1 || pt.Mode != "e2e" || pt.Rate.String() != "10000" || pt.Warmup != 0 {
+		t.Errorf("point: backlog %d drain ratio %g mode %s rate %s warmup %s; want 1GiB, 1, e2e, 10000, 0s",
+			pt.Backlog, pt.DrainRatio, pt.Mode, pt.Rate, time.Duration(pt.Warmup))
+	}
+	if got := pt.RunConfig(pt.Rate.PerSec); got.Backlog != 1<<30 || got.DrainRatio != 1 {
+		t.Errorf("run config backlog %d ratio %g", got.Backlog, got.DrainRatio)
+	}
+	if !strings.Contains(string(conv.YAML), "backlog: 1GiB") {
+		t.Errorf("converted profile lacks the backlog:\n%s", conv.YAML)
+	}
+	half, _, err := LoadOMB("testdata/omb/backlog-1gb.yaml", "", []string{"workload.backlog=3MiB", "workload.drain_ratio=0.5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt := half.Points[0]; pt.Backlog != 3<<20 || pt.DrainRatio != 0.5 {
+		t.Errorf("--set: backlog %d ratio %g, want 3MiB and 0.5", pt.Backlog, pt.DrainRatio)
+	}
+}
+
 func TestConvertOMBErrors(t *testing.T) {
 	base := "topics: 1\npartitionsPerTopic: 2\nmessageSize: 100\nuseRandomizedPayloads: true\nproducerRate: 100\ntestDurationMinutes: 1\n"
 	kafka := "name: Kafka\ndriverClass: io.openmessaging.benchmark.driver.kafka.KafkaBenchmarkDriver\n"
@@ -73,7 +100,10 @@ func TestConvertOMBErrors(t *testing.T) {
 		{"unknown field", base + "messageSizeDistribution: {0-256: 1}\n", "", []string{"w.yaml:7", `unknown OMB workload field "messageSizeDistribution"`, "partitionsPerTopic"}},
 		{"several topics", strings.Replace(base, "topics: 1", "topics: 4", 1), "", []string{"topics: 4: kbench runs one topic per point"}},
 		{"subscriptions", base + "subscriptionsPerTopic: 2\n", "", []string{"subscriptionsPerTopic: 2", "one consumer group"}},
-		{"backlog", base + "consumerBacklogSizeGB: 1\n", "", []string{"consumerBacklogSizeGB: 1", "does not build a backlog"}},
+		{"backlog at max rate", strings.Replace(base, "producerRate: 100", "producerRate: 0", 1) + "consumerBacklogSizeGB: 1\n", "", []string{"consumerBacklogSizeGB: 1", "needs a fixed producerRate"}},
+		{"backlog without consumers", base + "subscriptionsPerTopic: 0\nconsumerBacklogSizeGB: 1\n", "", []string{"consumerBacklogSizeGB: 1", "needs a subscription"}},
+		{"drain ratio above 1", base + "consumerBacklogSizeGB: 1\nbacklogDrainRatio: 1.5\n", "", []string{"backlogDrainRatio: 1.5"}},
+		{"drain ratio without backlog", base + "backlogDrainRatio: 0.5\n", "", []string{"backlogDrainRatio: 0.5", "applies only to a backlog"}},
 		{"key distributor", base + "keyDistributor: ZIPF\n", "", []string{"keyDistributor", "NO_KEY, KEY_ROUND_ROBIN or RANDOM_NANO"}},
 		{"no payload", strings.Replace(base, "useRandomizedPayloads: true\n", "", 1), "", []string{"payloadFile: required"}},
 		{"no rate", strings.Replace(base, "producerRate: 100\n", "", 1), "", []string{"producerRate: required"}},

@@ -98,6 +98,10 @@ type Point struct {
 	Duration  Duration          `json:"duration"`
 	Interval  Duration          `json:"interval"`
 	Rate      Rate              `json:"rate"`
+	// Backlog (bytes) and DrainRatio make every run a backlog-and-drain
+	// run (bench.RunConfig.Backlog); 0 = none.
+	Backlog    int64   `json:"backlog,omitempty"`
+	DrainRatio float64 `json:"drain_ratio,omitempty"`
 
 	// where remembers which line set each setting, for errors found only
 	// once settings combine.
@@ -119,6 +123,7 @@ func (p *Point) RunConfig(rate float64) bench.RunConfig {
 		Warmup:    time.Duration(p.Warmup),
 		Duration:  time.Duration(p.Duration),
 		Interval:  time.Duration(p.Interval),
+		Backlog:   p.Backlog, DrainRatio: p.DrainRatio,
 	}
 }
 

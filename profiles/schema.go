@@ -37,6 +37,11 @@ workload:
   warmup: 10s               # per run, not measured
   duration: 30s             # per run, measured (required)
   interval: 1s              # progress and histogram log interval
+  # backlog: 1GiB           # backlog and drain (e2e, fixed rate): consumers wait until this much
+                            #   is retained unconsumed, then drain it while producers keep the
+                            #   rate; results add the drain time and rates (the run ends at the
+                            #   drain; duration bounds it). Default: none
+  # drain_ratio: 1.0        # with backlog: share of the backlog to drain (0 < r <= 1; default 1)
 rate: max-sustainable       # or records/s (5000, 2.5k, 1M), or unthrottled
 search:                     # the max-sustainable search
   start: auto               # auto: one unthrottled probe, then start at 0.8x what it achieved

@@ -103,7 +103,9 @@ func sharedLabel(p *Point, except ...string) string {
 // codecMetric is one panel of the codec chart.
 type codecMetric struct {
 	title, unit string
-	value       func(p *Point) (float64, bool)
+	// value is the panel's figure for a point of the given codec, read
+	// from its medians or from one of its runs.
+	value func(codec string, fig figures) (float64, bool)
 }
 
 func codecMetrics(includesBroker bool) []codecMetric {
@@ -112,21 +114,21 @@ func codecMetrics(includesBroker bool) []codecMetric {
 		cpuWho = "producer + consumer + in-process broker"
 	}
 	return []codecMetric{
-		{"Codec comparison: compression ratio", "ratio (uncompressed / compressed)", func(p *Point) (float64, bool) {
-			if v, ok := p.Fig("compression_ratio"); ok {
+		{"Codec comparison: compression ratio", "ratio (uncompressed / compressed)", func(codec string, fig figures) (float64, bool) {
+			if v, ok := fig("compression_ratio"); ok {
 				return v, true
 			}
-			if p.Set.Codec == "none" {
+			if codec == "none" {
 				return 1, true
 			}
 			return 0, false
 		}},
-		{"Codec comparison: throughput", "achieved produce throughput (MiB/s)", func(p *Point) (float64, bool) {
-			return p.Fig("produce_mib_per_sec")
+		{"Codec comparison: throughput", "achieved produce throughput (MiB/s)", func(_ string, fig figures) (float64, bool) {
+			return fig("produce_mib_per_sec")
 		}},
-		{"Codec comparison: CPU per MiB", "generator CPU per MiB (core-ms; " + cpuWho + ")", func(p *Point) (float64, bool) {
-			cores, ok1 := p.Fig("cpu_cores")
-			mib, ok2 := p.Fig("produce_mib_per_sec")
+		{"Codec comparison: CPU per MiB", "generator CPU per MiB (core-ms; " + cpuWho + ")", func(_ string, fig figures) (float64, bool) {
+			cores, ok1 := fig("cpu_cores")
+			mib, ok2 := fig("produce_mib_per_sec")
 			if !ok1 || !ok2 || mib <= 0 {
 				return 0, false
 			}
@@ -135,8 +137,32 @@ func codecMetrics(includesBroker bool) []codecMetric {
 	}
 }
 
+// codecBars is one batch size's bars in a codec panel, a value per codec
+// (0 when not measured), and the range of each codec's runs where it had
+// two or more.
+func codecBars(g *codecGroup, m codecMetric, size int) (plotter.Values, intervals) {
+	vals := make(plotter.Values, len(g.codecs))
+	var spread intervals
+	for j, c := range g.codecs {
+		pt := g.at[codecKey(c, size)]
+		if pt == nil {
+			continue
+		}
+		v, ok := m.value(c, pt.Fig)
+		if !ok {
+			continue
+		}
+		vals[j] = v
+		if s, ok := runSpread(pt, func(fig figures) (float64, bool) { return m.value(c, fig) }); ok {
+			spread = append(spread, interval{at: float64(j), mid: v, lo: s.Min, hi: s.Max})
+		}
+	}
+	return vals, spread
+}
+
 // codecChart draws one group's codec comparison: three panels of grouped
-// bars (ratio, throughput, CPU per MiB), a bar per batch size per codec.
+// bars (ratio, throughput, CPU per MiB), a bar per batch size per codec,
+// with error bars over each point's runs when it has repeats.
 func codecChart(g *codecGroup) (figure, string, error) {
 	includesBroker := false
 	for _, p := range g.at {
@@ -144,6 +170,7 @@ func codecChart(g *codecGroup) (figure, string, error) {
 			includesBroker = true
 		}
 	}
+	ranged := false
 	var row []*plot.Plot
 	for _, m := range codecMetrics(includesBroker) {
 		title := m.title
@@ -157,14 +184,9 @@ func codecChart(g *codecGroup) (figure, string, error) {
 		w := vg.Points(min(0.7*300/float64(len(g.codecs))/float64(len(g.sizes)), 40))
 		top := 0.0
 		for i, size := range g.sizes {
-			vals := make(plotter.Values, len(g.codecs))
-			for j, c := range g.codecs {
-				if pt := g.at[codecKey(c, size)]; pt != nil {
-					if v, ok := m.value(pt); ok {
-						vals[j] = v
-						top = max(top, v)
-					}
-				}
+			vals, spread := codecBars(g, m, size)
+			for j := range vals {
+				top = max(top, vals[j])
 			}
 			b, err := plotter.NewBarChart(vals, w)
 			if err != nil {
@@ -175,6 +197,14 @@ func codecChart(g *codecGroup) (figure, string, error) {
 			b.Offset = vg.Length(float64(i)-float64(len(g.sizes)-1)/2) * w
 			p.Add(b)
 			p.Legend.Add("batch.size="+sizeLabel(size), b)
+			if eb := spread.errorBars(); eb != nil {
+				eb.CapWidth = min(eb.CapWidth, w/2)
+				p.Add(shifted{Plotter: eb, dx: b.Offset})
+				for _, iv := range spread {
+					top = max(top, iv.hi)
+				}
+				ranged = true
+			}
 		}
 		p.NominalX(g.codecs...)
 		p.Y.Min = 0
@@ -185,6 +215,9 @@ func codecChart(g *codecGroup) (figure, string, error) {
 	caption := fmt.Sprintf("Codecs %s at batch sizes %s: the median over each point's counted runs. "+
 		"CPU is the load generator's own (cores busy ÷ MiB/s produced), so it includes compressing and decompressing.",
 		strings.Join(g.codecs, ", "), sizeList(g.sizes))
+	if ranged {
+		caption += " Error bars span each point's runs, lowest to highest."
+	}
 	if g.label != "" {
 		caption = g.label + ". " + caption
 	}

@@ -64,6 +64,20 @@ func (h hline) Plot(c draw.Canvas, plt *plot.Plot) {
 		c.Min.X, py, c.Max.X, py)
 }
 
+// capacitySpread is each level's capacity range over its repetitions, at
+// its height on the frontier; empty without repeats.
+func capacitySpread(levels []LevelOutcome, zero float64) xIntervals {
+	var r xIntervals
+	for _, l := range levels {
+		if l.Spread == nil || l.Spread.MaxMiBps.N < 2 {
+			continue
+		}
+		st := l.Spread.MaxMiBps
+		r = append(r, interval{at: lossY(l, zero), mid: l.MaxMiBps, lo: st.Min, hi: st.Max})
+	}
+	return r
+}
+
 // durabilityFrontierChart is the throughput-versus-durability frontier:
 // one point per level, x its max sustainable throughput without faults, y
 // the acknowledged records it lost per fault run (log scale, zero on its
@@ -131,6 +145,14 @@ func durabilityFrontierChart(levels []LevelOutcome) (*figure, string) {
 			p.Add(l)
 		}
 	}
+	spread := capacitySpread(levels, zero)
+	if eb := spread.errorBars(); eb != nil {
+		eb.Color = color.Gray{Y: 0x40}
+		p.Add(eb)
+		for _, iv := range spread {
+			xmax = max(xmax, iv.hi)
+		}
+	}
 	p.Add(hline{y: zero, col: color.Gray{Y: 0x90}})
 	p.X.Min, p.X.Max = 0, xmax*1.45 // room for the labels right of the points
 	p.Y.Min, p.Y.Max = zero/2, math.Max(ymax*4, 10)
@@ -140,38 +162,68 @@ func durabilityFrontierChart(levels []LevelOutcome) (*figure, string) {
 	caption := fmt.Sprintf("One point per durability level (%d). x: the max sustainable rate under the SLO, measured without faults; "+
 		"y: acknowledged records the audit could not read back, per fault run (points on the bottom line lost none). "+
 		"Filled points and the dashed line are the Pareto front: no other level has both more throughput and less loss.", len(levels))
+	if len(spread) > 0 {
+		caption += " Horizontal error bars span each level's capacity over its repetitions, lowest to highest; the points are their medians."
+	}
 	return &f, caption
 }
 
-// p99CostChart is the companion: p50 and p99 response time of each level
-// at the common rate, steady state (no faults). Nil when no level has them.
-func p99CostChart(levels []LevelOutcome) (*figure, string) {
-	var names []string
-	var p50, p99 plotter.Values
-	rate := 0.0
+// costBars is the p99 cost chart's data: the levels with a steady p99,
+// their p50 and p99 bars, and each bar's range over the level's
+// repetitions (empty without repeats).
+type costBars struct {
+	names          []string
+	p50, p99       plotter.Values
+	p50Rng, p99Rng intervals
+	rate           float64
+}
+
+func costData(levels []LevelOutcome) costBars {
+	var c costBars
 	for _, l := range levels {
 		if l.SteadyP99 <= 0 {
 			continue
 		}
+		at := float64(len(c.names))
 		name := l.Level
 		if l.SteadyMissed {
 			name += " (!)"
 		}
-		names = append(names, name)
-		p50 = append(p50, l.SteadyP50)
-		p99 = append(p99, l.SteadyP99)
-		rate = l.CommonRate
+		c.names = append(c.names, name)
+		c.p50 = append(c.p50, l.SteadyP50)
+		c.p99 = append(c.p99, l.SteadyP99)
+		c.rate = l.CommonRate
+		if l.Spread == nil {
+			continue
+		}
+		if st := l.Spread.SteadyP50; st.N >= 2 {
+			c.p50Rng = append(c.p50Rng, interval{at: at, mid: l.SteadyP50, lo: st.Min, hi: st.Max})
+		}
+		if st := l.Spread.SteadyP99; st.N >= 2 {
+			c.p99Rng = append(c.p99Rng, interval{at: at, mid: l.SteadyP99, lo: st.Min, hi: st.Max})
+		}
 	}
+	return c
+}
+
+// p99CostChart is the companion: p50 and p99 response time of each level
+// at the common rate, steady state (no faults), with error bars over the
+// repetitions. Nil when no level has them.
+func p99CostChart(levels []LevelOutcome) (*figure, string) {
+	c := costData(levels)
+	names, p50, p99, rate := c.names, c.p50, c.p99, c.rate
 	if len(names) == 0 {
 		return nil, ""
 	}
 	pl := newPlot(fmt.Sprintf("Latency cost at a common %s records/s, no faults", formatCount(rate)), "durability level", "response time (ms)")
 	w := vg.Points(14)
 	top := 0.0
+	ranged := false
 	for i, s := range []struct {
-		name string
-		v    plotter.Values
-	}{{"p50", p50}, {"p99", p99}} {
+		name   string
+		v      plotter.Values
+		spread intervals
+	}{{"p50", p50, c.p50Rng}, {"p99", p99, c.p99Rng}} {
 		b, err := plotter.NewBarChart(s.v, w)
 		if err != nil {
 			return nil, ""
@@ -184,10 +236,22 @@ func p99CostChart(levels []LevelOutcome) (*figure, string) {
 		for _, v := range s.v {
 			top = max(top, v)
 		}
+		if eb := s.spread.errorBars(); eb != nil {
+			eb.CapWidth = w / 2
+			pl.Add(shifted{Plotter: eb, dx: b.Offset})
+			for _, iv := range s.spread {
+				top = max(top, iv.hi)
+			}
+			ranged = true
+		}
 	}
 	var xy plotter.XYLabels
+	above := slices.Clone(p99) // labels go above the bars and their error bars
+	for _, iv := range append(slices.Clone(c.p50Rng), c.p99Rng...) {
+		above[int(iv.at)] = max(above[int(iv.at)], iv.hi)
+	}
 	for i := range names {
-		xy.XYs = append(xy.XYs, plotter.XY{X: float64(i), Y: p99[i] + top*0.03})
+		xy.XYs = append(xy.XYs, plotter.XY{X: float64(i), Y: above[i] + top*0.03})
 		xy.Labels = append(xy.Labels, fmt.Sprintf("%s / %s ms", formatFig(p50[i]), formatFig(p99[i])))
 	}
 	lb, err := plotter.NewLabels(xy)
@@ -208,5 +272,8 @@ func p99CostChart(levels []LevelOutcome) (*figure, string) {
 	f.w = vg.Length(max(8, 1+1.9*float64(len(names)))) * vg.Inch
 	caption := "Each level's steady-state run at the common rate, without faults (fault runs never enter these figures: their waits are reported as unavailability). " +
 		"Labels: p50 / p99. (!) marks a level that could not sustain the common rate, so its latency includes queueing."
+	if ranged {
+		caption += " Error bars span each level's steady runs over its repetitions, lowest to highest; the bars are their medians."
+	}
 	return &f, caption
 }

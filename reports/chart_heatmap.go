@@ -13,6 +13,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/kbench/kbench/internal/stats"
 )
 
 // heatGroup is a set of finished points that differ only in linger.ms and
@@ -83,32 +85,40 @@ func (g heatGrid) Y(r int) float64    { return float64(r) }
 func (g heatGrid) Min() float64       { return g.min }
 func (g heatGrid) Max() float64       { return g.max }
 
-// heatMetric is what a heatmap shows.
+// heatMetric is what a heatmap shows: figure fig of each point.
 type heatMetric struct {
-	name, title, unit string
-	value             func(*Point) (float64, bool)
+	name, title, unit, fig string
 	// higherIsBetter flips the colours so red always marks the worse end.
 	higherIsBetter bool
 }
 
 func heatMetrics() []heatMetric {
 	return []heatMetric{
-		{"throughput", "linger.ms × batch.size: achieved throughput", "MiB/s", func(p *Point) (float64, bool) {
-			return p.Fig("produce_mib_per_sec")
-		}, true},
-		{"p99", "linger.ms × batch.size: p99 response time", "ms", func(p *Point) (float64, bool) {
-			return p.Fig("response_p99_ms")
-		}, false},
+		{"throughput", "linger.ms × batch.size: achieved throughput", "MiB/s", "produce_mib_per_sec", true},
+		{"p99", "linger.ms × batch.size: p99 response time", "ms", "response_p99_ms", false},
 	}
 }
 
+// heatCell is a cell's label: the median over the point's runs and, with
+// repeats, ± half their range as a share of it (a heatmap cannot carry
+// error bars); ranged says whether it has that spread.
+func heatCell(p *Point, fig string) (text string, ranged bool) {
+	st, ranged := spreadOf(p, fig)
+	if !ranged {
+		v, _ := p.Fig(fig)
+		return formatFig(v), false
+	}
+	return medianSpread(stats.Summary{N: st.N, Median: st.Median, Min: st.Min, Max: st.Max}), true
+}
+
 // heatChart draws one metric over one group's grid, each cell labelled
-// with its value, and a colour bar beneath.
+// with its value (and its runs' spread, with repeats), and a colour bar
+// beneath.
 func heatChart(g *heatGroup, m heatMetric) (figure, string, error) {
 	grid := heatGrid{min: math.Inf(1), max: math.Inf(-1)}
 	var labels plotter.XYLabels
 	var values []float64 // each label's value, to pick a readable text colour
-	missed := false
+	missed, ranged := false, false
 	for r, size := range g.sizes {
 		row := make([]float64, len(g.lingers))
 		for c, linger := range g.lingers {
@@ -117,13 +127,14 @@ func heatChart(g *heatGroup, m heatMetric) (figure, string, error) {
 			if p == nil {
 				continue
 			}
-			v, ok := m.value(p)
+			v, ok := p.Fig(m.fig)
 			if !ok {
 				continue
 			}
 			row[c] = v
 			grid.min, grid.max = min(grid.min, v), max(grid.max, v)
-			text := formatFig(v)
+			text, spread := heatCell(p, m.fig)
+			ranged = ranged || spread
 			if !p.Passed() {
 				text += "*"
 				missed = true
@@ -195,6 +206,9 @@ func heatChart(g *heatGroup, m heatMetric) (figure, string, error) {
 
 	caption := fmt.Sprintf("%s for each linger.ms (%s ms) and batch.size (%s); the median of each point's counted runs.",
 		m.title[len("linger.ms × batch.size: "):], intList(g.lingers), sizeList(g.sizes))
+	if ranged {
+		caption += " ±: half the range of the point's runs, as a share of the median."
+	}
 	if missed {
 		caption += " Cells marked * missed the SLO."
 	}

@@ -161,7 +161,7 @@ func partitionChart(g *partGroup) (figure, string, error) {
 		if i == 1 {
 			div = nParts
 		}
-		if eb := spreadBars(g.points, "produce_mib_per_sec", nParts, div); eb != nil {
+		if eb := pointSpread(g.points, "produce_mib_per_sec", nParts, div).errorBars(); eb != nil {
 			eb.Color = seriesColor(0)
 			pl.Add(eb)
 			ranged = true

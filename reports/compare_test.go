@@ -177,3 +177,49 @@ func TestWriteCompareReport(t *testing.T) {
 		t.Fatalf("compare.md lacks the p001 response p99 row:\n%.2000s", md)
 	}
 }
+
+// report --compare links the comparison from the report's header; a later
+// report without it drops both the link and the stale comparison.
+func TestReportLinksComparison(t *testing.T) {
+	dir := copyRun(t, smallRun)
+	rep, err := WriteReportComparing(dir, smallRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Compared == nil || rep.Compared.Points != 17 {
+		t.Fatalf("comparison %+v, want 17 matched points", rep.Compared)
+	}
+	md, err := os.ReadFile(filepath.Join(rep.Dir, ReportMarkdown))
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, err := os.ReadFile(filepath.Join(rep.Dir, ReportHTML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, _, _ := strings.Cut(string(md), "## Best setting")
+	if !strings.Contains(header, "- **Compared with**: `"+smallRun+"` in [compare.md](compare.md) (17 matched points") {
+		t.Fatalf("report.md header does not link compare.md:\n%s", header)
+	}
+	if !strings.Contains(string(html), `<dt>Compared with</dt><dd><code>`+smallRun+`</code> in <a href="compare.md">compare.md</a>`) {
+		t.Fatal("report.html does not link compare.md")
+	}
+	if _, err := os.Stat(filepath.Join(rep.Dir, CompareMarkdown)); err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err = WriteReport(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err = os.ReadFile(filepath.Join(rep.Dir, ReportMarkdown))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(md), "compare.md") {
+		t.Fatal("report without --compare still links compare.md")
+	}
+	if _, err := os.Stat(filepath.Join(rep.Dir, CompareMarkdown)); !os.IsNotExist(err) {
+		t.Fatalf("stale compare.md left behind: %v", err)
+	}
+}

@@ -45,6 +45,39 @@ type LevelOutcome struct {
 	// Front is set for levels on the Pareto front: no other level has both
 	// more capacity and less loss.
 	Front bool `json:"pareto_front"`
+	// Spread is the capacity and steady latency over the level's
+	// repetitions, when it had two or more: charts draw their range.
+	Spread *LevelSpread `json:"spread,omitempty"`
+}
+
+// LevelSpread is a level's figures over its repetitions: N, median, lowest
+// and highest (N is 0 for a figure without two or more values).
+type LevelSpread struct {
+	MaxMiBps  sweep.Stat `json:"max_mib_per_sec"`
+	SteadyP50 sweep.Stat `json:"steady_p50_ms"`
+	SteadyP99 sweep.Stat `json:"steady_p99_ms"`
+}
+
+// levelSpread is p's LevelSpread, nil without repeats.
+func levelSpread(p *Point) *LevelSpread {
+	var s LevelSpread
+	some := false
+	for _, f := range []struct {
+		name string
+		to   *sweep.Stat
+	}{
+		{"produce_mib_per_sec", &s.MaxMiBps},
+		{sweep.SteadyPrefix + "response_p50_ms", &s.SteadyP50},
+		{sweep.SteadyPrefix + "response_p99_ms", &s.SteadyP99},
+	} {
+		if st, ok := spreadOf(p, f.name); ok {
+			*f.to, some = st, true
+		}
+	}
+	if !some {
+		return nil
+	}
+	return &s
 }
 
 // frontierOutcomes builds one LevelOutcome per durability level that has a
@@ -66,6 +99,7 @@ func frontierOutcomes(points []*Point, f *profiles.Frontier) []LevelOutcome {
 				lo.MaxMiBps, _ = p.Fig("produce_mib_per_sec")
 				lo.SteadyP50, _ = p.Fig(sweep.SteadyPrefix + "response_p50_ms")
 				lo.SteadyP99, _ = p.Fig(sweep.SteadyPrefix + "response_p99_ms")
+				lo.Spread = levelSpread(p)
 				// 5 % slack: a steady run lasts seconds, and its rate jitters by
 				// a few per cent on a busy machine without queueing building up.
 				if got, ok := p.Fig(sweep.SteadyPrefix + "produce_records_per_sec"); ok && got < 0.95*f.Rate {

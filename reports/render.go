@@ -41,6 +41,9 @@ func (r *Report) Markdown() string {
 	for _, f := range r.Facts {
 		fmt.Fprintf(&b, "- **%s**: %s\n", f[0], f[1])
 	}
+	if r.Compared != nil {
+		fmt.Fprintf(&b, "- **Compared with**: `%s` in [%s](%s) (%s)\n", r.ComparedWith, CompareMarkdown, CompareMarkdown, r.comparedAbout())
+	}
 	b.WriteString("\n")
 	if len(r.Partial) > 0 {
 		b.WriteString("## Incomplete run\n\n")
@@ -107,6 +110,11 @@ func (r *Report) Markdown() string {
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " — ") }
 
+// comparedAbout says what the linked comparison holds.
+func (r *Report) comparedAbout() string {
+	return fmt.Sprintf("%d matched points: each figure's change with its confidence interval and significance, and overlaid percentile spectra", r.Compared.Points)
+}
+
 // htmlTable is a table as the HTML template sees it.
 type htmlTable struct {
 	Class string
@@ -169,6 +177,9 @@ func breakLong(s string, r *strings.Replacer) string {
 	return strings.Join(words, " ")
 }
 
+// htmlCompare is the header's link to the comparison with another run.
+type htmlCompare struct{ With, Href, About string }
+
 type htmlChart struct {
 	Title, Caption, SVG string
 	Src                 template.URL
@@ -187,6 +198,7 @@ func (r *Report) HTML() ([]byte, error) {
 	data := struct {
 		Title    string
 		Facts    [][2]string
+		Compare  *htmlCompare
 		Partial  []string
 		BestRule string
 		Best     htmlTable
@@ -198,6 +210,9 @@ func (r *Report) HTML() ([]byte, error) {
 		Skipped  []string
 		Problems []string
 	}{Title: r.Title, Facts: r.Facts, Partial: r.Partial, BestRule: bestRule, Skipped: r.Skipped, Problems: r.Problems}
+	if r.Compared != nil {
+		data.Compare = &htmlCompare{With: r.ComparedWith, Href: CompareMarkdown, About: r.comparedAbout()}
+	}
 	data.Best = r.bestTable().withoutEmptyColumns().html()
 	data.Results = r.resultsTable().withoutEmptyColumns().html()
 	data.Results.Class = "results"
@@ -274,7 +289,7 @@ figcaption { font-size: .9em; color: #444; max-width: 60em; }
 var reportTemplate = template.Must(template.New("report").Parse(`{{template "head" .Title}}
 <body>
 <h1>{{.Title}}</h1>
-<dl class="facts">{{range .Facts}}<dt>{{index . 0}}</dt><dd>{{index . 1}}</dd>{{end}}</dl>
+<dl class="facts">{{range .Facts}}<dt>{{index . 0}}</dt><dd>{{index . 1}}</dd>{{end}}{{with .Compare}}<dt>Compared with</dt><dd><code>{{.With}}</code> in <a href="{{.Href}}">{{.Href}}</a> ({{.About}})</dd>{{end}}</dl>
 {{if .Partial}}<h2>Incomplete run</h2>
 <div class="warn"><ul>{{range .Partial}}<li>{{.}}</li>{{end}}</ul></div>{{end}}
 <h2>Best setting per durability level</h2>

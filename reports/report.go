@@ -45,6 +45,10 @@ type Report struct {
 	// profile measured a frontier; Reading says in words what it shows.
 	Frontier []LevelOutcome
 	Reading  []string
+	// Compared is the comparison with another run that --compare wrote
+	// next to the report (nil without one); ComparedWith is that run.
+	Compared     *CompareReport
+	ComparedWith string
 }
 
 // frontierChartName is the throughput-versus-durability chart's file name;
@@ -370,7 +374,13 @@ func partial(run *Run) []string {
 
 // WriteReport builds the report of the run in runDir into runDir/report/:
 // charts (PNG and SVG), report.md and report.html.
-func WriteReport(runDir string) (*Report, error) {
+func WriteReport(runDir string) (*Report, error) { return WriteReportComparing(runDir, "") }
+
+// WriteReportComparing is WriteReport that, when runB is not empty, also
+// compares runB against the run (WriteCompareReport, at the 5 % level)
+// into the report's directory and links the comparison from the report's
+// header.
+func WriteReportComparing(runDir, runB string) (*Report, error) {
 	run, err := LoadRun(runDir)
 	if err != nil {
 		return nil, err
@@ -381,7 +391,7 @@ func WriteReport(runDir string) (*Report, error) {
 	}
 	// Charts of an earlier report that this one would not redraw must not
 	// linger and be mistaken for current ones.
-	for _, pat := range []string{"*.png", "*.svg"} {
+	for _, pat := range []string{"*.png", "*.svg", CompareMarkdown} {
 		old, _ := filepath.Glob(filepath.Join(dir, pat))
 		for _, f := range old {
 			if err := os.Remove(f); err != nil {
@@ -392,6 +402,12 @@ func WriteReport(runDir string) (*Report, error) {
 	rep, err := BuildReport(run, dir)
 	if err != nil {
 		return nil, err
+	}
+	if runB != "" {
+		if rep.Compared, err = WriteCompareReport(runDir, runB, dir, 0.05); err != nil {
+			return nil, fmt.Errorf("compare with %s: %w", runB, err)
+		}
+		rep.ComparedWith = runB
 	}
 	md := rep.Markdown()
 	if err := os.WriteFile(filepath.Join(dir, ReportMarkdown), []byte(md), 0o644); err != nil {

@@ -53,7 +53,7 @@ func TestSpreadBars(t *testing.T) {
 	a, b, single := point("a", 1, 10, 14, 12), point("b", 1, 20, 30), point("c", 1, 50)
 	a.Set.Partitions, b.Set.Partitions, single.Set.Partitions = 1, 2, 4
 	parts := func(p *Point) float64 { return float64(p.Set.Partitions) }
-	eb := spreadBars([]*Point{a, b, single}, "produce_mib_per_sec", parts, parts)
+	eb := pointSpread([]*Point{a, b, single}, "produce_mib_per_sec", parts, parts).errorBars()
 	if eb == nil {
 		t.Fatal("no error bars for points with repeats")
 	}
@@ -66,7 +66,7 @@ func TestSpreadBars(t *testing.T) {
 	if lo0 != 2 || hi0 != 2 || lo1 != 2.5 || hi1 != 2.5 {
 		t.Fatalf("bar extents ±(%v, %v) and ±(%v, %v), want ±2 and ±2.5 (per partition)", lo0, hi0, lo1, hi1)
 	}
-	if spreadBars([]*Point{single}, "produce_mib_per_sec", parts, parts) != nil {
+	if pointSpread([]*Point{single}, "produce_mib_per_sec", parts, parts).errorBars() != nil {
 		t.Fatal("error bars without repeats")
 	}
 }

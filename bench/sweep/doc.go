@@ -82,7 +82,14 @@
 //	            per repetition's search); an audited point adds audit_lost,
 //	            audit_duplicated and audit_unavailability_s; a frontier point
 //	            adds its steady runs' figures prefixed steady_ (steady_response_p99_ms,
-//	            ...). The median of an even count is the mean of the two middle
+//	            ...); a backlog point (workload.backlog) adds
+//	            backlog_built_records, backlog_built_mib, backlog_build_s,
+//	            drain_time_s (only when it drained), drain_records_per_sec,
+//	            drain_mib_per_sec, drain_produce_records_per_sec,
+//	            drain_net_records_per_sec and the producers'
+//	            <phase>_<h>_p50_ms and <phase>_<h>_p99_ms for phase
+//	            before_drain / during_drain and h service / response. The
+//	            median of an even count is the mean of the two middle
 //	            values (earlier versions wrote the lower middle one);
 //	            spread_pct is (max-min)/median × 100.
 //	search      max-sustainable only, one per repetition: {found, achieved,

@@ -53,6 +53,7 @@ func RunFigures(res *bench.Result) map[string]float64 {
 		f[l.name+"_p99_9_ms"] = l.lat.P999
 		f[l.name+"_max_ms"] = l.lat.Max
 	}
+	backlogFigures(f, res.Backlog)
 	return f
 }
 

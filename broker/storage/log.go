@@ -52,6 +52,8 @@ type Log struct {
 
 	start, end atomic.Int64 // log start offset, log end offset
 
+	cleanedTo int64 // Compact cleaned every segment below this base; guarded by appendMu
+
 	bg    sync.WaitGroup // background fsyncs of rolled segments
 	bgErr atomic.Pointer[error]
 
@@ -247,8 +249,9 @@ func (l *Log) Append(batches []byte, epoch int32) (base, last int64, err error) 
 }
 
 // AppendAsFollower writes batches that already carry their offsets and epochs (replication).
-// The first batch must start at the log end offset and offsets must increase; the leader
-// epoch cache learns each new partitionLeaderEpoch from the batch headers.
+// Batches must start at or after the log end offset (a compacted leader's log has gaps) and
+// offsets must increase; the leader epoch cache learns each new partitionLeaderEpoch from
+// the batch headers.
 func (l *Log) AppendAsFollower(batches []byte) error {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
@@ -283,7 +286,7 @@ func (l *Log) prepare(batches []byte, next int64, assign bool, epoch int32) erro
 			records.SetBaseOffset(b, next)
 			records.SetPartitionLeaderEpoch(b, epoch)
 			h.BaseOffset, h.PartitionLeaderEpoch = next, epoch
-		} else if (off == 0 && h.BaseOffset != next) || h.BaseOffset < next {
+		} else if h.BaseOffset < next { // a gap is fine: a compacted leader drops emptied batches
 			return fmt.Errorf("batch at byte %d has base offset %d, want %d: %w", off, h.BaseOffset, next, ErrOffsetMismatch)
 		}
 		l.pending = append(l.pending, pendingBatch{

@@ -30,8 +30,9 @@ type Key struct {
 
 // keys is read-only.
 var keys = []Key{
-	{"cleanup.policy", oneOf("delete"), "only delete is implemented; compact is rejected"},
+	{"cleanup.policy", oneOf("delete", "compact", "compact,delete", "delete,compact"), "delete: retention removes old segments; compact: the log cleaner keeps the latest record per key"},
 	{"compression.type", oneOf("producer"), "batches are stored as the producer compressed them"},
+	{"delete.retention.ms", intMin(0), "how long the cleaner keeps tombstones of a compacted topic"},
 	{"flush.messages", intMin(1), "1 fsyncs every produced batch; anything else leaves flushing to the OS"},
 	{"flush.ms", intMin(0), "fsync interval"},
 	{"index.interval.bytes", intMin(0), "bytes between offset index entries"},

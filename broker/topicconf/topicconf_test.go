@@ -15,7 +15,8 @@ func TestValidate(t *testing.T) {
 		{map[string]string{"no.such": "1"}, `unknown or unsupported topic config "no.such"`},
 		{map[string]string{"retention.ms": "soon"}, "not an integer"},
 		{map[string]string{"retention.ms": "-2"}, "must be >= -1"},
-		{map[string]string{"cleanup.policy": "compact"}, "valid values: delete"},
+		{map[string]string{"cleanup.policy": "compact", "delete.retention.ms": "0"}, ""},
+		{map[string]string{"cleanup.policy": "shrink"}, "valid values: delete, compact"},
 		{map[string]string{"min.insync.replicas": "0"}, "must be >= 1"},
 	}
 	for _, tc := range cases {

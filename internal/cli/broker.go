@@ -46,6 +46,9 @@ cleanly; a second signal exits at once.`,
 			if err := o.parseFlush(); err != nil {
 				return err
 			}
+			if err := o.checkCoordinatorFlags(); err != nil {
+				return err
+			}
 			if o.brokers > 1 {
 				if err := checkClusterSecurity(o); err != nil {
 					return err
@@ -81,9 +84,28 @@ cleanly; a second signal exits at once.`,
 	f.StringVar(&o.cfg.Controller, "controller", "", "cluster controller address: run as one broker of a cluster (set by the cluster supervisor; fault commands are read from stdin)")
 	f.DurationVar(&o.cfg.ReplicaLagTimeMax, "replica-lag-time-max", d.ReplicaLagTimeMax, "a follower not caught up for this long leaves the ISR (replica.lag.time.max.ms)")
 	f.DurationVar(&o.cfg.HeartbeatInterval, "heartbeat-interval", d.HeartbeatInterval, "broker heartbeat interval to the controller (broker.heartbeat.interval.ms)")
+	f.Int32Var(&o.cfg.OffsetsTopicPartitions, "offsets-topic-partitions", d.OffsetsTopicPartitions, "partitions of __consumer_offsets when it is created; groups spread over their leaders (offsets.topic.num.partitions)")
+	f.Int32Var(&o.cfg.TxnStatePartitions, "txn-state-partitions", d.TxnStatePartitions, "partitions of __transaction_state when it is created (transaction.state.log.num.partitions)")
+	f.DurationVar(&o.cfg.LogCleanerInterval, "log-cleaner-interval", d.LogCleanerInterval, "how often compacted topics are cleaned (log.cleaner.backoff.ms)")
 	f.StringVar(&o.pprof, "pprof", "", "serve Go profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060; with --brokers N, broker i uses port+i-1")
 	addSecurityFlags(f, o)
 	return cmd
+}
+
+// checkCoordinatorFlags refuses internal-topic settings that cannot work.
+func (o *brokerOptions) checkCoordinatorFlags() error {
+	for _, f := range []struct {
+		name string
+		n    int32
+	}{{"--offsets-topic-partitions", o.cfg.OffsetsTopicPartitions}, {"--txn-state-partitions", o.cfg.TxnStatePartitions}} {
+		if f.n < 1 || f.n > 1000 {
+			return fmt.Errorf("%s %d: must be 1..1000", f.name, f.n)
+		}
+	}
+	if o.cfg.LogCleanerInterval <= 0 {
+		return fmt.Errorf("--log-cleaner-interval %s: must be positive, e.g. 15s", o.cfg.LogCleanerInterval)
+	}
+	return nil
 }
 
 func (o *brokerOptions) parseFlush() error {

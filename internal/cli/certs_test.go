@@ -102,7 +102,7 @@ func TestBrokerGenCertsAndSCRAMUser(t *testing.T) {
 	}
 }
 
-// TestBrokerFlagErrors: security and profiling flags a broker cannot run
+// TestBrokerFlagErrors: security, profiling and coordinator flags a broker cannot run
 // with fail before anything starts, naming the flag and what is wrong.
 func TestBrokerFlagErrors(t *testing.T) {
 	dir := t.TempDir()
@@ -119,6 +119,9 @@ func TestBrokerFlagErrors(t *testing.T) {
 		{[]string{"--listen", "127.0.0.1:0", "--pprof", "6060"}, "want host:port"},
 		{[]string{"--brokers", "3", "--pprof", "10.1.2.3:6060"}, "loopback only"},
 		{[]string{"--brokers", "3", "--pprof", "127.0.0.1:65534"}, "past 65535"},
+		{[]string{"--listen", "127.0.0.1:0", "--offsets-topic-partitions", "0"}, "--offsets-topic-partitions 0: must be 1..1000"},
+		{[]string{"--brokers", "3", "--txn-state-partitions", "5000"}, "--txn-state-partitions 5000: must be 1..1000"},
+		{[]string{"--listen", "127.0.0.1:0", "--log-cleaner-interval", "0s"}, "--log-cleaner-interval 0s: must be positive"},
 	} {
 		root := NewRoot(&syncBuffer{}, &syncBuffer{})
 		root.SetArgs(append([]string{"broker", "--data-dir", dir}, tc.args...))

@@ -120,3 +120,35 @@ func mean(xs []float64) float64 {
 	}
 	return sum / float64(max(len(xs), 1))
 }
+
+// OMB's backlog workload (shortened with --set) builds a backlog with the
+// consumers waiting, drains it, and the sweep's results carry the drain.
+func TestSweepRunsOMBBacklogWorkload(t *testing.T) {
+	workload := filepath.Join("..", "..", "profiles", "testdata", "omb", "backlog-1gb.yaml")
+	run := filepath.Join(t.TempDir(), "run")
+	out, errOut, code := kbench(t, "sweep", "--omb", workload, "--out", run, "--progress", "lines",
+		"--set", "workload.backlog=3MiB", "--set", "rate=4000", "--set", "workload.duration=8s", "--set", "workload.interval=500ms")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	lines, _, err := sweep.ReadResultsFile(run)
+	if err != nil || len(lines) != 1 || lines[0].Status != sweep.PointDone {
+		t.Fatalf("results: %d lines, %v\n%s\n%s", len(lines), err, out, errOut)
+	}
+	f := lines[0].Figures
+	drain, ok := f["drain_time_s"]
+	if !ok || drain.Median <= 0 {
+		t.Fatalf("drain_time_s %+v (present %v), want > 0; figures %v", drain, ok, f)
+	}
+	if built := f["backlog_built_mib"].Median; built < 3 {
+		t.Errorf("backlog built %.2f MiB, want >= 3", built)
+	}
+	if d, p := f["drain_records_per_sec"].Median, f["drain_produce_records_per_sec"].Median; d <= p {
+		t.Errorf("drain %.0f records/s, producers %.0f records/s: want the drain faster", d, p)
+	}
+	for _, k := range []string{"before_drain_response_p99_ms", "during_drain_response_p99_ms", "drain_net_records_per_sec"} {
+		if _, ok := f[k]; !ok {
+			t.Errorf("figure %s missing", k)
+		}
+	}
+}

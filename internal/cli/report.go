@@ -35,6 +35,10 @@ Charts, each drawn only when the run has data for it:
   timeline-<point>           throughput and p99 per interval, from each point's histogram log
   durability-loss            lost and duplicated records, when the sweep ran the durability audit
 
+With repeat ≥ 2 the charts show each point's spread over its runs: error bars (lowest to highest
+run) on the partition-scaling, codec, durability frontier and latency-cost charts, and "median
+±x%" (half the range) in each heatmap cell.
+
 The results table lists every point with its settings and figures; invalid points are marked,
 the best point of each durability level is highlighted. An interrupted sweep gets a report of
 what finished and a list of what is missing.
@@ -42,8 +46,8 @@ what finished and a list of what is missing.
 --compare RUN_B also writes report/compare.md: for every point both runs have (matched by
 settings), the table of kbench compare (B against this run, A: medians, the change with its
 confidence interval, the rank test's p, ~ when not significant) and the two runs' response-time
-percentile spectra overlaid (compare-spectrum-<point>.png/.svg). See kbench compare --help for
-the statistics.`,
+percentile spectra overlaid (compare-spectrum-<point>.png/.svg); report.md and report.html link
+to it in their header. See kbench compare --help for the statistics.`,
 		Example: `  kbench report runs/20260101-120000-quick
   kbench report --quiet runs/20260101-120000-durability && xdg-open runs/20260101-120000-durability/report/report.html
   kbench report runs/20260102-120000-quick --compare runs/20260101-120000-quick`,
@@ -59,17 +63,12 @@ the statistics.`,
 }
 
 func runReport(o *reportOptions) error {
-	rep, err := reports.WriteReport(o.runDir)
+	rep, err := reports.WriteReportComparing(o.runDir, o.compare)
 	if err != nil {
 		return err
 	}
 	htmlPath := filepath.Join(rep.Dir, reports.ReportHTML)
-	var cmp *reports.CompareReport
-	if o.compare != "" {
-		if cmp, err = reports.WriteCompareReport(o.runDir, o.compare, rep.Dir, 0.05); err != nil {
-			return fmt.Errorf("--compare: %w", err)
-		}
-	}
+	cmp := rep.Compared
 	if o.quiet {
 		_, err := fmt.Fprintln(o.stdout, htmlPath)
 		return err

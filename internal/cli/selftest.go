@@ -77,7 +77,7 @@ result. The full run takes 6 to 8 minutes on 2 cores; --quick under 2.`,
 		},
 	}
 	bindSelftestFlags(cmd, o)
-	cmd.AddCommand(newSelftestServeCmd(stdout))
+	cmd.AddCommand(newSelftestServeCmd(stdout), newSelftestGeneratorCmd(stdout, stderr))
 	return cmd
 }
 

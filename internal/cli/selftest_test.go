@@ -17,7 +17,7 @@ func TestSelftestFlags(t *testing.T) {
 		check func(t *testing.T, c selftest.Config)
 	}{
 		{"defaults", nil, func(t *testing.T, c selftest.Config) {
-			if c.Rounds != 3 || len(c.Workloads) != 16 || c.Backlog != 2<<30 || len(c.Targets) != 4 || c.Binary == "" {
+			if c.Rounds != 3 || len(c.Workloads) != 16 || c.Backlog != 2<<30 || len(c.Targets) != 5 || c.Binary == "" {
 				t.Errorf("got %d rounds, %d workloads, %d backlog bytes, targets %v, binary %q; want the full run", c.Rounds, len(c.Workloads), c.Backlog, c.Targets, c.Binary)
 			}
 		}},

@@ -1,0 +1,170 @@
+package bench
+
+import (
+	"context"
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// sendSlot is one record in flight with everything its acknowledgement
+// needs: the record, its stamp header and the times to measure against.
+// Slots are carved from slabs and never reused, like records from the
+// allocator but one allocation per slotsPerSlab records. (Reusing a slot
+// after its promise was measured to cost more than it saves: the promise
+// runs on another core, and taking the slot's cache lines back costs the
+// producer more than fresh memory does.) The slot is the record's Context —
+// embedding the produce context, so the client cancels records exactly as
+// before — which is how a producer's one promise finds it.
+type sendSlot struct {
+	context.Context
+	rec              kgo.Record
+	hdr              [1]kgo.RecordHeader
+	stamp            [16]byte
+	seq              uint64
+	intended, actual time.Duration
+	size             int
+}
+
+// slotsPerSlab is how many slots one allocation makes.
+const slotsPerSlab = 64
+
+// arenaChunk is the size of the chunks keys and generated values are
+// carved from; a value larger than a quarter of it gets its own buffer.
+const arenaChunk = 64 << 10
+
+// sendMemory hands a producer goroutine its slots and the bytes for keys and
+// generated values, from slabs and chunks: the per-record work allocates
+// nothing itself.
+type sendMemory struct {
+	ctx   context.Context
+	slots []sendSlot
+	buf   []byte // the unused rest of the current chunk
+}
+
+func (m *sendMemory) slot() *sendSlot {
+	if len(m.slots) == 0 {
+		m.slots = make([]sendSlot, slotsPerSlab)
+	}
+	s := &m.slots[0]
+	m.slots = m.slots[1:]
+	s.Context = m.ctx
+	return s
+}
+
+// scratch returns an empty slice with room for n bytes to append to; keep
+// then claims what was used.
+func (m *sendMemory) scratch(n int) []byte {
+	if n > arenaChunk/4 {
+		return make([]byte, 0, n)
+	}
+	if len(m.buf) < n {
+		m.buf = make([]byte, arenaChunk)
+	}
+	return m.buf[:0:n]
+}
+
+// keep claims b, which was appended to scratch's slice, so no later
+// scratch hands out its bytes; a b that outgrew its scratch has its own.
+func (m *sendMemory) keep(b []byte) {
+	if len(b) > 0 && len(b) <= len(m.buf) && &b[0] == &m.buf[0] {
+		m.buf = m.buf[len(b):]
+	}
+}
+
+// ownSample is how often (one record in N) the CPU time spent in kbench's
+// own per-record code is measured; the sum, scaled up, says how much of the
+// generator's CPU the generator itself took rather than the client.
+const ownSample = 1024
+
+// ownSampled picks one record in ownSample by a hash of its sequence
+// number, so the sample does not keep hitting the records that start a new
+// slab (every 64th).
+func ownSampled(seq uint64) bool { return (seq*0x9E3779B97F4A7C15)>>54 == 0 }
+
+// ownClock accumulates sampled thread CPU time spent in kbench's own code.
+type ownClock struct{ ns atomic.Int64 }
+
+// ownMark is where a measured stretch of kbench's own code began.
+type ownMark struct {
+	cpu  int64 // threadCPU
+	wall time.Time
+}
+
+func ownStart() ownMark { return ownMark{threadCPU(), time.Now()} }
+
+// add adds the thread CPU time since m, less what measuring itself costs,
+// scaled by scale. A difference that is negative or exceeds the wall time
+// passed means the goroutine moved to another thread in between; that
+// sample is dropped.
+func (c *ownClock) add(m ownMark, scale int64) {
+	d := threadCPU() - m.cpu
+	if d > 0 && d <= int64(time.Since(m.wall)) {
+		c.ns.Add(max(d-ownOverhead(), 0) * scale)
+	}
+}
+
+// ownOverhead is the thread CPU time an empty measurement shows: reading
+// the thread's CPU time is a system call, not free on every machine.
+var ownOverhead = sync.OnceValue(func() int64 {
+	least := int64(-1)
+	for range 50 {
+		m := ownStart()
+		if d := threadCPU() - m.cpu; d >= 0 && (least < 0 || d < least) {
+			least = d
+		}
+	}
+	return max(least, 0)
+})
+
+// record fills slot s with record seq of producer pr: key, value, stamp
+// and the times its acknowledgement measures against. now is the send time,
+// given to the client as the record's timestamp so it need not read the
+// clock again.
+func (r *run) record(pr *producer, s *sendSlot, seq uint64, intended time.Duration, now time.Time) *kgo.Record {
+	actual := now.Sub(r.start)
+	mem := &pr.mem
+	var key, val []byte
+	if pr.gen.keyed() {
+		key = pr.gen.appendKey(mem.scratch(maxKeyLen), seq)
+		mem.keep(key)
+	}
+	if pr.gen.writes {
+		val = pr.gen.appendValue(mem.scratch(pr.gen.valueRoom), key, r.start.Add(intended))
+		mem.keep(val)
+	} else {
+		val = pr.gen.appendValue(nil, key, r.start.Add(intended))
+	}
+	binary.BigEndian.PutUint64(s.stamp[:], r.runID)
+	binary.BigEndian.PutUint64(s.stamp[8:], uint64(intended))
+	s.hdr[0] = kgo.RecordHeader{Key: StampHeader, Value: s.stamp[:]}
+	s.rec = kgo.Record{Topic: r.cfg.Topic.Name, Key: key, Value: val, Headers: s.hdr[:], Timestamp: now, Context: s}
+	s.seq, s.intended, s.actual, s.size = seq, intended, actual, len(key)+len(val)
+	return &s.rec
+}
+
+// promise is producer pr's one promise for all its records.
+func (r *run) promise(pr *producer) func(*kgo.Record, error) {
+	hooks := r.cfg.Hooks
+	return func(rec *kgo.Record, err error) {
+		s := rec.Context.(*sendSlot)
+		var t0 ownMark
+		sampled := ownSampled(s.seq)
+		if sampled {
+			t0 = ownStart()
+		}
+		if hooks != nil && hooks.OnAck != nil {
+			hooks.OnAck(pr.id, s.seq, rec, err)
+		}
+		acked := time.Since(r.start)
+		pr.m.mu.Lock()
+		pr.m.ack(s.intended, s.actual, acked, s.size, err)
+		pr.m.mu.Unlock()
+		if sampled && s.intended >= r.cfg.Warmup {
+			pr.own.add(t0, ownSample)
+		}
+	}
+}

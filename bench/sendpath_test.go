@@ -1,0 +1,262 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func parsed(tb testing.TB, w Workload) *parsedWorkload {
+	tb.Helper()
+	w.Seed = 42
+	p, err := w.parse()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// batchRatio compresses values in batches of about batch bytes, as the
+// client does, and returns raw/compressed over all of them.
+func batchRatio(t *testing.T, codec string, g *generator, total, batch int) float64 {
+	t.Helper()
+	zenc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zenc.Close()
+	var raw, packed int
+	buf := make([]byte, 0, batch+64<<10)
+	var out []byte
+	flush := func() {
+		switch codec {
+		case "zstd":
+			out = zenc.EncodeAll(buf, out[:0])
+		case "lz4":
+			var w bytes.Buffer
+			lw := lz4.NewWriter(&w)
+			if _, err := lw.Write(buf); err != nil {
+				t.Fatal(err)
+			}
+			if err := lw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			out = w.Bytes()
+		}
+		raw += len(buf)
+		packed += len(out)
+		buf = buf[:0]
+	}
+	for raw+len(buf) < total {
+		buf = append(buf, g.value(nil, time.Time{})...)
+		if len(buf) >= batch {
+			flush()
+		}
+	}
+	if len(buf) > 0 {
+		flush()
+	}
+	return float64(raw) / float64(packed)
+}
+
+// TestPayloadPoolCompression: values sampled from the default pool compress
+// like freshly generated ones (within 5 %), with zstd and lz4, in batches
+// of the default batch.size and of 256 KiB: a codec finds no more to repeat.
+func TestPayloadPoolCompression(t *testing.T) {
+	for _, tt := range []struct {
+		size string
+		c    float64
+	}{{"100", 0.5}, {"100", 0.9}, {"1KiB", 0}, {"1KiB", 0.5}, {"uniform:50:2000", 0.9}} {
+		size, c := tt.size, tt.c
+		for _, batch := range []int{16 << 10, 256 << 10} {
+			pooled := parsed(t, Workload{RecordSize: size, Compressibility: c})
+			pooled.buildPool(batch)
+			if len(pooled.pool) != max(1<<20, 64*batch) {
+				t.Fatalf("default pool of %d bytes for batches of %d", len(pooled.pool), batch)
+			}
+			fresh := parsed(t, Workload{RecordSize: size, Compressibility: c, PayloadPool: "0"})
+			fresh.buildPool(batch)
+			if fresh.pool != nil {
+				t.Fatal("a pool was built with --payload-pool 0")
+			}
+			for _, codec := range []string{"zstd", "lz4"} {
+				p := batchRatio(t, codec, newGenerator(pooled, 1), 2*batch+1<<20, batch)
+				f := batchRatio(t, codec, newGenerator(fresh, 1), 2*batch+1<<20, batch)
+				if math.Abs(p/f-1) > 0.05 {
+					t.Errorf("size %s compressibility %.1f batch %d %s: pooled ratio %.3f, fresh %.3f: more than 5 %% apart", size, c, batch, codec, p, f)
+				}
+			}
+		}
+	}
+}
+
+// TestPayloadPoolValues: pooled values have the requested sizes, differ
+// from record to record, and a draw larger than the pool is generated.
+func TestPayloadPoolValues(t *testing.T) {
+	w := parsed(t, Workload{RecordSize: "uniform:10:3000", PayloadPool: "64KiB"})
+	w.buildPool(16 << 10)
+	if len(w.pool) != 64<<10 {
+		t.Fatalf("pool of %d bytes, want 64KiB", len(w.pool))
+	}
+	g := newGenerator(w, 0)
+	seen := map[string]bool{}
+	for range 2000 {
+		v := g.value(nil, time.Time{})
+		if len(v) < 10 || len(v) > 3000 {
+			t.Fatalf("value of %d bytes, want 10..3000", len(v))
+		}
+		seen[string(v)] = true
+	}
+	if len(seen) < 1990 {
+		t.Errorf("%d distinct values of 2000", len(seen))
+	}
+	big := parsed(t, Workload{RecordSize: "normal:1KiB:64KiB", PayloadPool: "1KiB"})
+	big.buildPool(16 << 10)
+	if len(big.pool) < 2*(1<<10+4*64<<10) {
+		t.Errorf("pool of %d bytes for normal:1KiB:64KiB: want room for mean + 4 sd twice", len(big.pool))
+	}
+	if _, err := (Workload{PayloadPool: "lots"}).parse(); err == nil {
+		t.Error("payload pool \"lots\" accepted")
+	}
+}
+
+// sendBench is a run and producer set up to make records without a client.
+func sendBench(tb testing.TB, w Workload, hooks *Hooks) (*run, *producer, func(*kgo.Record, error)) {
+	tb.Helper()
+	pw := parsed(tb, w)
+	pw.buildPool(16 << 10)
+	r := &run{cfg: RunConfig{Topic: TopicConfig{Name: "t"}, Hooks: hooks}, start: time.Now(), runID: 7}
+	pr := &producer{gen: newGenerator(pw, 0), m: newMeter(0), mem: sendMemory{ctx: context.Background()}}
+	return r, pr, r.promise(pr)
+}
+
+// sendOne is the produce loop's per-record work, the client's Produce
+// replaced by the promise being called at once.
+func sendOne(r *run, pr *producer, promise func(*kgo.Record, error), seq uint64) {
+	now := time.Now()
+	rec := r.record(pr, pr.mem.slot(), seq, now.Sub(r.start), now)
+	pr.m.sent(now.Sub(r.start))
+	promise(rec, nil)
+}
+
+func sendWorkloads(t testing.TB) map[string]Workload {
+	path := filepath.Join(t.TempDir(), "lines")
+	if err := os.WriteFile(path, []byte("one line\nanother line\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]Workload{
+		"random-100B":          {RecordSize: "100"},
+		"random-1KiB-keyed":    {RecordSize: "1KiB", Keys: "round-robin", Compressibility: 0.5},
+		"random-fresh-1KiB":    {RecordSize: "1KiB", PayloadPool: "0"},
+		"json-zipf-keys":       {RecordSize: "512", Payload: "json", Keys: "zipf:1000:1.2"},
+		"file-uniform-keys":    {Payload: "file:" + path, Keys: "uniform:100"},
+		"random-normal-sizes":  {RecordSize: "normal:1KiB:100"},
+		"random-uniform-sizes": {RecordSize: "uniform:10:2000", Keys: "round-robin:50"},
+	}
+}
+
+// TestSendPathAllocations: making, stamping, metering and acknowledging a
+// record allocates nothing per record in kbench's own code, for every
+// payload and key kind, also with an OnAck hook set: memory comes in slabs
+// of 64 records and 64 KiB chunks, so 1,000 records of at most 1 KiB take at
+// most 16 + 16 + 1 allocations.
+func TestSendPathAllocations(t *testing.T) {
+	for name, w := range sendWorkloads(t) {
+		var acks int
+		r, pr, promise := sendBench(t, w, &Hooks{OnAck: func(int, uint64, *kgo.Record, error) { acks++ }})
+		seq := uint64(0)
+		for range 1000 { // warm: slots, value buffers, histograms' counts
+			sendOne(r, pr, promise, seq)
+			seq++
+		}
+		allocs := testing.AllocsPerRun(20, func() {
+			for range 1000 {
+				sendOne(r, pr, promise, seq)
+				seq++
+			}
+		})
+		if allocs > 33 {
+			t.Errorf("%s: %.1f allocations per 1000 records, want at most 33 (slabs and chunks)", name, allocs)
+		}
+		if acks != int(seq) || pr.m.count() != int64(seq) {
+			t.Errorf("%s: %d acks seen by the hook and %d by the meter, want %d", name, acks, pr.m.count(), seq)
+		}
+	}
+}
+
+// TestSendPathRecord: records made one after the other from slab and chunk
+// memory each carry their own key, a json value of that key and their own
+// stamp, none of a neighbour's.
+func TestSendPathRecord(t *testing.T) {
+	r, pr, promise := sendBench(t, Workload{RecordSize: "64", Payload: "json", Keys: "round-robin"}, nil)
+	for seq := range uint64(200) {
+		intended := time.Duration(seq) * time.Millisecond
+		rec := r.record(pr, pr.mem.slot(), seq, intended, r.start.Add(intended))
+		if string(rec.Key) != "key-"+itoa(seq) {
+			t.Fatalf("record %d has key %q", seq, rec.Key)
+		}
+		var ev map[string]any
+		if err := json.Unmarshal(rec.Value, &ev); err != nil || ev["session_id"] != string(rec.Key) {
+			t.Fatalf("record %d: value %q (%v): want a json event of its key", seq, rec.Value, err)
+		}
+		got, ours := r.stamp(rec)
+		if !ours || got != intended || len(rec.Headers) != 1 || rec.Topic != "t" {
+			t.Fatalf("record %d: stamp %v ours %v headers %d topic %q", seq, got, ours, len(rec.Headers), rec.Topic)
+		}
+		pr.m.sent(intended)
+		promise(rec, nil)
+	}
+}
+
+func itoa(n uint64) string { return string(appendUint(nil, n)) }
+
+func appendUint(b []byte, n uint64) []byte {
+	if n >= 10 {
+		b = appendUint(b, n/10)
+	}
+	return append(b, byte('0'+n%10))
+}
+
+// BenchmarkSendPath is kbench's own per-record produce work (the client's
+// Produce excluded): 0 allocs/op, the bytes coming from slabs and chunks.
+func BenchmarkSendPath(b *testing.B) {
+	for name, w := range sendWorkloads(b) {
+		b.Run(name, func(b *testing.B) {
+			r, pr, promise := sendBench(b, w, nil)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				sendOne(r, pr, promise, uint64(i))
+			}
+		})
+	}
+}
+
+// BenchmarkConsumeRecord is kbench's own per-record consume work: decoding
+// the stamp and metering the e2e latency; 0 allocs/op is the target.
+func BenchmarkConsumeRecord(b *testing.B) {
+	r := &run{cfg: RunConfig{Mode: ModeE2E}, runID: 7}
+	m := newMeter(0)
+	stamp := make([]byte, 16)
+	stamp[7] = 7
+	stamp[14] = 1
+	rec := &kgo.Record{Value: make([]byte, 1024), Headers: []kgo.RecordHeader{{Key: "other", Value: []byte("x")}, {Key: StampHeader, Value: stamp}}}
+	b.ReportAllocs()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for b.Loop() {
+		intended, ours := r.stamp(rec)
+		m.consumed(intended, time.Millisecond, len(rec.Value), ours)
+	}
+	if m.all == 0 || m.iv.e2e.TotalCount() == 0 {
+		b.Fatal("stamp not recognised")
+	}
+}
