@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net"
 	"slices"
 	"strings"
@@ -88,9 +89,32 @@ func TestE2ERun(t *testing.T) {
 	if len(res.Intervals) < 4 || !res.Intervals[0].Warmup || res.Intervals[len(res.Intervals)-1].Warmup {
 		t.Errorf("intervals %+v: want >= 4, the first in warmup, the last not", res.Intervals)
 	}
-	for _, want := range []string{"records acked", "records consumed", "e2e p99", "(warmup)", "end-to-end", "result: VALID"} {
+	for _, want := range []string{"records acked", "records consumed", "e2e p99", "(warmup)", "end-to-end"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
+		}
+	}
+	// A busy machine may make the generator fall short of 3000/s; the run
+	// must then say so itself. The rate is measured over at least the
+	// 1.5 s of sending, so 4500 records can never make more than 3000/s.
+	p := res.Produce
+	if p.RecordsPerSec <= 0 || p.RecordsPerSec > 1.001*p.TargetRate || math.Abs(p.AchievedPct-100*p.RecordsPerSec/p.TargetRate) > 0.01 {
+		t.Errorf("achieved %.1f records/s reported as %.2f %% of %.0f", p.RecordsPerSec, p.AchievedPct, p.TargetRate)
+	}
+	short := p.RecordsPerSec < MinAchieved*p.TargetRate
+	if named := slices.ContainsFunc(res.Invalid, func(r string) bool { return strings.HasPrefix(r, "achieved ") }); named != short {
+		t.Errorf("achieved %.2f %% of the target, yet the shortfall reason is present: %v (%q)", p.AchievedPct, named, res.Invalid)
+	}
+	verdict := "result: VALID"
+	if len(res.Invalid) > 0 {
+		verdict = "result: INVALID"
+	}
+	if res.Valid != (len(res.Invalid) == 0) || !strings.Contains(out, verdict) {
+		t.Errorf("valid %v with reasons %q; output lacks %q", res.Valid, res.Invalid, verdict)
+	}
+	for _, r := range res.Invalid {
+		if !strings.Contains(out, r) {
+			t.Errorf("output does not say why the run is invalid: %q", r)
 		}
 	}
 }

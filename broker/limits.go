@@ -85,11 +85,13 @@ func (l *connLimiter) admit(nc net.Conn, m *metrics) (string, bool) {
 		l.refused, l.lastLogged = 0, now
 	}
 	l.mu.Unlock()
-	nc.Close()
-	m.connRefused()
+	// Log before closing: whoever sees the connection refused can then
+	// find the line.
 	if line != "" {
 		l.logf("%s", line)
 	}
+	m.connRefused()
+	nc.Close()
 	return "", false
 }
 

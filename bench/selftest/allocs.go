@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -85,16 +86,18 @@ func scrape(ctx context.Context, url string) (counters, error) {
 // run (b to c) into steady-state allocations and bytes per produce request:
 // the slope between the two runs. What every run costs once (new client
 // connections, metadata, one scrape's own allocations) is in both deltas
-// and cancels out.
+// and cancels out. The runs are bounded by time, so on a busy machine the
+// longer one may make fewer requests (larger batches); the slope is the
+// same either way round, and only equal counts leave nothing to measure.
 func perRequest(a, b, c counters) (allocs, bytes float64, requests int64, err error) {
 	short, long := b.produces-a.produces, c.produces-b.produces
 	n := long - short
-	if short <= 0 || n <= 0 {
+	if short <= 0 || long <= 0 || n == 0 {
 		return 0, 0, 0, fmt.Errorf("the longer run made %.0f produce requests, the shorter %.0f: no slope to measure", long, short)
 	}
 	allocs = ((c.mallocs - b.mallocs) - (b.mallocs - a.mallocs)) / n
 	bytes = ((c.bytes - b.bytes) - (b.bytes - a.bytes)) / n
-	return max(allocs, 0), max(bytes, 0), int64(n), nil
+	return max(allocs, 0), max(bytes, 0), int64(math.Abs(n)), nil
 }
 
 // allocations starts a separate `kbench broker --metrics-listen` (so the

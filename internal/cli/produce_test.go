@@ -218,16 +218,46 @@ func TestUnreachableBootstrapCommand(t *testing.T) {
 
 func TestInterruptedCommandStillReports(t *testing.T) {
 	jsonPath := filepath.Join(t.TempDir(), "r.json")
-	var out, errOut bytes.Buffer
-	root := NewRoot(&out, &errOut)
-	root.SetArgs([]string{"e2e", "--rate", "1000", "--warmup", "0s", "--duration", "60s", "--json", jsonPath})
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	root := NewRoot(out, errOut)
+	root.SetArgs([]string{"e2e", "--rate", "1000", "--warmup", "0s", "--duration", "60s", "--interval", "100ms", "--json", jsonPath})
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(1500*time.Millisecond, cancel)
-	start := time.Now()
+	defer cancel()
+	// Interrupt once the progress lines show 1000 acknowledged records, not
+	// after a fixed time: starting the 3-broker cluster may take seconds
+	// on a busy machine. The upper bound only keeps a stuck run from
+	// using up its 60 s.
+	const want = 1000
+	var canceledAt time.Time
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		giveUp := time.After(45 * time.Second)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for ackedInProgress(out.String()) < want {
+			select {
+			case <-ctx.Done():
+				return
+			case <-giveUp:
+				cancel()
+				return
+			case <-tick.C:
+			}
+		}
+		canceledAt = time.Now()
+		cancel()
+	}()
 	if err := root.ExecuteContext(ctx); err != nil {
 		t.Fatalf("interrupted run returned %v\n%s", err, errOut.String())
 	}
-	if took := time.Since(start); took > 10*time.Second {
+	finished := time.Now()
+	cancel()
+	<-watched
+	if canceledAt.IsZero() {
+		t.Fatalf("the run never showed %d acknowledged records:\n%s\n%s", want, out.String(), errOut.String())
+	}
+	if took := finished.Sub(canceledAt); took > 10*time.Second {
 		t.Errorf("Ctrl-C took %v to finish", took)
 	}
 	if !strings.Contains(out.String(), "result: INVALID") || !strings.Contains(out.String(), "interrupted") {
@@ -237,7 +267,21 @@ func TestInterruptedCommandStillReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Interrupted || res.Produce.Acked < 1000 {
+	if !res.Interrupted || res.Produce.Acked < want {
 		t.Errorf("json after interrupt: interrupted %v, acked %d", res.Interrupted, res.Produce.Acked)
 	}
+}
+
+// ackedInProgress sums the acknowledged records of the progress lines.
+func ackedInProgress(out string) int64 {
+	var total int64
+	for _, line := range strings.Split(out, "\n") {
+		var n int64
+		if i := strings.Index(line, "] "); i >= 0 && strings.HasPrefix(line, "[") {
+			if _, err := fmt.Sscanf(line[i+2:], "%d records acked", &n); err == nil {
+				total += n
+			}
+		}
+	}
+	return total
 }
