@@ -44,6 +44,11 @@ type Config struct {
 	// ReplicaLagTimeMax is replica.lag.time.max.ms: a follower that has not
 	// caught up for this long leaves the ISR. Default 10s (Kafka: 30s).
 	ReplicaLagTimeMax time.Duration
+	// ReplicaFetchBackoff is replica.fetch.backoff.ms: how long a follower
+	// waits before fetching again from a leader after an error, or after
+	// the leader answered every partition with an error (leadership is
+	// moving). Default 100ms (Kafka: 1s).
+	ReplicaFetchBackoff time.Duration
 	// HWCheckpointInterval is replica.high.watermark.checkpoint.interval.ms:
 	// how often every partition's high watermark is written to the data
 	// directory (hwcheckpoint.go). Default 5s.
@@ -99,6 +104,7 @@ func DefaultConfig() Config {
 		RetentionCheckInterval: 5 * time.Minute,
 		HeartbeatInterval:      250 * time.Millisecond,
 		ReplicaLagTimeMax:      10 * time.Second,
+		ReplicaFetchBackoff:    100 * time.Millisecond,
 		HWCheckpointInterval:   5 * time.Second,
 		OffsetsTopicPartitions: 10,
 		LogCleanerInterval:     15 * time.Second,
@@ -145,6 +151,9 @@ func (c *Config) validate() error {
 	}
 	if c.ReplicaLagTimeMax <= 0 {
 		c.ReplicaLagTimeMax = 10 * time.Second
+	}
+	if c.ReplicaFetchBackoff <= 0 {
+		c.ReplicaFetchBackoff = 100 * time.Millisecond
 	}
 	if c.HWCheckpointInterval <= 0 {
 		c.HWCheckpointInterval = 5 * time.Second

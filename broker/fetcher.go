@@ -143,27 +143,42 @@ func (fs *fetchers) run(f *fetcher) {
 		if d := time.Duration(fs.delay.Load()); d > 0 && !backoff(d) {
 			return
 		}
-		if err := fs.truncatePending(f); err != nil {
-			b.cfg.Logf("replica fetcher for leader %d: %v", f.leader, err)
-			if !backoff(100 * time.Millisecond) {
-				return
-			}
-			continue
-		}
-		got, err := fs.fetchOnce(f)
-		if err != nil {
-			b.cfg.Logf("replica fetcher for leader %d: %v", f.leader, err)
-			if !backoff(100 * time.Millisecond) {
-				return
-			}
-			continue
-		}
-		if bw := fs.bandwidth.Load(); bw > 0 && got > 0 {
-			if !backoff(time.Duration(float64(got) / float64(bw) * float64(time.Second))) {
-				return
-			}
+		if d := fs.round(f); d > 0 && !backoff(d) {
+			return
 		}
 	}
+}
+
+// errEveryPartitionFailed: the leader answered every partition of a
+// replica fetch (or of a truncation request, with nothing else to fetch)
+// with an error, NOT_LEADER_OR_FOLLOWER or UNKNOWN_LEADER_EPOCH while
+// leadership moves. Asking again at once would spin until the
+// controller's next push, so the fetcher backs off as Kafka's does for
+// replica.fetch.backoff.ms.
+var errEveryPartitionFailed = errors.New("the leader answered every partition with an error")
+
+// round runs one truncation and fetch round for f and returns how long
+// to wait before the next: the replica fetch backoff after an error, the
+// bandwidth fault's pause after data, else 0.
+func (fs *fetchers) round(f *fetcher) time.Duration {
+	b := fs.b
+	if err := fs.truncatePending(f); err != nil {
+		if !errors.Is(err, errEveryPartitionFailed) {
+			b.cfg.Logf("replica fetcher for leader %d: %v", f.leader, err)
+		}
+		return b.cfg.ReplicaFetchBackoff
+	}
+	got, err := fs.fetchOnce(f)
+	if err != nil {
+		if !errors.Is(err, errEveryPartitionFailed) {
+			b.cfg.Logf("replica fetcher for leader %d: %v", f.leader, err)
+		}
+		return b.cfg.ReplicaFetchBackoff
+	}
+	if bw := fs.bandwidth.Load(); bw > 0 && got > 0 {
+		return time.Duration(float64(got) / float64(bw) * float64(time.Second))
+	}
+	return 0
 }
 
 // truncatePending asks the leader where each newly followed partition's
@@ -177,6 +192,7 @@ func (fs *fetchers) truncatePending(f *fetcher) error {
 			todo = append(todo, p)
 		}
 	}
+	fetchable := len(f.parts) > len(todo)
 	f.mu.Unlock()
 	if len(todo) == 0 {
 		return nil
@@ -207,10 +223,12 @@ func (fs *fetchers) truncatePending(f *fetcher) error {
 	if err != nil {
 		return err
 	}
+	failed := 0
 	for _, rt := range resp.(*kmsg.OffsetForLeaderEpochResponse).Topics {
 		for _, rp := range rt.Partitions {
 			k := slices.IndexFunc(todo, func(q *partition) bool { return q.topic == rt.Topic && q.index == rp.Partition })
 			if k < 0 || rp.ErrorCode != 0 {
+				failed++
 				continue // retried on the next round
 			}
 			p := todo[k]
@@ -227,6 +245,9 @@ func (fs *fetchers) truncatePending(f *fetcher) error {
 			}
 			f.mu.Unlock()
 		}
+	}
+	if failed >= len(todo) && !fetchable {
+		return errEveryPartitionFailed
 	}
 	return nil
 }
@@ -366,6 +387,7 @@ func (fs *fetchers) fetchOnce(f *fetcher) (int, error) {
 		return 0, kerr.ErrorForCode(fr.ErrorCode)
 	}
 	f.oor = f.oor[:0]
+	failed := 0
 	next := 0 // the leader answers in request order: try that first
 	for _, rt := range fr.Topics {
 		for _, rp := range rt.Partitions {
@@ -380,6 +402,7 @@ func (fs *fetchers) fetchOnce(f *fetcher) (int, error) {
 				f.oor = append(f.oor, outOfRange{sentPart: *s, leaderStart: rp.LogStartOffset})
 				continue
 			default:
+				failed++
 				continue // stale leadership: the controller's next push fixes it
 			}
 			if err := f.applyFetched(s, rp.RecordBatches, rp.HighWatermark, rp.LogStartOffset); err != nil {
@@ -393,6 +416,9 @@ func (fs *fetchers) fetchOnce(f *fetcher) (int, error) {
 	}
 	if len(f.oor) > 0 {
 		return got, fs.handleOutOfRange(f)
+	}
+	if failed == len(sent) {
+		return got, errEveryPartitionFailed
 	}
 	return got, nil
 }

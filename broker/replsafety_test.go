@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -564,4 +565,42 @@ func TestReplicaFetchFencedByLeaderEpoch(t *testing.T) {
 	if hw := p.hw.Load(); hw != 0 {
 		t.Fatalf("leader HW %d after fenced follower fetches at offset 3, want 0", hw)
 	}
+}
+
+// TestReplicaFetchBacksOffWhenEveryPartitionFails: while leadership moves,
+// the leader answers every partition of a follower's fetch (or of its
+// truncation request) with UNKNOWN_LEADER_EPOCH; the fetcher must wait
+// replica.fetch.backoff.ms before asking again instead of spinning, and
+// must not wait once a partition succeeds.
+func TestReplicaFetchBacksOffWhenEveryPartitionFails(t *testing.T) {
+	rp := newReplPair(t, "backoff")
+	fs := &rp.follower.fetchers
+	want := rp.follower.cfg.ReplicaFetchBackoff
+	if want <= 0 {
+		t.Fatalf("replica fetch backoff %s, want a default above 0", want)
+	}
+	if d := fs.round(rp.f); d != 0 {
+		t.Fatalf("healthy fetch: waits %s before the next, want 0", d)
+	}
+	epoch := rp.fp.epoch.Load()
+	rp.fp.epoch.Store(epoch + 1) // the follower heard of an epoch the leader has not
+	if _, err := fs.fetchOnce(rp.f); !errors.Is(err, errEveryPartitionFailed) {
+		t.Errorf("fetch with every partition refused: got %v, want %v", err, errEveryPartitionFailed)
+	}
+	if d := fs.round(rp.f); d != want {
+		t.Errorf("fetch with every partition refused: waits %s before the next, want %s", d, want)
+	}
+	rp.f.needTruncation(rp.fp)
+	if d := fs.round(rp.f); d != want {
+		t.Errorf("truncation with every partition refused and nothing else to fetch: waits %s, want %s", d, want)
+	}
+	rp.fp.epoch.Store(epoch)
+	if d := fs.round(rp.f); d != 0 {
+		t.Errorf("after the epochs agree again: waits %s before the next fetch, want 0", d)
+	}
+	rp.produce(t, 2)
+	waitFor(t, "the follower to fetch again", func() bool {
+		fs.round(rp.f)
+		return rp.fp.log.EndOffset() == 7
+	})
 }

@@ -83,6 +83,7 @@ cleanly; a second signal exits at once.`,
 	f.IntVar(&o.brokers, "brokers", 1, "run a cluster of N broker processes on consecutive ports from --listen, supervised by this one (see kbench cluster)")
 	f.StringVar(&o.cfg.Controller, "controller", "", "cluster controller address: run as one broker of a cluster (set by the cluster supervisor; fault commands are read from stdin)")
 	f.DurationVar(&o.cfg.ReplicaLagTimeMax, "replica-lag-time-max", d.ReplicaLagTimeMax, "a follower not caught up for this long leaves the ISR (replica.lag.time.max.ms)")
+	f.DurationVar(&o.cfg.ReplicaFetchBackoff, "replica-fetch-backoff", d.ReplicaFetchBackoff, "how long a follower waits before fetching again after an error or when the leader refused every partition (replica.fetch.backoff.ms)")
 	f.DurationVar(&o.cfg.HeartbeatInterval, "heartbeat-interval", d.HeartbeatInterval, "broker heartbeat interval to the controller (broker.heartbeat.interval.ms)")
 	f.Int32Var(&o.cfg.OffsetsTopicPartitions, "offsets-topic-partitions", d.OffsetsTopicPartitions, "partitions of __consumer_offsets when it is created; groups spread over their leaders (offsets.topic.num.partitions)")
 	f.Int32Var(&o.cfg.TxnStatePartitions, "txn-state-partitions", d.TxnStatePartitions, "partitions of __transaction_state when it is created (transaction.state.log.num.partitions)")
