@@ -167,31 +167,17 @@ func FromRun(meta Meta, res *bench.Result, hists []bench.LoggedHistogram) (*Resu
 		if h := at(byTag, "service", i); h != nil {
 			pub = merge(pub, h)
 			if inSeries {
-				s := percentiles(h)
-				out.PublishLatencyAvg = append(out.PublishLatencyAvg, s.avg)
-				out.PublishLatency50pct = append(out.PublishLatency50pct, s.p50)
-				out.PublishLatency75pct = append(out.PublishLatency75pct, s.p75)
-				out.PublishLatency95pct = append(out.PublishLatency95pct, s.p95)
-				out.PublishLatency99pct = append(out.PublishLatency99pct, s.p99)
-				out.PublishLatency999pct = append(out.PublishLatency999pct, s.p999)
-				out.PublishLatency9999pct = append(out.PublishLatency9999pct, s.p9999)
-				out.PublishLatency99999pct = append(out.PublishLatency99999pct, s.p99999)
-				out.PublishLatencyMax = append(out.PublishLatencyMax, s.max)
+				percentiles(h).appendTo(&out.PublishLatencyAvg, &out.PublishLatency50pct, &out.PublishLatency75pct,
+					&out.PublishLatency95pct, &out.PublishLatency99pct, &out.PublishLatency999pct,
+					&out.PublishLatency9999pct, &out.PublishLatency99999pct, &out.PublishLatencyMax)
 			}
 		}
 		if h := at(byTag, "e2e", i); h != nil {
 			e2e = merge(e2e, h)
 			if inSeries {
-				s := percentiles(h)
-				out.EndToEndLatencyAvg = append(out.EndToEndLatencyAvg, s.avg)
-				out.EndToEndLatency50pct = append(out.EndToEndLatency50pct, s.p50)
-				out.EndToEndLatency75pct = append(out.EndToEndLatency75pct, s.p75)
-				out.EndToEndLatency95pct = append(out.EndToEndLatency95pct, s.p95)
-				out.EndToEndLatency99pct = append(out.EndToEndLatency99pct, s.p99)
-				out.EndToEndLatency999pct = append(out.EndToEndLatency999pct, s.p999)
-				out.EndToEndLatency9999pct = append(out.EndToEndLatency9999pct, s.p9999)
-				out.EndToEndLatency99999pct = append(out.EndToEndLatency99999pct, s.p99999)
-				out.EndToEndLatencyMax = append(out.EndToEndLatencyMax, s.max)
+				percentiles(h).appendTo(&out.EndToEndLatencyAvg, &out.EndToEndLatency50pct, &out.EndToEndLatency75pct,
+					&out.EndToEndLatency95pct, &out.EndToEndLatency99pct, &out.EndToEndLatency999pct,
+					&out.EndToEndLatency9999pct, &out.EndToEndLatency99999pct, &out.EndToEndLatencyMax)
 			}
 		}
 		if h := at(byTag, "response", i); h != nil {
@@ -205,19 +191,17 @@ func FromRun(meta Meta, res *bench.Result, hists []bench.LoggedHistogram) (*Resu
 		}
 	}
 	if pub != nil {
-		s := percentiles(pub)
 		a := &out.Aggregated
-		a.AggregatedPublishLatencyAvg, a.AggregatedPublishLatency50pct, a.AggregatedPublishLatency75pct = s.avg, s.p50, s.p75
-		a.AggregatedPublishLatency95pct, a.AggregatedPublishLatency99pct, a.AggregatedPublishLatency999pct = s.p95, s.p99, s.p999
-		a.AggregatedPublishLatency9999pct, a.AggregatedPublishLatency99999pct, a.AggregatedPublishLatencyMax = s.p9999, s.p99999, s.max
+		percentiles(pub).setTo(&a.AggregatedPublishLatencyAvg, &a.AggregatedPublishLatency50pct, &a.AggregatedPublishLatency75pct,
+			&a.AggregatedPublishLatency95pct, &a.AggregatedPublishLatency99pct, &a.AggregatedPublishLatency999pct,
+			&a.AggregatedPublishLatency9999pct, &a.AggregatedPublishLatency99999pct, &a.AggregatedPublishLatencyMax)
 		out.AggregatedPublishLatencyQuantiles = quantiles(pub)
 	}
 	if e2e != nil {
-		s := percentiles(e2e)
 		a := &out.Aggregated
-		a.AggregatedEndToEndLatencyAvg, a.AggregatedEndToEndLatency50pct, a.AggregatedEndToEndLatency75pct = s.avg, s.p50, s.p75
-		a.AggregatedEndToEndLatency95pct, a.AggregatedEndToEndLatency99pct, a.AggregatedEndToEndLatency999pct = s.p95, s.p99, s.p999
-		a.AggregatedEndToEndLatency9999pct, a.AggregatedEndToEndLatency99999pct, a.AggregatedEndToEndLatencyMax = s.p9999, s.p99999, s.max
+		percentiles(e2e).setTo(&a.AggregatedEndToEndLatencyAvg, &a.AggregatedEndToEndLatency50pct, &a.AggregatedEndToEndLatency75pct,
+			&a.AggregatedEndToEndLatency95pct, &a.AggregatedEndToEndLatency99pct, &a.AggregatedEndToEndLatency999pct,
+			&a.AggregatedEndToEndLatency9999pct, &a.AggregatedEndToEndLatency99999pct, &a.AggregatedEndToEndLatencyMax)
 		out.AggregatedEndToEndLatencyQuantiles = quantiles(e2e)
 	}
 	if resp != nil {
@@ -264,6 +248,24 @@ func merge(into, h *hdr.Histogram) *hdr.Histogram {
 func nsToMs(v float64) float64 { return v / 1e6 }
 
 type summary struct{ avg, p50, p75, p95, p99, p999, p9999, p99999, max float64 }
+
+func (s summary) values() [9]float64 {
+	return [9]float64{s.avg, s.p50, s.p75, s.p95, s.p99, s.p999, s.p9999, s.p99999, s.max}
+}
+
+// appendTo appends avg, p50 … p99.999 and max to OMB's per-period series.
+func (s summary) appendTo(series ...*[]float64) {
+	for i, v := range s.values() {
+		*series[i] = append(*series[i], v)
+	}
+}
+
+// setTo sets OMB's aggregated figures, in the same order.
+func (s summary) setTo(figures ...*float64) {
+	for i, v := range s.values() {
+		*figures[i] = v
+	}
+}
 
 func percentiles(h *hdr.Histogram) summary {
 	q := func(p float64) float64 { return nsToMs(float64(h.ValueAtQuantile(p))) }
