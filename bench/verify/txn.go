@@ -243,9 +243,11 @@ func (l *txnLoad) waitCommitted(ctx context.Context) error {
 					last, moved = cur, time.Now()
 				}
 			}
-			if time.Since(moved) > e.cfg.Drain {
-				return fmt.Errorf("the transactional workers did not commit the whole input within %s without progress (committed %v, end offsets %v)", e.cfg.Drain, last, ends)
-			}
+		}
+		// Checked whether or not the offsets could be read: a cluster that
+		// keeps failing the reads must not hold the drain forever.
+		if time.Since(moved) > e.cfg.Drain {
+			return fmt.Errorf("the transactional workers did not commit the whole input within %s without progress (committed %v, end offsets %v, last error %v)", e.cfg.Drain, last, ends, err)
 		}
 		select {
 		case <-ctx.Done():
