@@ -262,7 +262,13 @@ func (e *env) createTopics(ctx context.Context, workload string) error {
 	}
 	rf := tc.ReplicationFactor
 	if rf == 0 {
-		rf = int16(min(3, len(m.Brokers)))
+		// Metadata may not list every broker of a cluster that just
+		// started; an embedded cluster knows its size.
+		brokers := len(m.Brokers)
+		if c := faults.ClusterOf(e.cfg.Run.Target); c != nil {
+			brokers = max(brokers, len(c.Brokers()))
+		}
+		rf = int16(min(3, brokers))
 	}
 	configs := map[string]*string{}
 	for k, v := range tc.Configs {
@@ -271,6 +277,11 @@ func (e *env) createTopics(ctx context.Context, workload string) error {
 	if _, ok := configs["min.insync.replicas"]; !ok && rf >= 3 {
 		two := "2"
 		configs["min.insync.replicas"] = &two
+	}
+	if v, ok := configs["min.insync.replicas"]; ok && e.cfg.Run.Producer["acks"] != "1" && e.cfg.Run.Producer["acks"] != "0" {
+		if n, err := strconv.Atoi(*v); err == nil && n > int(rf) {
+			return fmt.Errorf("min.insync.replicas %d is more than the replication factor %d: every acks=all produce would fail; lower it or raise the replication factor", n, rf)
+		}
 	}
 	topics := []string{e.topic}
 	if workload == "txn" {

@@ -176,3 +176,21 @@ func TestQueueUnderNemesis(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestRefusesMinInsyncAboveReplicationFactor: with min.insync.replicas
+// above the replication factor every acks=all produce fails, so a run
+// would check nothing; it is refused with both numbers named.
+func TestRefusesMinInsyncAboveReplicationFactor(t *testing.T) {
+	t.Parallel()
+	b, err := bench.StartEmbedded(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cfg := quick(t, b, "produce", time.Second)
+	cfg.Run.Topic = bench.TopicConfig{ReplicationFactor: 1, Configs: map[string]string{"min.insync.replicas": "2"}}
+	_, err = verify.Run(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "min.insync.replicas 2 is more than the replication factor 1") {
+		t.Fatalf("got %v, want the run refused naming min.insync.replicas 2 and replication factor 1", err)
+	}
+}
