@@ -409,7 +409,9 @@ func (ts *topics) setConfigs(name string, configs map[string]string, validateOnl
 	nt.configs = configs
 	nt.settings = resolveTopicSettings(ts.cfg, configs)
 	for _, p := range nt.partitions {
-		p.log.SetConfig(nt.settings.log)
+		if p != nil { // a partition this broker does not replicate
+			p.log.SetConfig(nt.settings.log)
+		}
 	}
 	ts.m[name] = &nt
 	return ts.save()

@@ -12,7 +12,8 @@ import (
 // TestPausedFollowerRejoinsISR: a broker stopped (SIGSTOP) for longer than
 // the session timeout is fenced and leaves every ISR; once it runs again it
 // registers anew and must catch up and rejoin the ISR of every partition it
-// replicates, the internal topics' included, so the cluster heals.
+// replicates, the internal topics' included, and lead again the partitions
+// only it replicates, so the cluster heals.
 func TestPausedFollowerRejoinsISR(t *testing.T) {
 	ec := startCluster(t, "rejoin", 6)
 	c := ec.Faults()
@@ -34,6 +35,11 @@ func TestPausedFollowerRejoinsISR(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// A topic of replication factor 1: the paused broker's partitions have
+	// no other replica to move to, so it must take them back.
+	if r, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 1, nil, "rejoin-rf1"); err != nil || r.Err != nil {
+		t.Fatalf("create topic: %v %v", err, r.Err)
 	}
 	if err := c.WaitHealthy(ctx); err != nil {
 		t.Fatal(err)
