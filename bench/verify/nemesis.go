@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/kbench/kbench/bench/faults"
-	"github.com/kbench/kbench/broker/cluster"
+	"github.com/kbench/kbench/target"
 )
 
 // Action is a nemesis fault.
@@ -153,7 +153,7 @@ type executor interface {
 
 // embeddedExec drives the embedded cluster's fault hooks.
 type embeddedExec struct {
-	c       *cluster.Cluster
+	c       *target.Cluster
 	dir     string
 	timeout time.Duration
 }

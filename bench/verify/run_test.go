@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/kbench/kbench/bench"
-	"github.com/kbench/kbench/bench/faults/faultstest"
 	"github.com/kbench/kbench/bench/verify"
+	"github.com/kbench/kbench/target/targettest"
 )
 
-func TestMain(m *testing.M) { faultstest.Main(m) }
+func TestMain(m *testing.M) { targettest.Main(m) }
 
 // quick is a short run's config against tg.
 func quick(t *testing.T, tg bench.Target, workload string, d time.Duration) verify.Config {
@@ -71,7 +71,7 @@ func count(ops []verify.Op, f func(verify.Op) bool) int {
 // isr-timeline and duplicates (faults on every broker) one after another.
 func TestScenarios(t *testing.T) {
 	t.Parallel()
-	ec := faultstest.StartCluster(t, 3)
+	ec := targettest.StartCluster(t, 3)
 	var wg sync.WaitGroup
 	for _, name := range []string{"rebalance", "eos"} {
 		wg.Add(1)
@@ -152,7 +152,7 @@ func lastIndex(ops []verify.Op, f func(verify.Op) bool) int {
 // finds is logged, not asserted: it depends on the broker.
 func TestQueueUnderNemesis(t *testing.T) {
 	t.Parallel()
-	ec := faultstest.StartCluster(t, 3)
+	ec := targettest.StartCluster(t, 3)
 	cfg := quick(t, ec, "queue", 9*time.Second)
 	cfg.Nemesis = []verify.Action{verify.Coordinator, verify.Kill}
 	res, ops, _ := run(t, cfg)

@@ -11,7 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/kbench/kbench/broker/topicconf"
+	"github.com/kbench/kbench/internal/topicconf"
 )
 
 func sortBrokers(bs []*Broker) { sort.Slice(bs, func(i, j int) bool { return bs[i].ID < bs[j].ID }) }
