@@ -156,11 +156,11 @@ func TestQueueUnderNemesis(t *testing.T) {
 	cfg := quick(t, ec, "queue", 9*time.Second)
 	cfg.Nemesis = []verify.Action{verify.Coordinator, verify.Kill}
 	res, ops, _ := run(t, cfg)
-	plan := verify.Plan(1, cfg.Nemesis, []int32{1, 2, 3}, 6, cfg.Interval, cfg.Run.Duration)
-	if len(res.Faults) != len(plan)+1 {
-		t.Fatalf("got faults %+v, want the %d planned and the final heal", res.Faults, len(plan))
+	sched := verify.Schedule(1, cfg.Nemesis, []int32{1, 2, 3}, 6, cfg.Interval, cfg.Run.Duration)
+	if len(res.Faults) != len(sched)+1 {
+		t.Fatalf("got faults %+v, want the %d planned and the final heal", res.Faults, len(sched))
 	}
-	for i, s := range plan {
+	for i, s := range sched {
 		f := res.Faults[i]
 		if f.Fault != s.Name() || f.Err != "" || f.Stop < f.Start || len(f.Brokers) != 1 {
 			t.Errorf("fault %d: got %+v, want %s applied and healed", i, f, s.Name())
