@@ -16,7 +16,7 @@ import (
 
 	"github.com/kbench/kbench/broker/records"
 	"github.com/kbench/kbench/broker/storage"
-	"github.com/kbench/kbench/broker/topicconf"
+	"github.com/kbench/kbench/internal/topicconf"
 
 	"github.com/kbench/kbench/internal/atomicfile"
 )

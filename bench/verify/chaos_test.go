@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/kbench/kbench/bench"
-	"github.com/kbench/kbench/bench/faults/faultstest"
 	"github.com/kbench/kbench/bench/verify"
+	"github.com/kbench/kbench/target/targettest"
 )
 
 // chaosMix is the random fault suite's nemesis: faults on random brokers
@@ -60,7 +60,7 @@ func runChaos(t *testing.T, cases []chaosCase, d, interval time.Duration) []chao
 	for i, c := range cases {
 		rows[i].chaosCase = c
 		t.Run(fmt.Sprintf("seed-%d-%s", c.Seed, c.Workload), func(t *testing.T) {
-			ec := faultstest.StartCluster(t, 3)
+			ec := targettest.StartCluster(t, 3)
 			dir := filepath.Join(t.TempDir(), "run")
 			cfg := chaosConfig(ec, c, d, interval, dir)
 			var out strings.Builder
