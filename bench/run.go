@@ -19,7 +19,8 @@ import (
 
 // StampHeader is the record header carrying the run id and the intended
 // send time (8 + 8 bytes, big endian; ns since the run started, monotonic,
-// so only a consumer in the same process can use it).
+// so only a consumer in the same process can use it). Only e2e runs send
+// it: a produce run's records carry just the key and value asked for.
 const StampHeader = "kbench-stamp"
 
 // InProcess is implemented by targets that run inside this process (the

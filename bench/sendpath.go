@@ -10,23 +10,30 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// sendSlot is one record in flight with everything its acknowledgement
-// needs: the record, its stamp header and the times to measure against.
-// Slots are carved from slabs and never reused, like records from the
-// allocator but one allocation per slotsPerSlab records. (Reusing a slot
-// after its promise was measured to cost more than it saves: the promise
-// runs on another core, and taking the slot's cache lines back costs the
-// producer more than fresh memory does.) The slot is the record's Context —
-// embedding the produce context, so the client cancels records exactly as
-// before — which is how a producer's one promise finds it.
+// sendSlot is one record in flight with what its acknowledgement needs
+// besides the record: its sequence number and the times to measure
+// against. It holds nothing more (the acknowledged size is the record's key
+// and value), so a record costs the producer little more memory than the
+// client's own record does. Slots are carved from slabs and never reused,
+// like records from the allocator but one allocation per slotsPerSlab
+// records. (Reusing a slot after its promise was measured to cost more than
+// it saves: the promise runs on another core, and taking the slot's cache
+// lines back costs the producer more than fresh memory does.) The slot is
+// the record's Context — embedding the produce context, so the client
+// cancels records exactly as before — which is how a producer's one promise
+// finds it.
 type sendSlot struct {
 	context.Context
 	rec              kgo.Record
-	hdr              [1]kgo.RecordHeader
-	stamp            [16]byte
 	seq              uint64
 	intended, actual time.Duration
-	size             int
+}
+
+// stampSlot is the stamp header of one record of an e2e run, the only kind
+// of run whose consumers read it; carved from slabs like sendSlot.
+type stampSlot struct {
+	hdr   [1]kgo.RecordHeader
+	stamp [16]byte
 }
 
 // slotsPerSlab is how many slots one allocation makes.
@@ -40,9 +47,10 @@ const arenaChunk = 64 << 10
 // generated values, from slabs and chunks: the per-record work allocates
 // nothing itself.
 type sendMemory struct {
-	ctx   context.Context
-	slots []sendSlot
-	buf   []byte // the unused rest of the current chunk
+	ctx    context.Context
+	slots  []sendSlot
+	stamps []stampSlot
+	buf    []byte // the unused rest of the current chunk
 }
 
 func (m *sendMemory) slot() *sendSlot {
@@ -52,6 +60,15 @@ func (m *sendMemory) slot() *sendSlot {
 	s := &m.slots[0]
 	m.slots = m.slots[1:]
 	s.Context = m.ctx
+	return s
+}
+
+func (m *sendMemory) stamp() *stampSlot {
+	if len(m.stamps) == 0 {
+		m.stamps = make([]stampSlot, slotsPerSlab)
+	}
+	s := &m.stamps[0]
+	m.stamps = m.stamps[1:]
 	return s
 }
 
@@ -120,10 +137,10 @@ var ownOverhead = sync.OnceValue(func() int64 {
 	return max(least, 0)
 })
 
-// record fills slot s with record seq of producer pr: key, value, stamp
-// and the times its acknowledgement measures against. now is the send time,
-// given to the client as the record's timestamp so it need not read the
-// clock again.
+// record fills slot s with record seq of producer pr: key, value, the
+// times its acknowledgement measures against and, in an e2e run, the stamp
+// its consumers read. now is the send time, given to the client as the
+// record's timestamp so it need not read the clock again.
 func (r *run) record(pr *producer, s *sendSlot, seq uint64, intended time.Duration, now time.Time) *kgo.Record {
 	actual := now.Sub(r.start)
 	mem := &pr.mem
@@ -138,12 +155,17 @@ func (r *run) record(pr *producer, s *sendSlot, seq uint64, intended time.Durati
 	} else {
 		val = pr.gen.appendValue(nil, key, r.start.Add(intended))
 	}
-	binary.BigEndian.PutUint64(s.stamp[:], r.runID)
-	binary.BigEndian.PutUint64(s.stamp[8:], uint64(intended))
-	s.hdr[0] = kgo.RecordHeader{Key: StampHeader, Value: s.stamp[:]}
-	s.rec = kgo.Record{Topic: r.cfg.Topic.Name, Key: key, Value: val, Headers: s.hdr[:], Timestamp: now, Context: s}
-	s.seq, s.intended, s.actual, s.size = seq, intended, actual, len(key)+len(val)
-	return &s.rec
+	s.rec = kgo.Record{Topic: r.cfg.Topic.Name, Key: key, Value: val, Timestamp: now, Context: s}
+	rec := &s.rec
+	if r.cfg.Mode == ModeE2E {
+		st := mem.stamp()
+		binary.BigEndian.PutUint64(st.stamp[:], r.runID)
+		binary.BigEndian.PutUint64(st.stamp[8:], uint64(intended))
+		st.hdr[0] = kgo.RecordHeader{Key: StampHeader, Value: st.stamp[:]}
+		rec.Headers = st.hdr[:]
+	}
+	s.seq, s.intended, s.actual = seq, intended, actual
+	return rec
 }
 
 // promise is producer pr's one promise for all its records.
@@ -161,7 +183,7 @@ func (r *run) promise(pr *producer) func(*kgo.Record, error) {
 		}
 		acked := time.Since(r.start)
 		pr.m.mu.Lock()
-		pr.m.ack(s.intended, s.actual, acked, s.size, err)
+		pr.m.ack(s.intended, s.actual, acked, len(rec.Key)+len(rec.Value), err)
 		pr.m.mu.Unlock()
 		if sampled && s.intended >= r.cfg.Warmup {
 			pr.own.add(t0, ownSample)

@@ -194,10 +194,15 @@ func TestSendPathAllocations(t *testing.T) {
 }
 
 // TestSendPathRecord: records made one after the other from slab and chunk
-// memory each carry their own key, a json value of that key and their own
-// stamp, none of a neighbour's.
+// memory each carry their own key, a json value of that key and, in an e2e
+// run, their own stamp, none of a neighbour's; a produce run's records carry
+// no header at all.
 func TestSendPathRecord(t *testing.T) {
 	r, pr, promise := sendBench(t, Workload{RecordSize: "64", Payload: "json", Keys: "round-robin"}, nil)
+	if rec := r.record(pr, pr.mem.slot(), 0, 0, r.start); len(rec.Headers) != 0 {
+		t.Fatalf("produce run: record has %d headers, want none", len(rec.Headers))
+	}
+	r.cfg.Mode = ModeE2E
 	for seq := range uint64(200) {
 		intended := time.Duration(seq) * time.Millisecond
 		rec := r.record(pr, pr.mem.slot(), seq, intended, r.start.Add(intended))
