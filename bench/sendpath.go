@@ -155,8 +155,10 @@ func (r *run) record(pr *producer, s *sendSlot, seq uint64, intended time.Durati
 	} else {
 		val = pr.gen.appendValue(nil, key, r.start.Add(intended))
 	}
-	s.rec = kgo.Record{Topic: r.cfg.Topic.Name, Key: key, Value: val, Timestamp: now, Context: s}
+	// Field by field into the zeroed slot: assigning a whole kgo.Record
+	// would copy its zero fields too, under the GC's write barrier.
 	rec := &s.rec
+	rec.Topic, rec.Key, rec.Value, rec.Timestamp, rec.Context = r.cfg.Topic.Name, key, val, now, s
 	if r.cfg.Mode == ModeE2E {
 		st := mem.stamp()
 		binary.BigEndian.PutUint64(st.stamp[:], r.runID)

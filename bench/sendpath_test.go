@@ -261,7 +261,7 @@ func BenchmarkConsumeRecord(b *testing.B) {
 		intended, ours := r.stamp(rec)
 		m.consumed(intended, time.Millisecond, len(rec.Value), ours)
 	}
-	if m.all == 0 || m.iv.e2e.TotalCount() == 0 {
+	if m.all == 0 || m.meas.e2e.TotalCount() == 0 {
 		b.Fatal("stamp not recognised")
 	}
 }
