@@ -34,6 +34,15 @@ type InProcess interface {
 type wireStats struct {
 	produceBytes, fetchBytes atomic.Int64
 	batchRaw, batchWire      atomic.Int64
+	_                        [32]byte
+	// io counts every request written and response read, by any client
+	// of the run; on a cache line of its own, as every promise reads it.
+	// The client calls these hooks before it finishes the records a
+	// request or response settles, so a promise that sees io unchanged
+	// since its producer last read the clock knows its record's response
+	// was in before that reading (ackClock).
+	io atomic.Int64
+	_  [56]byte
 }
 
 var (
@@ -43,12 +52,14 @@ var (
 )
 
 func (w *wireStats) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, n int, _, _ time.Duration, _ error) {
+	w.io.Add(1)
 	if key == 0 { // Produce
 		w.produceBytes.Add(int64(n))
 	}
 }
 
 func (w *wireStats) OnBrokerRead(_ kgo.BrokerMetadata, key int16, n int, _, _ time.Duration, _ error) {
+	w.io.Add(1)
 	if key == 1 { // Fetch
 		w.fetchBytes.Add(int64(n))
 	}
@@ -104,6 +115,7 @@ type producer struct {
 	m      *meter
 	mem    sendMemory // producer goroutine only
 	own    ownClock   // sampled time in kbench's own per-record code
+	clock  ackClock   // promise goroutine only
 	closer sync.Once
 }
 
@@ -372,9 +384,10 @@ func (r *run) buildProducers(produceCtx context.Context) error {
 		}
 		r.producers = append(r.producers, &producer{
 			id: i, cl: cl, pacer: pc,
-			gen: newGenerator(r.p.work, uint64(i)),
-			m:   newMeter(r.cfg.Warmup),
-			mem: sendMemory{ctx: produceCtx},
+			gen:   newGenerator(r.p.work, uint64(i)),
+			m:     newMeter(r.cfg.Warmup),
+			mem:   sendMemory{ctx: produceCtx},
+			clock: ackClock{io: -1},
 		})
 	}
 	return nil

@@ -170,6 +170,26 @@ func (r *run) record(pr *producer, s *sendSlot, seq uint64, intended time.Durati
 	return rec
 }
 
+// ackClock is a producer's acknowledgement time: the clock is read again
+// only when a request was written or a response read since the last
+// reading. That is exact, not an approximation: a record's promise runs
+// after its response was read (or, with acks=0, its request written), and
+// the client counts that in wireStats.io first; with io unchanged since the
+// last reading, the record's response was in before it, so the reading lies
+// between the response and the promise, as a fresh one would. A broker
+// stall shows in full: its responses arrive after it and count as io.
+type ackClock struct {
+	io int64         // wireStats.io at the last reading; -1 before the first
+	at time.Duration // the last reading, since run start
+}
+
+func (c *ackClock) now(r *run) time.Duration {
+	if n := r.wire.io.Load(); n != c.io {
+		c.io, c.at = n, time.Since(r.start)
+	}
+	return c.at
+}
+
 // promise is producer pr's one promise for all its records.
 func (r *run) promise(pr *producer) func(*kgo.Record, error) {
 	hooks := r.cfg.Hooks
@@ -183,7 +203,7 @@ func (r *run) promise(pr *producer) func(*kgo.Record, error) {
 		if hooks != nil && hooks.OnAck != nil {
 			hooks.OnAck(pr.id, s.seq, rec, err)
 		}
-		acked := time.Since(r.start)
+		acked := pr.clock.now(r)
 		pr.m.mu.Lock()
 		pr.m.ack(s.intended, s.actual, acked, len(rec.Key)+len(rec.Value), err)
 		pr.m.mu.Unlock()
