@@ -125,7 +125,7 @@ func (p *producer) close() { p.closer.Do(p.cl.Close) }
 type consumer struct {
 	cl       *kgo.Client
 	m        *meter
-	own      ownClock     // time in kbench's own per-poll code
+	own      ownClock     // sampled time in kbench's own per-poll code
 	assigned atomic.Int64 // partitions held through a group
 	closer   sync.Once
 }
@@ -644,6 +644,7 @@ func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 	hooks := r.cfg.Hooks
 	maxPoll := r.p.consumer.maxPollRecords
 	r.bl.waitResume(ctx)
+	var polls uint64
 	for {
 		fs := c.cl.PollRecords(ctx, maxPoll)
 		if ctx.Err() != nil || fs.IsClientClosed() {
@@ -660,7 +661,14 @@ func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 				c.m.fetchError(err)
 			}
 		})
-		t0 := ownStart()
+		// One poll in ownPollSample is timed: reading a thread's CPU time
+		// is a system call, not negligible per poll of small records.
+		polls++
+		sampled := polls%ownPollSample == 0
+		var t0 ownMark
+		if sampled {
+			t0 = ownStart()
+		}
 		r.posMu.Lock()
 		c.m.mu.Lock()
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
@@ -689,8 +697,8 @@ func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 		})
 		c.m.mu.Unlock()
 		r.posMu.Unlock()
-		if now >= r.cfg.Warmup {
-			c.own.add(t0, 1)
+		if sampled && now >= r.cfg.Warmup {
+			c.own.add(t0, ownPollSample)
 		}
 	}
 }

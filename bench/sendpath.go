@@ -97,6 +97,10 @@ func (m *sendMemory) keep(b []byte) {
 // generator's CPU the generator itself took rather than the client.
 const ownSample = 1024
 
+// ownPollSample is how often (one poll in N) a consumer measures the CPU
+// time of its own per-poll code.
+const ownPollSample = 8
+
 // ownSampled picks one record in ownSample by a hash of its sequence
 // number, so the sample does not keep hitting the records that start a new
 // slab (every 64th).
