@@ -408,10 +408,12 @@ func (r *run) produceLoop(loadCtx, produceCtx context.Context, pr *producer) {
 		if stop {
 			return
 		}
-		select {
-		case <-done:
-			return
-		default:
+		if seq%64 == 0 { // a stop is seen within 64 records or at the next wait
+			select {
+			case <-done:
+				return
+			default:
+			}
 		}
 		if wait > 0 {
 			timer.Reset(wait)
