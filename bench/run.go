@@ -34,7 +34,7 @@ type InProcess interface {
 type wireStats struct {
 	produceBytes, fetchBytes atomic.Int64
 	batchRaw, batchWire      atomic.Int64
-	_                        [32]byte
+	_                        [56]byte
 	// io counts every request written and response read, by any client
 	// of the run; on a cache line of its own, as every promise reads it.
 	// The client calls these hooks before it finishes the records a
