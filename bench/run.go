@@ -19,7 +19,8 @@ import (
 
 // StampHeader is the record header carrying the run id and the intended
 // send time (8 + 8 bytes, big endian; ns since the run started, monotonic,
-// so only a consumer in the same process can use it).
+// so only a consumer in the same process can use it). Only e2e runs send
+// it: a produce run's records carry just the key and value asked for.
 const StampHeader = "kbench-stamp"
 
 // InProcess is implemented by targets that run inside this process (the
@@ -33,6 +34,15 @@ type InProcess interface {
 type wireStats struct {
 	produceBytes, fetchBytes atomic.Int64
 	batchRaw, batchWire      atomic.Int64
+	_                        [56]byte
+	// io counts every request written and response read, by any client
+	// of the run; on a cache line of its own, as every promise reads it.
+	// The client calls these hooks before it finishes the records a
+	// request or response settles, so a promise that sees io unchanged
+	// since its producer last read the clock knows its record's response
+	// was in before that reading (ackClock).
+	io atomic.Int64
+	_  [56]byte
 }
 
 var (
@@ -42,12 +52,14 @@ var (
 )
 
 func (w *wireStats) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, n int, _, _ time.Duration, _ error) {
+	w.io.Add(1)
 	if key == 0 { // Produce
 		w.produceBytes.Add(int64(n))
 	}
 }
 
 func (w *wireStats) OnBrokerRead(_ kgo.BrokerMetadata, key int16, n int, _, _ time.Duration, _ error) {
+	w.io.Add(1)
 	if key == 1 { // Fetch
 		w.fetchBytes.Add(int64(n))
 	}
@@ -103,6 +115,7 @@ type producer struct {
 	m      *meter
 	mem    sendMemory // producer goroutine only
 	own    ownClock   // sampled time in kbench's own per-record code
+	clock  ackClock   // promise goroutine only
 	closer sync.Once
 }
 
@@ -112,7 +125,7 @@ func (p *producer) close() { p.closer.Do(p.cl.Close) }
 type consumer struct {
 	cl       *kgo.Client
 	m        *meter
-	own      ownClock     // time in kbench's own per-poll code
+	own      ownClock     // sampled time in kbench's own per-poll code
 	assigned atomic.Int64 // partitions held through a group
 	closer   sync.Once
 }
@@ -371,9 +384,10 @@ func (r *run) buildProducers(produceCtx context.Context) error {
 		}
 		r.producers = append(r.producers, &producer{
 			id: i, cl: cl, pacer: pc,
-			gen: newGenerator(r.p.work, uint64(i)),
-			m:   newMeter(r.cfg.Warmup),
-			mem: sendMemory{ctx: produceCtx},
+			gen:   newGenerator(r.p.work, uint64(i)),
+			m:     newMeter(r.cfg.Warmup),
+			mem:   sendMemory{ctx: produceCtx},
+			clock: ackClock{io: -1},
 		})
 	}
 	return nil
@@ -394,10 +408,12 @@ func (r *run) produceLoop(loadCtx, produceCtx context.Context, pr *producer) {
 		if stop {
 			return
 		}
-		select {
-		case <-done:
-			return
-		default:
+		if seq%64 == 0 { // a stop is seen within 64 records or at the next wait
+			select {
+			case <-done:
+				return
+			default:
+			}
 		}
 		if wait > 0 {
 			timer.Reset(wait)
@@ -630,6 +646,7 @@ func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 	hooks := r.cfg.Hooks
 	maxPoll := r.p.consumer.maxPollRecords
 	r.bl.waitResume(ctx)
+	var polls uint64
 	for {
 		fs := c.cl.PollRecords(ctx, maxPoll)
 		if ctx.Err() != nil || fs.IsClientClosed() {
@@ -646,7 +663,14 @@ func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 				c.m.fetchError(err)
 			}
 		})
-		t0 := ownStart()
+		// One poll in ownPollSample is timed: reading a thread's CPU time
+		// is a system call, not negligible per poll of small records.
+		polls++
+		sampled := polls%ownPollSample == 0
+		var t0 ownMark
+		if sampled {
+			t0 = ownStart()
+		}
 		r.posMu.Lock()
 		c.m.mu.Lock()
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
@@ -675,8 +699,8 @@ func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 		})
 		c.m.mu.Unlock()
 		r.posMu.Unlock()
-		if now >= r.cfg.Warmup {
-			c.own.add(t0, 1)
+		if sampled && now >= r.cfg.Warmup {
+			c.own.add(t0, ownPollSample)
 		}
 	}
 }
