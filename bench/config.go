@@ -116,6 +116,9 @@ type RunConfig struct {
 	// cannot be used with the SSL security protocols.
 	Dial  func(ctx context.Context, network, host string) (net.Conn, error) `json:"-"`
 	Hooks *Hooks                                                            `json:"-"`
+	// Share, when set, makes this run one agent's part of a run spread
+	// over several load machines (share.go).
+	Share *Share `json:"share,omitempty"`
 }
 
 // runConfigJSON writes durations as Go duration strings ("10s").
@@ -268,6 +271,11 @@ func (c RunConfig) plan() (*plan, error) {
 		errs = append(errs, errors.New("partitions and replication factor must not be negative"))
 	}
 	errs = append(errs, c.validateBacklog()...)
+	if c.Share != nil {
+		if err := c.Share.validate(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
