@@ -31,6 +31,9 @@ type Options struct {
 	Version string
 	// Log receives a line per event (nil: discarded).
 	Log io.Writer
+	// IdleExit, if set, ends the agent after this long without a run, so
+	// a batch job (a Kubernetes Job) completes when the benchmark is over.
+	IdleExit time.Duration
 }
 
 func (o *Options) defaults() {
@@ -110,6 +113,7 @@ func Serve(ctx context.Context, o Options) error {
 	}()
 
 	var cur *job
+	idleSince := time.Now()
 	setBusy := func(id string) {
 		mu.Lock()
 		busy = id
@@ -121,6 +125,7 @@ func Serve(ctx context.Context, o Options) error {
 			case <-cur.done:
 				cur = nil
 				setBusy("")
+				idleSince = time.Now()
 			default:
 			}
 		}
@@ -134,6 +139,10 @@ func Serve(ctx context.Context, o Options) error {
 					logf("run %s did not end within 30 s of the stop", cur.id)
 				}
 			}
+			return nil
+		}
+		if cur == nil && o.IdleExit > 0 && time.Since(idleSince) > o.IdleExit {
+			logf("idle for %v, exiting", o.IdleExit)
 			return nil
 		}
 		msgs, err := ctl.poll(ctx, 250*time.Millisecond)
@@ -195,7 +204,14 @@ func startJob(ctx context.Context, ctl *control, o Options, m message, cfg bench
 			send(message{Kind: kindFailed, Error: err.Error()})
 			return
 		}
-		cfg.Target, cfg.Client, cfg.Version = tg, maps.Clone(o.Client), o.Version
+		// The coordinator's client properties apply, less connection and
+		// security ones, which are this agent's own.
+		client := maps.Clone(cfg.Client)
+		if client == nil {
+			client = map[string]string{}
+		}
+		maps.Copy(client, o.Client)
+		cfg.Target, cfg.Client, cfg.Version = tg, client, o.Version
 		cfg.Hooks = &bench.Hooks{OnLoadEnd: func() { go send(message{Kind: kindLoaded}) }}
 		sink := bench.SinkFunc(func(iv *bench.Interval) error {
 			w, err := toWire(iv)

@@ -56,7 +56,8 @@ func TestShares(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			names := []string{"a", "b", "c", "d", "e"}[:tc.agents]
-			cfg := bench.RunConfig{Mode: bench.ModeE2E, Producers: tc.producers, Consumers: tc.consumers, Rate: tc.rate, NumRecords: 9000}
+			cfg := bench.RunConfig{Mode: bench.ModeE2E, Producers: tc.producers, Consumers: tc.consumers, Rate: tc.rate, NumRecords: 9000,
+				Client: map[string]string{"sasl.password": "secret", "security.protocol": "SASL_SSL", "ssl.ca.location": "/ca.pem", "bootstrap.servers": "k:9092", "metadata.max.age.ms": "500"}}
 			start := time.Now()
 			sh := shares(cfg, names, start)
 			var prods, conses int
@@ -75,6 +76,10 @@ func TestShares(t *testing.T) {
 				}
 				next += s.Consumers
 				stamps[s.Share.Stamp] = true
+				// Connection and security properties are each agent's own.
+				if len(s.Client) != 1 || s.Client["metadata.max.age.ms"] != "500" {
+					t.Errorf("%s: got client properties %v, want only metadata.max.age.ms", n, s.Client)
+				}
 			}
 			if prods != tc.wantProds || conses != tc.wantConses {
 				t.Errorf("got %d producers, %d consumers, want %d, %d", prods, conses, tc.wantProds, tc.wantConses)

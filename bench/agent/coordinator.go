@@ -215,7 +215,7 @@ func shares(cfg bench.RunConfig, agents []string, start time.Time) map[string]be
 	first := 0
 	for i, name := range agents {
 		s := cfg
-		s.Target, s.Hooks, s.Dial, s.Client = nil, nil, nil, nil
+		s.Target, s.Hooks, s.Dial, s.Client = nil, nil, nil, portable(cfg.Client)
 		s.Topic.Recreate = false
 		s.Producers, s.Consumers = prods[i], cons[i]
 		frac := float64(prods[i]) / float64(allProds)
@@ -229,9 +229,30 @@ func shares(cfg bench.RunConfig, agents []string, start time.Time) map[string]be
 	return out
 }
 
+// portable keeps the client properties that may travel to agents: not
+// the connection and security ones, which each agent has its own of.
+func portable(props map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range props {
+		switch {
+		case k == "bootstrap.servers", k == "security.protocol", strings.HasPrefix(k, "sasl."), strings.HasPrefix(k, "ssl."):
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// PerRecord reports whether cfg has hooks that must see every record (the
+// durability audit): those cannot run on agents.
+func PerRecord(cfg bench.RunConfig) bool {
+	h := cfg.Hooks
+	return h != nil && (h.BeforeProduce != nil || h.OnAck != nil || h.OnConsume != nil)
+}
+
 // Check reports what a run spread over agents cannot do.
 func Check(cfg bench.RunConfig) error {
-	if h := cfg.Hooks; h != nil && (h.BeforeProduce != nil || h.OnAck != nil || h.OnConsume != nil) {
+	if PerRecord(cfg) {
 		return errors.New("the durability audit needs every record's acknowledgement in one process: run it without agents")
 	}
 	if cfg.Backlog > 0 {

@@ -23,6 +23,7 @@ type agentOptions struct {
 	commandConfig string
 	name          string
 	topic         string
+	idleExit      time.Duration
 	version       string
 	stdout        io.Writer
 }
@@ -63,6 +64,7 @@ control topic.`,
 	f.StringVar(&o.commandConfig, "command-config", "", "client.properties file with connection, security and client properties for every client of this agent")
 	f.StringVar(&o.name, "name", "", "this agent's name, unique among the agents (default: the host name)")
 	f.StringVar(&o.topic, "control-topic", agent.DefaultTopic, "control topic shared with the coordinator")
+	f.DurationVar(&o.idleExit, "idle-exit", 0, "exit (successfully) after this long without a run, e.g. 30m for a Kubernetes Job; 0 = serve until stopped")
 	return cmd
 }
 
@@ -89,7 +91,7 @@ func runAgent(ctx context.Context, o *agentOptions) error {
 			return fmt.Errorf("--name not given and no host name: %w", err)
 		}
 	}
-	return agent.Serve(ctx, agent.Options{Name: name, Conn: conn, Client: props, Topic: o.topic, Version: o.version, Log: o.stdout})
+	return agent.Serve(ctx, agent.Options{Name: name, Conn: conn, Client: props, Topic: o.topic, Version: o.version, Log: o.stdout, IdleExit: o.idleExit})
 }
 
 // controlConn is how kbench reaches the control topic: the cluster at
@@ -149,4 +151,17 @@ func (a *agentFlags) runner(ctx context.Context, bootstrap string, props map[str
 		return nil, nil, err
 	}
 	return c.Run, c.Close, nil
+}
+
+// sweepOnAgents runs a sweep's runs on the agents, except audited ones:
+// the durability audit must see every record's acknowledgement in one
+// process, so those run here, and say so.
+func sweepOnAgents(onAgents runFunc, log io.Writer) runFunc {
+	return func(ctx context.Context, cfg bench.RunConfig, sink bench.Sink) (*bench.Result, error) {
+		if agent.PerRecord(cfg) {
+			fmt.Fprintln(log, "agents: this audited run goes on this machine: the durability audit needs every acknowledgement in one process")
+			return bench.Run(ctx, cfg, sink)
+		}
+		return onAgents(ctx, cfg, sink)
+	}
 }

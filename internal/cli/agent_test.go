@@ -169,6 +169,38 @@ func TestAgents(t *testing.T) {
 		}
 	})
 
+	t.Run("a sweep runs its points on the agents", func(t *testing.T) {
+		dir := t.TempDir()
+		prof := filepath.Join(dir, "tiny.yaml")
+		if err := os.WriteFile(prof, []byte(`description: one point on agents
+topic: {name: agents-sweep, partitions: 3}
+workload: {mode: e2e, record_size: 100, warmup: 500ms, duration: 1s, interval: 500ms}
+rate: 1500
+slo: {latency: response, p99_ms: 5000}
+axes:
+  linger.ms: [5]
+`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, err := kbenchCtx(ctx, "sweep", "--profile", prof, "--bootstrap", addr, "--agents", "a1,a3", "--out", filepath.Join(dir, "run"), "--progress", "none")
+		if err != nil {
+			t.Fatalf("sweep --agents: %v\n%s\n%s", err, out, errOut)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "run", "results.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) != 1 {
+			t.Fatalf("got %d result lines, want 1", len(lines))
+		}
+		for _, l := range lines {
+			if !strings.Contains(l, `"agents":[{"name":"a1"`) || !strings.Contains(l, `{"name":"a3"`) {
+				t.Errorf("a result line without agents a1 and a3: %.300s", l)
+			}
+		}
+	})
+
 	t.Run("Ctrl-C stops every agent", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		time.AfterFunc(5*time.Second, cancel) // 3 s to the common start, then load
