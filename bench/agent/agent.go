@@ -235,6 +235,9 @@ func startJob(ctx context.Context, ctl *control, o Options, m message, cfg bench
 			verdict = "INVALID: " + strings.Join(res.Invalid, "; ")
 		}
 		logf("run %s done: %s", j.id, verdict)
+		// The coordinator keeps the merged intervals; a long run's own
+		// would only swell the message.
+		res.Intervals = nil
 		send(message{Kind: kindResult, Result: res})
 	}()
 	return j

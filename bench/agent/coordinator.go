@@ -255,6 +255,9 @@ func Check(cfg bench.RunConfig) error {
 	if PerRecord(cfg) {
 		return errors.New("the durability audit needs every record's acknowledgement in one process: run it without agents")
 	}
+	if cfg.Prefill > 0 {
+		return errors.New("--prefill with agents would race the agents' consumers: write the records first (kbench produce), then consume")
+	}
 	if cfg.Backlog > 0 {
 		return errors.New("a backlog run needs all its consumers in one process: run it without agents")
 	}
@@ -312,8 +315,19 @@ func (c *Coordinator) Run(ctx context.Context, cfg bench.RunConfig, sink bench.S
 	sh := shares(cfg, agents, start)
 	for _, a := range agents {
 		s := sh[a]
-		c.logf("%s: %d producers, %d consumers (partitions p with p mod %d in %d..%d), %.0f records/s",
-			a, s.Producers, s.Consumers, s.Share.Consumers, s.Share.FirstConsumer, s.Share.FirstConsumer+s.Consumers-1, s.Rate)
+		var parts []string
+		if cfg.Mode != bench.ModeConsume {
+			rate := "as fast as possible"
+			if s.Rate > 0 {
+				rate = fmt.Sprintf("%.0f records/s", s.Rate)
+			}
+			parts = append(parts, fmt.Sprintf("%d producers at %s", s.Producers, rate))
+		}
+		if cfg.Mode != bench.ModeProduce {
+			parts = append(parts, fmt.Sprintf("%d consumers (partitions p with p mod %d in %d..%d)",
+				s.Consumers, s.Share.Consumers, s.Share.FirstConsumer, s.Share.FirstConsumer+s.Consumers-1))
+		}
+		c.logf("%s: %s", a, strings.Join(parts, ", "))
 	}
 	msg := message{Kind: kindRun, Run: st.id, Spec: &spec{Bootstrap: cfg.Target.Bootstrap(), Shares: sh}}
 	if err := c.ctl.send(ctx, msg); err != nil {
