@@ -64,6 +64,12 @@ type Hooks struct {
 	// must not block (a fault runner starts healing here, so records held
 	// by a fault can still complete).
 	OnLoadEnd func()
+	// BeforeDrain, if set, is called once on the run's goroutine when an
+	// e2e run's producers have flushed, before its consumers drain: an
+	// agent's run waits there until every agent's producers have flushed,
+	// so its consumers drain records written by all of them. It must
+	// return by the time ctx ends or the run's DrainTimeout has passed.
+	BeforeDrain func(ctx context.Context)
 }
 
 // RunConfig is everything one run needs. The zero value of most fields

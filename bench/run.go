@@ -333,6 +333,9 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 	switch {
 	case cfg.Mode != ModeE2E || interrupted:
 	case cfg.Share != nil:
+		if h := cfg.Hooks; h != nil && h.BeforeDrain != nil {
+			h.BeforeDrain(ctx)
+		}
 		r.drainShare(ctx)
 	default:
 		r.drain(ctx)
@@ -675,8 +678,8 @@ func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 				if r.cfg.Mode == ModeConsume && r.cfg.NumRecords > 0 && r.taken.Add(1) > r.cfg.NumRecords {
 					continue
 				}
-				intended, ours := r.stamp(rec)
-				c.m.consumed(intended, now, len(rec.Key)+len(rec.Value), ours)
+				intended, ours, timed := r.stamp(rec)
+				c.m.consumed(intended, now, len(rec.Key)+len(rec.Value), ours, timed)
 				if hooks != nil && hooks.OnConsume != nil {
 					hooks.OnConsume(rec)
 				}
@@ -692,17 +695,26 @@ func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 }
 
 // stamp decodes a consumed record's kbench stamp, without allocating:
-// intended is -1 when the record carries none of this run's. A consume run
-// counts every record as its own.
-func (r *run) stamp(rec *kgo.Record) (intended time.Duration, ours bool) {
+// intended is -1 when the record carries none of this run's, timed set
+// when it is this run's own (its latency can be taken on this clock). An
+// agent's run also reads the other agents' records: their intended send
+// time (on clocks started together) only places them in or out of the
+// measured window. A consume run counts every record as its own.
+func (r *run) stamp(rec *kgo.Record) (intended time.Duration, ours, timed bool) {
 	intended, ours = -1, r.cfg.Mode == ModeConsume
 	for i := range rec.Headers {
 		h := &rec.Headers[i]
-		if h.Key == StampHeader && len(h.Value) == 16 && binary.BigEndian.Uint64(h.Value) == r.runID {
-			intended, ours = time.Duration(binary.BigEndian.Uint64(h.Value[8:])), true
+		if h.Key != StampHeader || len(h.Value) != 16 {
+			continue
+		}
+		switch id := binary.BigEndian.Uint64(h.Value); {
+		case id == r.runID:
+			intended, ours, timed = time.Duration(binary.BigEndian.Uint64(h.Value[8:])), true, true
+		case r.cfg.Share.peer(id):
+			intended = time.Duration(binary.BigEndian.Uint64(h.Value[8:]))
 		}
 	}
-	return intended, ours
+	return intended, ours, timed
 }
 
 // waitConsumed ends a consume run's load phase: every partition read up to

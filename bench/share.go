@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -25,6 +26,14 @@ type Share struct {
 	Start         time.Time `json:"start"`
 	FirstConsumer int       `json:"first_consumer"`
 	Consumers     int       `json:"consumers"` // over every agent
+	// Peers are the other agents' stamps.
+	Peers []uint64 `json:"peers,omitempty"`
+}
+
+// peer reports whether id is another agent's stamp of the same run; a
+// linear scan, as a run has a handful of agents.
+func (s *Share) peer(id uint64) bool {
+	return s != nil && slices.Contains(s.Peers, id)
 }
 
 // LateStart is how late an agent may start load after the common start

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,6 +52,8 @@ type job struct {
 	coordinator string
 	cancel      context.CancelFunc
 	done        chan struct{}
+	drain       chan struct{} // closed when the coordinator says drain
+	drainOnce   sync.Once
 	lastCoord   time.Time // agent loop only
 }
 
@@ -166,6 +169,10 @@ func Serve(ctx context.Context, o Options) error {
 				}
 				cur = startJob(ctx, ctl, o, m, share, logf)
 				setBusy(cur.id)
+			case kindDrain:
+				if cur != nil && m.Run == cur.id {
+					cur.drainOnce.Do(func() { close(cur.drain) })
+				}
 			case kindStop:
 				if cur != nil && m.Run == cur.id {
 					logf("run %s: stopped by %s", cur.id, m.From)
@@ -187,7 +194,7 @@ func Serve(ctx context.Context, o Options) error {
 // startJob runs one share in the background.
 func startJob(ctx context.Context, ctl *control, o Options, m message, cfg bench.RunConfig, logf func(string, ...any)) *job {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	j := &job{id: m.Run, coordinator: m.From, cancel: cancel, done: make(chan struct{}), lastCoord: time.Now()}
+	j := &job{id: m.Run, coordinator: m.From, cancel: cancel, done: make(chan struct{}), drain: make(chan struct{}), lastCoord: time.Now()}
 	logf("run %s from %s: %s, %d producers, %d consumers, %.0f records/s, start %s",
 		m.Run, m.From, cfg.Mode, cfg.Producers, cfg.Consumers, cfg.Rate, cfg.Share.Start.Format("15:04:05.000"))
 	go func() {
@@ -212,7 +219,23 @@ func startJob(ctx context.Context, ctl *control, o Options, m message, cfg bench
 		}
 		maps.Copy(client, o.Client)
 		cfg.Target, cfg.Client, cfg.Version = tg, client, o.Version
-		cfg.Hooks = &bench.Hooks{OnLoadEnd: func() { go send(message{Kind: kindLoaded}) }}
+		drainTimeout := cmp.Or(cfg.DrainTimeout, 10*time.Second)
+		cfg.Hooks = &bench.Hooks{
+			OnLoadEnd: func() { go send(message{Kind: kindLoaded}) },
+			// Other agents' records land on this agent's partitions until
+			// their producers have flushed too.
+			BeforeDrain: func(ctx context.Context) {
+				send(message{Kind: kindFlushed})
+				t := time.NewTimer(drainTimeout)
+				defer t.Stop()
+				select {
+				case <-j.drain:
+				case <-t.C:
+					logf("run %s: no word to drain within %v; draining anyway", j.id, drainTimeout)
+				case <-ctx.Done():
+				}
+			},
+		}
 		sink := bench.SinkFunc(func(iv *bench.Interval) error {
 			w, err := toWire(iv)
 			if err != nil {

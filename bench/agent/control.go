@@ -39,6 +39,8 @@ const (
 	kindRun      kind = "run"
 	kindInterval kind = "interval"
 	kindLoaded   kind = "loaded"
+	kindFlushed  kind = "flushed"
+	kindDrain    kind = "drain"
 	kindResult   kind = "result"
 	kindFailed   kind = "failed"
 	kindStop     kind = "stop"

@@ -226,6 +226,13 @@ func shares(cfg bench.RunConfig, agents []string, start time.Time) map[string]be
 		first += cons[i]
 		out[name] = s
 	}
+	for _, a := range agents {
+		for _, b := range agents {
+			if a != b {
+				out[a].Share.Peers = append(out[a].Share.Peers, out[b].Share.Stamp)
+			}
+		}
+	}
 	return out
 }
 
@@ -276,6 +283,7 @@ type runState struct {
 	agents    []string
 	results   map[string]*bench.Result
 	loaded    map[string]bool
+	flushed   map[string]bool
 	intervals map[int]map[string]*bench.Interval
 	emitted   int // intervals before this index were emitted
 	merged    []*bench.Interval
@@ -309,7 +317,7 @@ func (c *Coordinator) Run(ctx context.Context, cfg bench.RunConfig, sink bench.S
 	start := time.Now().Add(c.o.StartIn)
 	st := &runState{
 		id: fmt.Sprintf("%s-%d", c.name, time.Now().UnixMilli()), agents: agents,
-		results: map[string]*bench.Result{}, loaded: map[string]bool{},
+		results: map[string]*bench.Result{}, loaded: map[string]bool{}, flushed: map[string]bool{},
 		intervals: map[int]map[string]*bench.Interval{}, sink: sink,
 	}
 	sh := shares(cfg, agents, start)
@@ -430,6 +438,11 @@ func (c *Coordinator) Run(ctx context.Context, cfg bench.RunConfig, sink bench.S
 				st.loaded[m.From] = true
 				if len(st.loaded) == len(agents) {
 					endLoad()
+				}
+			case kindFlushed:
+				st.flushed[m.From] = true
+				if len(st.flushed) == len(agents) {
+					_ = c.ctl.send(ctx, message{Kind: kindDrain, Run: st.id})
 				}
 			case kindResult:
 				if m.Result == nil {

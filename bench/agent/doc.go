@@ -13,6 +13,8 @@
 //	interval  agent: one interval of its run, histograms in HdrHistogram's
 //	          compressed V2 encoding
 //	loaded    agent: its producers stopped (faults heal from here)
+//	flushed   agent (e2e): its producers' records all have an outcome
+//	drain     coordinator (e2e): every agent flushed, consumers may drain
 //	result    agent: its own bench.Result (histograms included)
 //	failed    agent: its run could not start or failed, with the error
 //	stop      coordinator: end the run now (Ctrl-C, or another agent failed)
