@@ -60,7 +60,7 @@ control topic.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.bootstrap, "bootstrap", "", "cluster under test host:port,... (Kafka: bootstrap.servers); also where the control topic lives")
+	f.StringVar(&o.bootstrap, "bootstrap", "", "cluster host:port,... (Kafka: bootstrap.servers) holding the control topic; runs load the cluster the coordinator names, which is this one unless it gave --control-bootstrap")
 	f.StringVar(&o.commandConfig, "command-config", "", "client.properties file with connection, security and client properties for every client of this agent")
 	f.StringVar(&o.name, "name", "", "this agent's name, unique among the agents (default: the host name)")
 	f.StringVar(&o.topic, "control-topic", agent.DefaultTopic, "control topic shared with the coordinator")
