@@ -3,7 +3,6 @@ package agent
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -62,8 +61,8 @@ type job struct {
 // when ctx ends is stopped and its (interrupted) result still sent.
 func Serve(ctx context.Context, o Options) error {
 	o.defaults()
-	if o.Name == "" {
-		return errors.New("agent: no name")
+	if o.Name == "" || strings.HasPrefix(o.Name, coordinatorPrefix) {
+		return fmt.Errorf("agent: name %q: want a non-empty name not starting with %q", o.Name, coordinatorPrefix)
 	}
 	host, _ := os.Hostname()
 	ctl, err := dialControl(ctx, o.Conn, o.Topic, o.Name)

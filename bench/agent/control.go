@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kbench/kbench/bench"
 )
@@ -179,7 +180,7 @@ func ensureControlTopic(ctx context.Context, adm *kadm.Client, topic string) (in
 		return 0, fmt.Errorf("control topic %s: cannot reach the cluster: %w", topic, err)
 	}
 	rf := int16(min(len(meta.Brokers), 3))
-	resp, err := adm.CreateTopic(ctx, 1, rf, map[string]*string{"retention.ms": kadmString("3600000")}, topic)
+	resp, err := adm.CreateTopic(ctx, 1, rf, map[string]*string{"retention.ms": kmsg.StringPtr("3600000")}, topic)
 	if err == nil {
 		err = resp.Err
 	}
@@ -205,8 +206,6 @@ func ensureControlTopic(ctx context.Context, adm *kadm.Client, topic string) (in
 		}
 	}
 }
-
-func kadmString(s string) *string { return &s }
 
 // send writes m, waiting at most sendTimeout for the acknowledgement.
 func (c *control) send(ctx context.Context, m message) error {

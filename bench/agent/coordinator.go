@@ -91,7 +91,7 @@ func NewCoordinator(ctx context.Context, o CoordinatorOptions) (*Coordinator, er
 	if o.Count < 1 {
 		return nil, errors.New("coordinator: want at least one agent")
 	}
-	name := fmt.Sprintf("coordinator-%08x", rand.Uint32())
+	name := fmt.Sprintf("%s%08x", coordinatorPrefix, rand.Uint32())
 	ctl, err := dialControl(ctx, o.Conn, o.Topic, name)
 	if err != nil {
 		return nil, err
@@ -106,8 +106,11 @@ func (c *Coordinator) logf(format string, args ...any) {
 	fmt.Fprintf(c.o.Log, "agents: %s\n", fmt.Sprintf(format, args...))
 }
 
+// coordinatorPrefix starts every coordinator's name (no agent's).
+const coordinatorPrefix = "coordinator-"
+
 // isAgent tells agents' messages from other coordinators'.
-func isAgent(m message) bool { return !strings.HasPrefix(m.From, "coordinator-") }
+func isAgent(m message) bool { return !strings.HasPrefix(m.From, coordinatorPrefix) }
 
 func (c *Coordinator) note(m message) {
 	if isAgent(m) {
