@@ -2,6 +2,7 @@ package bench
 
 import (
 	"encoding/binary"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,25 @@ func TestShareOwnsPartitions(t *testing.T) {
 	}
 	if first, total, active := r.consumerSlots(""); first != 2 || total != 5 || active != 2 {
 		t.Errorf("got slots %d %d %d, want 2 5 2", first, total, active)
+	}
+}
+
+func TestShareStartsTogether(t *testing.T) {
+	r := &run{cfg: RunConfig{Share: &Share{Start: time.Now().Add(150 * time.Millisecond)}}}
+	began := time.Now()
+	if late := r.waitStart(t.Context()); late != 0 {
+		t.Errorf("got late %v, want 0 when the start lies ahead", late)
+	}
+	if waited := time.Since(began); waited < 140*time.Millisecond {
+		t.Errorf("load began after %v, want it held until the common start", waited)
+	}
+	r.cfg.Share.Start = time.Now().Add(-time.Second)
+	if late := r.waitStart(t.Context()); late < time.Second || late > 2*time.Second {
+		t.Errorf("got late %v, want about 1 s", late)
+	}
+	res := &Result{Measured: 1, StartedLate: 1}
+	res.judge()
+	if res.Valid || !strings.Contains(strings.Join(res.Invalid, ";"), "after the common start time") {
+		t.Errorf("a late agent's result: valid %v, reasons %q", res.Valid, res.Invalid)
 	}
 }

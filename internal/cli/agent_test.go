@@ -251,3 +251,23 @@ axes:
 		}
 	})
 }
+
+func TestAgentFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"e2e", "--brokers", "1", "--agents", "2"}, "--agents needs the cluster the agents watch"},
+		{[]string{"e2e", "--bootstrap", "127.0.0.1:1", "--agents", "0"}, "want a count of at least 1"},
+		{[]string{"e2e", "--bootstrap", "127.0.0.1:1", "--agents", "a1,a1"}, "distinct, non-empty agent names"},
+		{[]string{"agent"}, "give --bootstrap"},
+		{[]string{"agent", "--bootstrap", "127.0.0.1:1", "--name", "coordinator-x"}, "not starting with"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, errOut, code := kbench(t, tc.args...)
+			if code == 0 || !strings.Contains(errOut, tc.want) {
+				t.Errorf("got exit %d, stderr %q; want an error saying %q", code, errOut, tc.want)
+			}
+		})
+	}
+}
