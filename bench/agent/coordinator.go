@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -385,9 +386,11 @@ func (c *Coordinator) Run(ctx context.Context, cfg bench.RunConfig, sink bench.S
 	for _, a := range agents {
 		c.last[a] = time.Now() // silence counts from the run message
 	}
-	// The whole run is bounded: its schedule, the delivery and drain
-	// waits, and a margin for slow machines.
-	limit := c.o.StartIn + cfg.Warmup + cfg.Duration + cfg.DrainTimeout + 2*time.Minute
+	// The whole run is bounded: its schedule, then the agents' own bounded
+	// waits for acknowledgements (up to delivery.timeout.ms, 2 minutes by
+	// default) and for the drain, with a margin for slow machines. Dead
+	// agents are caught much sooner, by their silence.
+	limit := c.o.StartIn + cfg.Warmup + cfg.Duration + 2*cmp.Or(cfg.DrainTimeout, 10*time.Second) + 5*time.Minute
 	if cfg.Duration == 0 {
 		limit = 24 * time.Hour // a --num-records run: silence still bounds it
 	}
