@@ -144,15 +144,20 @@ func (t *tally) acked1(acked, actual, intended time.Duration, bytes int) {
 }
 
 // consumed records one consumed record; intended < 0 when the record has no
-// kbench stamp (e2e latency unknown), now is since run start. The caller
-// holds m.mu, taken once per poll.
-func (m *meter) consumed(intended, now time.Duration, bytes int, ours bool) {
+// kbench stamp (e2e latency unknown), now is since run start; timed says
+// whether intended is on this run's clock, so the end-to-end latency can be
+// taken (another agent's record places itself in or out of the measured
+// window but times nothing). The caller holds m.mu, taken once per poll.
+func (m *meter) consumed(intended, now time.Duration, bytes int, ours, timed bool) {
 	if ours {
 		m.all++
 	}
 	measured := now >= m.warmup
 	if intended >= 0 {
 		measured = intended >= m.warmup
+	}
+	if !timed {
+		intended = -1
 	}
 	m.interval(measured).consumed1(intended, now, bytes)
 	if m.phase != nil {

@@ -150,7 +150,7 @@ func Run(ctx context.Context, cfg RunConfig, sink Sink) (*Result, error) {
 		return nil, err
 	}
 	defer adm.close()
-	r := &run{p: p, cfg: cfg, adm: adm, runID: rand.Uint64(), pos: map[int32]int64{}}
+	r := &run{p: p, cfg: cfg, adm: adm, runID: cfg.runID(), pos: map[int32]int64{}}
 	r.bl = newBacklog(r)
 	if r.parts, err = adm.ensureTopic(ctx, cfg.Topic); err != nil {
 		return nil, err
@@ -246,6 +246,7 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 		}
 	}
 
+	late := r.waitStart(ctx)
 	r.start = time.Now()
 	r.started.Store(&r.start)
 	if h := cfg.Hooks; h != nil && h.OnStart != nil {
@@ -342,7 +343,14 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 	if cfg.Mode != ModeProduce {
 		lagAtEnd = r.lag(context.WithoutCancel(ctx))
 	}
-	if cfg.Mode == ModeE2E && !interrupted {
+	switch {
+	case cfg.Mode != ModeE2E || interrupted:
+	case cfg.Share != nil:
+		if h := cfg.Hooks; h != nil && h.BeforeDrain != nil {
+			h.BeforeDrain(ctx)
+		}
+		r.drainShare(ctx)
+	default:
 		r.drain(ctx)
 	}
 	stopConsumers()
@@ -357,6 +365,10 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 	r.markMu.Unlock()
 	res = r.result(manifest, start, endMark, loadEnd, interrupted || ctx.Err() != nil, undelivered, lagAtEnd)
 	res.Intervals = intervals
+	if late > LateStart {
+		res.StartedLate = secs(late)
+		res.judge()
+	}
 	return res, sinkErr
 }
 
@@ -565,20 +577,21 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 	}
 	r.posMu.Lock()
 	for p, o := range start {
-		r.pos[p] = o
+		if r.owns(p) {
+			r.pos[p] = o
+		} else {
+			delete(r.target, p)
+		}
 	}
 	r.posMu.Unlock()
 
-	n := r.cfg.Consumers
-	if s.groupID == "" {
-		n = min(n, int(r.parts))
-	}
+	first, total, n := r.consumerSlots(s.groupID)
 	for i := range n {
 		c := &consumer{m: newMeter(r.cfg.Warmup)}
 		var extra []kgo.Opt
 		if s.groupID == "" {
 			assign := map[int32]kgo.Offset{}
-			for p := int32(i); p < r.parts; p += int32(n) {
+			for p := int32(first + i); p < r.parts; p += int32(total) {
 				assign[p] = kgo.NewOffset().At(start[p])
 			}
 			extra = append(extra, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: assign}))
@@ -689,8 +702,8 @@ func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 				if r.cfg.Mode == ModeConsume && r.cfg.NumRecords > 0 && r.taken.Add(1) > r.cfg.NumRecords {
 					continue
 				}
-				intended, ours := r.stamp(rec)
-				c.m.consumed(intended, now, len(rec.Key)+len(rec.Value), ours)
+				intended, ours, timed := r.stamp(rec)
+				c.m.consumed(intended, now, len(rec.Key)+len(rec.Value), ours, timed)
 				if hooks != nil && hooks.OnConsume != nil {
 					hooks.OnConsume(rec)
 				}
@@ -706,17 +719,26 @@ func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 }
 
 // stamp decodes a consumed record's kbench stamp, without allocating:
-// intended is -1 when the record carries none of this run's. A consume run
-// counts every record as its own.
-func (r *run) stamp(rec *kgo.Record) (intended time.Duration, ours bool) {
+// intended is -1 when the record carries none of this run's, timed set
+// when it is this run's own (its latency can be taken on this clock). An
+// agent's run also reads the other agents' records: their intended send
+// time (on clocks started together) only places them in or out of the
+// measured window. A consume run counts every record as its own.
+func (r *run) stamp(rec *kgo.Record) (intended time.Duration, ours, timed bool) {
 	intended, ours = -1, r.cfg.Mode == ModeConsume
 	for i := range rec.Headers {
 		h := &rec.Headers[i]
-		if h.Key == StampHeader && len(h.Value) == 16 && binary.BigEndian.Uint64(h.Value) == r.runID {
-			intended, ours = time.Duration(binary.BigEndian.Uint64(h.Value[8:])), true
+		if h.Key != StampHeader || len(h.Value) != 16 {
+			continue
+		}
+		switch id := binary.BigEndian.Uint64(h.Value); {
+		case id == r.runID:
+			intended, ours, timed = time.Duration(binary.BigEndian.Uint64(h.Value[8:])), true, true
+		case r.cfg.Share.peer(id):
+			intended = time.Duration(binary.BigEndian.Uint64(h.Value[8:]))
 		}
 	}
-	return intended, ours
+	return intended, ours, timed
 }
 
 // waitConsumed ends a consume run's load phase: every partition read up to
@@ -803,7 +825,9 @@ func (r *run) lag(ctx context.Context) int64 {
 	defer r.posMu.Unlock()
 	var lag int64
 	for p, e := range end {
-		lag += max(e-r.pos[p], 0)
+		if r.owns(p) {
+			lag += max(e-r.pos[p], 0)
+		}
 	}
 	return lag
 }
@@ -922,8 +946,18 @@ func (r *run) result(man Manifest, start *mark, end mark, loadEnd time.Duration,
 		if r.p.consumer.groupID == "" && r.cfg.Consumers > int(r.parts) {
 			f.IdleConsumers = r.cfg.Consumers - int(r.parts)
 		}
-		if r.cfg.Mode == ModeE2E {
+		switch {
+		case r.cfg.Mode != ModeE2E:
+		case r.cfg.Share != nil:
+			// Other agents read this agent's records: what is left unread
+			// is the lag on the partitions this agent reads.
+			lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			f.Unconsumed = max(r.lag(lctx), 0)
+			cancel()
+		default:
 			f.Unconsumed = max(r.ackedCount()-r.consumedCount(), 0)
+		}
+		if r.cfg.Mode == ModeE2E {
 			res.Latency.E2E = summarize(t.e2e)
 		}
 		res.Consume = f

@@ -213,8 +213,8 @@ func TestSendPathRecord(t *testing.T) {
 		if err := json.Unmarshal(rec.Value, &ev); err != nil || ev["session_id"] != string(rec.Key) {
 			t.Fatalf("record %d: value %q (%v): want a json event of its key", seq, rec.Value, err)
 		}
-		got, ours := r.stamp(rec)
-		if !ours || got != intended || len(rec.Headers) != 1 || rec.Topic != "t" {
+		got, ours, timed := r.stamp(rec)
+		if !ours || !timed || got != intended || len(rec.Headers) != 1 || rec.Topic != "t" {
 			t.Fatalf("record %d: stamp %v ours %v headers %d topic %q", seq, got, ours, len(rec.Headers), rec.Topic)
 		}
 		pr.m.sent(intended)
@@ -258,8 +258,8 @@ func BenchmarkConsumeRecord(b *testing.B) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for b.Loop() {
-		intended, ours := r.stamp(rec)
-		m.consumed(intended, time.Millisecond, len(rec.Value), ours)
+		intended, ours, timed := r.stamp(rec)
+		m.consumed(intended, time.Millisecond, len(rec.Value), ours, timed)
 	}
 	if m.all == 0 || m.meas.e2e.TotalCount() == 0 {
 		b.Fatal("stamp not recognised")
