@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kbench/kbench/bench"
+	kt "github.com/kbench/kbench/target"
 	"github.com/kbench/kbench/target/nullbroker"
 )
 
@@ -60,7 +61,7 @@ func Serve(ctx context.Context, k Kind, o ServeOptions, stdout io.Writer) error 
 	default:
 		return fmt.Errorf("serve: target %q is not served here (want %s, %s or %s)", k, Ceiling, StoreOnly, Kfake)
 	}
-	fmt.Fprintf(stdout, "selfbench %s listening on %s\n", k, addr)
+	fmt.Fprintln(stdout, kt.ListeningLine("selfbench "+string(k), addr))
 	<-ctx.Done()
 	return nil
 }
