@@ -1,4 +1,4 @@
-package selftest
+package selfbench
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func (t *target) Bootstrap() []string { return t.tg.Bootstrap() }
 
 // Describe names the target for run manifests.
 func (t *target) Describe() string {
-	return fmt.Sprintf("selftest target %s at %s", t.kind, strings.Join(t.Bootstrap(), ","))
+	return fmt.Sprintf("selfbench target %s at %s", t.kind, strings.Join(t.Bootstrap(), ","))
 }
 
 // Close does nothing: the harness stops its targets itself, after every run.
@@ -57,7 +57,7 @@ func startTarget(ctx context.Context, cfg *Config, dir string, k Kind, fetchReco
 	case KbenchRF3:
 		o.Brokers, t.rf = 3, 3
 	case Ceiling, StoreOnly, Kfake:
-		o.Command = []string{"selftest", "serve", string(k), "--record-size", strconv.Itoa(fetchRecordSize), "--partitions", strconv.Itoa(int(cfg.Partitions))}
+		o.Command = []string{"selfbench", "serve", string(k), "--record-size", strconv.Itoa(fetchRecordSize), "--partitions", strconv.Itoa(int(cfg.Partitions))}
 		if k == StoreOnly {
 			store := filepath.Join(o.Dir, "store")
 			if err := os.MkdirAll(store, 0o755); err != nil {

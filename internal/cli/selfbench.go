@@ -12,12 +12,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kbench/kbench/bench/selftest"
+	"github.com/kbench/kbench/bench/selfbench"
 	"github.com/kbench/kbench/internal/units"
 	"github.com/kbench/kbench/reports"
 )
 
-type selftestOptions struct {
+type selfbenchOptions struct {
 	quick           bool
 	rounds          int
 	warmup          time.Duration
@@ -32,11 +32,21 @@ type selftestOptions struct {
 	stdout, stderr  io.Writer
 }
 
-func newSelftestCmd(stdout, stderr io.Writer) *cobra.Command {
-	o := &selftestOptions{stdout: stdout, stderr: stderr}
+// newSelftestAlias keeps `kbench selftest`, the command's former name, and
+// its subcommands working without listing it: scripts written for it still
+// run.
+func newSelftestAlias(stdout, stderr io.Writer) *cobra.Command {
+	cmd := newSelfbenchCmd(stdout, stderr)
+	cmd.Use, cmd.Hidden = "selftest", true
+	cmd.Short = "Former name of kbench selfbench"
+	return cmd
+}
+
+func newSelfbenchCmd(stdout, stderr io.Writer) *cobra.Command {
+	o := &selfbenchOptions{stdout: stdout, stderr: stderr}
 	cmd := &cobra.Command{
-		Use:   "selftest",
-		Short: "Broker performance harness: kbench's broker against a null-broker ceiling and kfake",
+		Use:   "selfbench",
+		Short: "Benchmark kbench itself: its broker against a null-broker ceiling and kfake",
 		Long: `Run the same load-generator workloads, one target after the other in several rounds,
 against: a null broker that acknowledges produce without storing and serves fetches from
 prebuilt batches (the ceiling: client and loopback alone), the same null broker appending
@@ -63,26 +73,26 @@ lowest workload is named too. A run the load generator judged invalid is marked 
 table with its reasons (unthrottled runs on a small machine often saturate the generator's
 CPU: the ratios still compare targets under the same client), and a latency target measured on
 an invalid run is reported as "invalid run", not as met.
-Writes selftest.json and a chart into --out.
+Writes selfbench.json and a chart into --out.
 
 Absolute numbers on a shared machine are noise; the ratios, measured side by side, are the
 result. The full run takes 6 to 8 minutes on 2 cores; --quick under 2.`,
-		Example: `  kbench selftest --quick
-  kbench selftest --out runs/selftest
-  kbench selftest --targets ceiling,kbench-rf1 --rounds 5 --backlog 0`,
+		Example: `  kbench selfbench --quick
+  kbench selfbench --out runs/selfbench
+  kbench selfbench --targets ceiling,kbench-rf1 --rounds 5 --backlog 0`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.set = func(name string) bool { return cmd.Flags().Changed(name) }
-			return runSelftest(cmd.Context(), o)
+			return runSelfbench(cmd.Context(), o)
 		},
 	}
-	bindSelftestFlags(cmd, o)
-	cmd.AddCommand(newSelftestServeCmd(stdout), newSelftestGeneratorCmd(stdout, stderr))
+	bindSelfbenchFlags(cmd, o)
+	cmd.AddCommand(newSelfbenchServeCmd(stdout), newSelfbenchGeneratorCmd(stdout, stderr))
 	return cmd
 }
 
-func bindSelftestFlags(cmd *cobra.Command, o *selftestOptions) {
-	d := selftest.Defaults()
+func bindSelfbenchFlags(cmd *cobra.Command, o *selfbenchOptions) {
+	d := selfbench.Defaults()
 	f := cmd.Flags()
 	f.BoolVar(&o.quick, "quick", false, "smoke run of under 2 minutes: 4 workloads, 2 rounds, short runs, 64MiB backlog (other flags still override)")
 	f.IntVar(&o.rounds, "rounds", d.Rounds, "rounds: every workload runs once per round on every target; medians and spread are over rounds")
@@ -91,12 +101,12 @@ func bindSelftestFlags(cmd *cobra.Command, o *selftestOptions) {
 	f.DurationVar(&o.latencyDuration, "latency-duration", d.LatencyDuration, "length of the fixed-rate run at 50% of the RF=3 cluster's maximum (0 skips it)")
 	f.StringVar(&o.backlog, "backlog", units.FormatBytes(d.Backlog), "consume catch-up backlog in record bytes, like 2GiB or 64MiB (0 skips the catch-up)")
 	f.StringSliceVar(&o.targets, "targets", kindNames(d.Targets), "targets to compare")
-	f.StringVar(&o.outDir, "out", "runs/selftest", "directory for selftest.json and the chart (selftest-ratio.png/.svg)")
+	f.StringVar(&o.outDir, "out", "runs/selfbench", "directory for selfbench.json and the chart (selfbench-ratio.png/.svg)")
 	f.BoolVar(&o.allocations, "allocations", d.Allocations, "count the broker's heap allocations per produce request on a separate kbench broker with --metrics-listen (when the broker has that flag)")
 	f.BoolVar(&o.keep, "keep", false, "keep the brokers' data and logs in OUT/data instead of a temporary directory")
 }
 
-func kindNames(ks []selftest.Kind) []string {
+func kindNames(ks []selfbench.Kind) []string {
 	out := make([]string, len(ks))
 	for i, k := range ks {
 		out[i] = string(k)
@@ -104,10 +114,10 @@ func kindNames(ks []selftest.Kind) []string {
 	return out
 }
 
-func (o *selftestOptions) config() (selftest.Config, error) {
-	cfg := selftest.Defaults()
+func (o *selfbenchOptions) config() (selfbench.Config, error) {
+	cfg := selfbench.Defaults()
 	if o.quick {
-		cfg = selftest.Quick()
+		cfg = selfbench.Quick()
 	}
 	if !o.quick || o.set("rounds") {
 		cfg.Rounds = o.rounds
@@ -131,13 +141,13 @@ func (o *selftestOptions) config() (selftest.Config, error) {
 	cfg.Allocations = o.allocations
 	cfg.Targets = nil
 	for _, s := range o.targets {
-		k, err := selftest.ParseKind(s)
+		k, err := selfbench.ParseKind(s)
 		if err != nil {
 			return cfg, fmt.Errorf("--targets: %w", err)
 		}
 		cfg.Targets = append(cfg.Targets, k)
 	}
-	cfg.ConsumeTargets = slices.DeleteFunc(cfg.ConsumeTargets, func(k selftest.Kind) bool { return !slices.Contains(cfg.Targets, k) })
+	cfg.ConsumeTargets = slices.DeleteFunc(cfg.ConsumeTargets, func(k selfbench.Kind) bool { return !slices.Contains(cfg.Targets, k) })
 	exe, err := os.Executable()
 	if err != nil {
 		return cfg, fmt.Errorf("find the kbench binary: %w", err)
@@ -151,7 +161,7 @@ func (o *selftestOptions) config() (selftest.Config, error) {
 	return cfg, nil
 }
 
-func runSelftest(ctx context.Context, o *selftestOptions) error {
+func runSelfbench(ctx context.Context, o *selfbenchOptions) error {
 	cfg, err := o.config()
 	if err != nil {
 		return err
@@ -159,21 +169,21 @@ func runSelftest(ctx context.Context, o *selftestOptions) error {
 	if err := os.MkdirAll(o.outDir, 0o755); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	rep, runErr := selftest.Run(ctx, cfg)
+	rep, runErr := selfbench.Run(ctx, cfg)
 	if rep == nil {
 		return runErr
 	}
-	jsonPath := filepath.Join(o.outDir, "selftest.json")
+	jsonPath := filepath.Join(o.outDir, "selfbench.json")
 	var errs []error
 	if err := rep.WriteJSON(jsonPath); err != nil {
 		errs = append(errs, err)
 	}
-	if err := selftest.WriteTable(o.stdout, rep); err != nil {
+	if err := selfbench.WriteTable(o.stdout, rep); err != nil {
 		errs = append(errs, err)
 	}
 	files := []string{jsonPath}
-	if bars := selftestBars(rep); len(bars) > 0 {
-		chart, err := reports.SelftestChart(o.outDir, bars)
+	if bars := selfbenchBars(rep); len(bars) > 0 {
+		chart, err := reports.SelfbenchChart(o.outDir, bars)
 		errs = append(errs, err)
 		files = append(files, chart...)
 	}
@@ -181,12 +191,12 @@ func runSelftest(ctx context.Context, o *selftestOptions) error {
 	return errors.Join(append(errs, runErr)...)
 }
 
-// selftestBars turns the produce and consume summaries into chart bars,
+// selfbenchBars turns the produce and consume summaries into chart bars,
 // target by target so the chart keeps the table's order.
-func selftestBars(rep *selftest.Report) []reports.SelftestBar {
-	var bars []reports.SelftestBar
-	for _, k := range selftest.AllKinds() {
-		if k == selftest.Ceiling {
+func selfbenchBars(rep *selfbench.Report) []reports.SelfbenchBar {
+	var bars []reports.SelfbenchBar
+	for _, k := range selfbench.AllKinds() {
+		if k == selfbench.Ceiling {
 			continue
 		}
 		for _, s := range append(slices.Clone(rep.Produce), rep.Consume...) {
@@ -194,30 +204,30 @@ func selftestBars(rep *selftest.Report) []reports.SelftestBar {
 				continue
 			}
 			name := s.Workload
-			if s.Phase == selftest.PhaseConsume {
+			if s.Phase == selfbench.PhaseConsume {
 				name = "consume " + name
 			}
-			bars = append(bars, reports.SelftestBar{Workload: name, Target: string(k), Ratio: s.VsCeiling.Median, Low: s.VsCeiling.Min, High: s.VsCeiling.Max})
+			bars = append(bars, reports.SelfbenchBar{Workload: name, Target: string(k), Ratio: s.VsCeiling.Median, Low: s.VsCeiling.Min, High: s.VsCeiling.Max})
 		}
 	}
 	return bars
 }
 
-// newSelftestServeCmd is the harness's child mode: it runs the ceiling or
+// newSelfbenchServeCmd is the harness's child mode: it runs the ceiling or
 // kfake target in a process of its own.
-func newSelftestServeCmd(stdout io.Writer) *cobra.Command {
-	o := selftest.ServeOptions{RecordSize: 1024, Partitions: 6}
+func newSelfbenchServeCmd(stdout io.Writer) *cobra.Command {
+	o := selfbench.ServeOptions{RecordSize: 1024, Partitions: 6}
 	cmd := &cobra.Command{
 		Use:    "serve ceiling|store-only|kfake",
-		Short:  "Serve one selftest target on a loopback port until SIGTERM (used by the harness)",
+		Short:  "Serve one selfbench target on a loopback port until SIGTERM (used by the harness)",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, err := selftest.ParseKind(args[0])
+			k, err := selfbench.ParseKind(args[0])
 			if err != nil {
 				return err
 			}
-			return selftest.Serve(cmd.Context(), k, o, stdout)
+			return selfbench.Serve(cmd.Context(), k, o, stdout)
 		},
 	}
 	cmd.Flags().IntVar(&o.RecordSize, "record-size", o.RecordSize, "value bytes of the null broker's fetched records")

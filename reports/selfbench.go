@@ -14,10 +14,10 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// SelftestBar is one target's throughput ratio to the ceiling on one
+// SelfbenchBar is one target's throughput ratio to the ceiling on one
 // workload, as the broker harness measured it. reports takes its own type
 // so charts depend on nothing upstream.
-type SelftestBar struct {
+type SelfbenchBar struct {
 	Workload string
 	Target   string
 	Ratio    float64 // median over rounds
@@ -26,14 +26,14 @@ type SelftestBar struct {
 	Low, High float64
 }
 
-// SelftestChart writes selftest-ratio.png and .svg into dir: one group of
+// SelfbenchChart writes selfbench-ratio.png and .svg into dir: one group of
 // bars per workload, one bar per target, the height its records/s ratio to
 // the ceiling with the range over rounds as an error bar, and a dashed line
 // at 1 (the ceiling itself). Workloads and targets keep the order in which
 // they first appear in bars.
-func SelftestChart(dir string, bars []SelftestBar) ([]string, error) {
+func SelfbenchChart(dir string, bars []SelfbenchBar) ([]string, error) {
 	if len(bars) == 0 {
-		return nil, errors.New("selftest chart: no bars")
+		return nil, errors.New("selfbench chart: no bars")
 	}
 	var workloads, targets []string
 	for _, b := range bars {
@@ -72,7 +72,7 @@ func SelftestChart(dir string, bars []SelftestBar) ([]string, error) {
 		}
 		bc, err := plotter.NewBarChart(vals, width)
 		if err != nil {
-			return nil, fmt.Errorf("selftest chart %s: %w", target, err)
+			return nil, fmt.Errorf("selfbench chart %s: %w", target, err)
 		}
 		bc.Color = plotutil.Color(i)
 		bc.LineStyle.Width = 0
@@ -82,7 +82,7 @@ func SelftestChart(dir string, bars []SelftestBar) ([]string, error) {
 		if len(errs) > 0 {
 			eb, err := plotter.NewYErrorBars(errs)
 			if err != nil {
-				return nil, fmt.Errorf("selftest chart %s error bars: %w", target, err)
+				return nil, fmt.Errorf("selfbench chart %s error bars: %w", target, err)
 			}
 			// Error bars sit on the group's x: shift them like the bars.
 			p.Add(offsetErrorBars{eb, bc.Offset})
@@ -90,7 +90,7 @@ func SelftestChart(dir string, bars []SelftestBar) ([]string, error) {
 	}
 	one, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: 1}, {X: float64(len(workloads)) - 0.5, Y: 1}})
 	if err != nil {
-		return nil, fmt.Errorf("selftest chart: %w", err)
+		return nil, fmt.Errorf("selfbench chart: %w", err)
 	}
 	one.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 	p.Add(one)
@@ -100,7 +100,7 @@ func SelftestChart(dir string, bars []SelftestBar) ([]string, error) {
 
 	var files []string
 	for _, ext := range []string{"png", "svg"} {
-		path := filepath.Join(dir, "selftest-ratio."+ext)
+		path := filepath.Join(dir, "selfbench-ratio."+ext)
 		if err := p.Save(vg.Length(max(10, 0.9*float64(len(workloads))))*vg.Inch, 6*vg.Inch, path); err != nil {
 			return files, fmt.Errorf("saving %s: %w", path, err)
 		}

@@ -8,23 +8,23 @@ import (
 	"testing"
 )
 
-func TestSelftestChart(t *testing.T) {
+func TestSelfbenchChart(t *testing.T) {
 	dir := t.TempDir()
-	bars := []SelftestBar{
+	bars := []SelfbenchBar{
 		{Workload: "100B p1 acks=1 none", Target: "kbench-rf1", Ratio: 0.8, Low: 0.7, High: 0.9},
 		{Workload: "100B p1 acks=1 none", Target: "kfake", Ratio: 0.4, Low: 0.4, High: 0.4},
 		{Workload: "1KiB p1 acks=all none", Target: "kbench-rf1", Ratio: 0.9},
 		{Workload: "1KiB p1 acks=all none", Target: "kbench-rf3", Ratio: 0.5, Low: 0.45, High: 0.6},
 		{Workload: "1KiB p1 acks=all none", Target: "kfake", Ratio: 1.2, Low: 1.1, High: 1.3},
 	}
-	files, err := SelftestChart(dir, bars)
+	files, err := SelfbenchChart(dir, bars)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(files) != 2 {
 		t.Fatalf("got files %v, want a png and an svg", files)
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, "selftest-ratio.png"))
+	raw, err := os.ReadFile(filepath.Join(dir, "selfbench-ratio.png"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestSelftestChart(t *testing.T) {
 	if b := img.Bounds(); b.Dx() < 500 || b.Dy() < 300 {
 		t.Errorf("png is %dx%d, want a full-size chart", b.Dx(), b.Dy())
 	}
-	svg, err := os.ReadFile(filepath.Join(dir, "selftest-ratio.svg"))
+	svg, err := os.ReadFile(filepath.Join(dir, "selfbench-ratio.svg"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestSelftestChart(t *testing.T) {
 			t.Errorf("svg lacks %q", want)
 		}
 	}
-	if _, err := SelftestChart(dir, nil); err == nil {
+	if _, err := SelfbenchChart(dir, nil); err == nil {
 		t.Error("no bars: got no error, want one")
 	}
 }

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package selftest
+package selfbench
 
 import (
 	"errors"

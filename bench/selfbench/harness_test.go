@@ -1,4 +1,4 @@
-package selftest_test
+package selfbench_test
 
 import (
 	"bytes"
@@ -11,14 +11,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kbench/kbench/bench/selftest"
+	"github.com/kbench/kbench/bench/selfbench"
 	"github.com/kbench/kbench/internal/cli"
 )
 
 // childEnv makes the test binary act as kbench, so the harness can run it
-// as `kbench broker` and `kbench selftest serve`, and the cluster as its
+// as `kbench broker` and `kbench selfbench serve`, and the cluster as its
 // broker processes.
-const childEnv = "KBENCH_SELFTEST_TEST_AS_KBENCH"
+const childEnv = "KBENCH_SELFBENCH_TEST_AS_KBENCH"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
@@ -39,12 +39,12 @@ func TestQuickEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	small := selftest.Workload{RecordSize: 100, Producers: 1, Acks: "1", Compression: "none"}
-	zstd := selftest.Workload{RecordSize: 1024, Producers: 2, Acks: "all", Compression: "zstd"}
-	cfg := selftest.Quick()
+	small := selfbench.Workload{RecordSize: 100, Producers: 1, Acks: "1", Compression: "none"}
+	zstd := selfbench.Workload{RecordSize: 1024, Producers: 2, Acks: "all", Compression: "zstd"}
+	cfg := selfbench.Quick()
 	cfg.Binary = exe
 	cfg.Dir = t.TempDir()
-	cfg.Workloads = []selftest.Workload{small, zstd}
+	cfg.Workloads = []selfbench.Workload{small, zstd}
 	cfg.Rounds = 2
 	cfg.Warmup, cfg.Duration = 100*time.Millisecond, 300*time.Millisecond
 	cfg.Backlog, cfg.BacklogRecordSize = 1<<20, 1024
@@ -55,7 +55,7 @@ func TestQuickEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	start := time.Now()
-	rep, err := selftest.Run(ctx, cfg)
+	rep, err := selfbench.Run(ctx, cfg)
 	t.Logf("harness took %v", time.Since(start))
 	if err != nil {
 		t.Fatalf("%v\nprogress:\n%s", err, progress.String())
@@ -63,9 +63,9 @@ func TestQuickEndToEnd(t *testing.T) {
 
 	// Every (workload, target) pair ran every round, except RF=3 with acks=1.
 	for _, w := range cfg.Workloads {
-		for _, k := range selftest.AllKinds() {
+		for _, k := range selfbench.AllKinds() {
 			s := find(rep.Produce, w.Name(), k)
-			if k == selftest.KbenchRF3 && w.Acks == "1" {
+			if k == selfbench.KbenchRF3 && w.Acks == "1" {
 				if s != nil {
 					t.Errorf("%s ran on %s, want acks=all only", w.Name(), k)
 				}
@@ -80,25 +80,25 @@ func TestQuickEndToEnd(t *testing.T) {
 			if s.Failed != 0 {
 				t.Errorf("%s on %s: %d failed records", w.Name(), k, s.Failed)
 			}
-			if (k == selftest.Ceiling) != (s.VsCeiling == nil) || (k == selftest.StoreOnly) != (s.VsStore == nil) {
+			if (k == selfbench.Ceiling) != (s.VsCeiling == nil) || (k == selfbench.StoreOnly) != (s.VsStore == nil) {
 				t.Errorf("%s on %s: ratio to the ceiling %v, to the store-only ceiling %v", w.Name(), k, s.VsCeiling, s.VsStore)
 			}
 		}
 	}
 
 	// The ratios are per-round ratios of the samples.
-	rate := map[selftest.Kind]map[int]float64{}
+	rate := map[selfbench.Kind]map[int]float64{}
 	for _, s := range rep.Samples {
-		if s.Phase == selftest.PhaseProduce && s.Workload == zstd.Name() {
+		if s.Phase == selfbench.PhaseProduce && s.Workload == zstd.Name() {
 			if rate[s.Target] == nil {
 				rate[s.Target] = map[int]float64{}
 			}
 			rate[s.Target][s.Round] = s.RecordsPerSec
 		}
 	}
-	for _, k := range []selftest.Kind{selftest.KbenchRF1, selftest.KbenchRF3, selftest.Kfake} {
-		r0 := rate[k][0] / rate[selftest.Ceiling][0]
-		r1 := rate[k][1] / rate[selftest.Ceiling][1]
+	for _, k := range []selfbench.Kind{selfbench.KbenchRF1, selfbench.KbenchRF3, selfbench.Kfake} {
+		r0 := rate[k][0] / rate[selfbench.Ceiling][0]
+		r1 := rate[k][1] / rate[selfbench.Ceiling][1]
 		got := find(rep.Produce, zstd.Name(), k).VsCeiling
 		if math.Abs(got.Median-(r0+r1)/2) > 1e-9 || math.Abs(got.Min-min(r0, r1)) > 1e-9 || math.Abs(got.Max-max(r0, r1)) > 1e-9 {
 			t.Errorf("%s vs ceiling: got %+v, want median of %v and %v", k, got, r0, r1)
@@ -106,9 +106,9 @@ func TestQuickEndToEnd(t *testing.T) {
 	}
 
 	// Rounds alternate the target order: A B C D, then D C B A.
-	var order [2][]selftest.Kind
+	var order [2][]selfbench.Kind
 	for _, s := range rep.Samples {
-		if s.Phase == selftest.PhaseProduce && s.Workload == zstd.Name() {
+		if s.Phase == selfbench.PhaseProduce && s.Workload == zstd.Name() {
 			order[s.Round] = append(order[s.Round], s.Target)
 		}
 	}
@@ -127,12 +127,12 @@ func TestQuickEndToEnd(t *testing.T) {
 				continue
 			}
 			switch s.Phase {
-			case selftest.PhaseBacklog:
+			case selfbench.PhaseBacklog:
 				wrote++
 				if s.Bytes != cfg.Backlog {
 					t.Errorf("%s backlog: %d bytes acknowledged, want %d", k, s.Bytes, cfg.Backlog)
 				}
-			case selftest.PhaseConsume:
+			case selfbench.PhaseConsume:
 				reads++
 				if s.Bytes != cfg.Backlog || s.Error != "" {
 					t.Errorf("%s catch-up round %d: read %d bytes (%s), want %d", k, s.Round, s.Bytes, s.Error, cfg.Backlog)
@@ -145,7 +145,7 @@ func TestQuickEndToEnd(t *testing.T) {
 	}
 
 	// The latency runs used half the RF=3 cluster's median maximum.
-	rf3 := find(rep.Produce, zstd.Name(), selftest.KbenchRF3).RecordsPerSec.Median
+	rf3 := find(rep.Produce, zstd.Name(), selfbench.KbenchRF3).RecordsPerSec.Median
 	if len(rep.Latency) != 4 {
 		t.Fatalf("%d latency runs, want 4 (RF=3, ceiling, store-only, kfake)", len(rep.Latency))
 	}
@@ -165,8 +165,8 @@ func TestQuickEndToEnd(t *testing.T) {
 	}
 	for _, c := range rep.Checks {
 		switch c.Status {
-		case selftest.Met, selftest.NotMet, selftest.Info, selftest.WithinNoise, selftest.InvalidRun:
-		case selftest.NotMeasured:
+		case selfbench.Met, selfbench.NotMet, selfbench.Info, selfbench.WithinNoise, selfbench.InvalidRun:
+		case selfbench.NotMeasured:
 			t.Errorf("check %q not measured", c.Name)
 		default:
 			t.Errorf("check %q: status %q", c.Name, c.Status)
@@ -174,11 +174,11 @@ func TestQuickEndToEnd(t *testing.T) {
 	}
 
 	// The report round-trips through JSON and prints a table.
-	path := filepath.Join(t.TempDir(), "selftest.json")
+	path := filepath.Join(t.TempDir(), "selfbench.json")
 	if err := rep.WriteJSON(path); err != nil {
 		t.Fatal(err)
 	}
-	back, err := selftest.ReadReport(path)
+	back, err := selfbench.ReadReport(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestQuickEndToEnd(t *testing.T) {
 		t.Error("report changed through a JSON round trip")
 	}
 	var table bytes.Buffer
-	if err := selftest.WriteTable(&table, rep); err != nil {
+	if err := selfbench.WriteTable(&table, rep); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"x ceiling", "x store", "x kfake", "store-only", "kbench-rf3", "consume catch-up", "broker performance targets", "allocations per produce request", zstd.Name()} {
@@ -199,7 +199,7 @@ func TestQuickEndToEnd(t *testing.T) {
 	t.Log("\n" + table.String())
 }
 
-func find(sums []selftest.Summary, workload string, k selftest.Kind) *selftest.Summary {
+func find(sums []selfbench.Summary, workload string, k selfbench.Kind) *selfbench.Summary {
 	for i := range sums {
 		if sums[i].Workload == workload && sums[i].Target == k {
 			return &sums[i]

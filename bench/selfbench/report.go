@@ -1,4 +1,4 @@
-package selftest
+package selfbench
 
 import (
 	"encoding/json"
@@ -140,10 +140,10 @@ func (s *Stat) UnmarshalJSON(b []byte) error {
 func (r *Report) WriteJSON(path string) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encode selftest report: %w", err)
+		return fmt.Errorf("encode selfbench report: %w", err)
 	}
 	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write selftest report: %w", err)
+		return fmt.Errorf("write selfbench report: %w", err)
 	}
 	return nil
 }
@@ -152,11 +152,11 @@ func (r *Report) WriteJSON(path string) error {
 func ReadReport(path string) (*Report, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read selftest report: %w", err)
+		return nil, fmt.Errorf("read selfbench report: %w", err)
 	}
 	var r Report
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("decode selftest report %s: %w", path, err)
+		return nil, fmt.Errorf("decode selfbench report %s: %w", path, err)
 	}
 	return &r, nil
 }

@@ -1,4 +1,4 @@
-package selftest
+package selfbench
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kbench/kbench/bench"
+	kt "github.com/kbench/kbench/target"
 	"github.com/kbench/kbench/target/nullbroker"
 )
 
@@ -24,8 +25,8 @@ type ServeOptions struct {
 }
 
 // Serve runs the ceiling (null broker), the store-only ceiling or kfake target on a free loopback
-// port until ctx ends; it prints "selftest KIND listening on ADDR" once
-// ready. The harness runs it as `kbench selftest serve KIND` so these
+// port until ctx ends; it prints "selfbench KIND listening on ADDR" once
+// ready. The harness runs it as `kbench selfbench serve KIND` so these
 // targets, like the kbench brokers, have a process of their own.
 func Serve(ctx context.Context, k Kind, o ServeOptions, stdout io.Writer) error {
 	if o.Partitions < 1 {
@@ -60,7 +61,7 @@ func Serve(ctx context.Context, k Kind, o ServeOptions, stdout io.Writer) error 
 	default:
 		return fmt.Errorf("serve: target %q is not served here (want %s, %s or %s)", k, Ceiling, StoreOnly, Kfake)
 	}
-	fmt.Fprintf(stdout, "selftest %s listening on %s\n", k, addr)
+	fmt.Fprintln(stdout, kt.ListeningLine("selfbench "+string(k), addr))
 	<-ctx.Done()
 	return nil
 }
@@ -76,7 +77,7 @@ func stampHeader() kmsg.Header {
 func payload(n int) []byte {
 	rng := rand.New(rand.NewPCG(1, 2))
 	b := make([]byte, n)
-	const text = "kbench selftest payload: repeated text a codec finds. "
+	const text = "kbench selfbench payload: repeated text a codec finds. "
 	for off := 0; off < n; off += 64 {
 		end := min(off+64, n)
 		if (off/64)%2 == 0 {

@@ -1,4 +1,4 @@
-package selftest
+package selfbench
 
 import (
 	"errors"
@@ -104,7 +104,7 @@ func Matrix() []Workload {
 type Config struct {
 	// Binary is the kbench executable run for the broker processes
 	// ("Binary broker ...") and the ceiling and kfake targets ("Binary
-	// selftest serve KIND ..."). Required.
+	// selfbench serve KIND ..."). Required.
 	Binary string `json:"-"`
 	// Env is added to the environment of every process started.
 	Env []string `json:"-"`

@@ -1,4 +1,4 @@
-package selftest_test
+package selfbench_test
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kbench/kbench/bench/selftest"
+	"github.com/kbench/kbench/bench/selfbench"
 )
 
 // TestGeneratorHarness runs the generator ceiling with tiny sizes against a
@@ -19,7 +19,7 @@ func TestGeneratorHarness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := selftest.GenDefaults()
+	cfg := selfbench.GenDefaults()
 	cfg.Binary, cfg.Dir = exe, t.TempDir()
 	cfg.Sizes, cfg.Producers, cfg.Acks, cfg.Compressions = []int{100}, []int{2}, []string{"all"}, []string{"zstd"}
 	cfg.Rounds = 2
@@ -29,7 +29,7 @@ func TestGeneratorHarness(t *testing.T) {
 	cfg.Log = &progress
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	rep, err := selftest.GenRun(ctx, cfg)
+	rep, err := selfbench.GenRun(ctx, cfg)
 	if err != nil {
 		t.Fatalf("%v\nprogress:\n%s", err, progress.String())
 	}
@@ -44,30 +44,30 @@ func TestGeneratorHarness(t *testing.T) {
 		if s.Bare.N != 2 || s.Kbench.N != 2 || s.RateRatio.N != 2 || s.CPURatio.N != 2 || !(s.Bare.Median > 0) || !(s.KbenchCPU.Median > 0) {
 			t.Errorf("%s: %+v, want 2 rounds a side with rates and CPU", s.Name, s)
 		}
-		if s.Phase == selftest.GenFixed {
-			for _, st := range []selftest.Stat{s.Bare, s.Kbench} {
+		if s.Phase == selfbench.GenFixed {
+			for _, st := range []selfbench.Stat{s.Bare, s.Kbench} {
 				if st.Median < 0.9*s.GenWorkload.Rate || st.Median > 1.1*s.GenWorkload.Rate {
 					t.Errorf("%s: %.0f records/s at a fixed %.0f", s.Name, st.Median, s.GenWorkload.Rate)
 				}
 			}
 		}
 	}
-	for _, p := range []string{selftest.GenProduce, selftest.GenFixed, selftest.GenConsume, selftest.GenE2E} {
+	for _, p := range []string{selfbench.GenProduce, selfbench.GenFixed, selfbench.GenConsume, selfbench.GenE2E} {
 		if !phases[p] {
 			t.Errorf("no %s workload in %v", p, phases)
 		}
 	}
-	checks := selftest.GenChecks(rep)
+	checks := selfbench.GenChecks(rep)
 	if len(checks) != 4 {
 		t.Fatalf("%d checks, want 4", len(checks))
 	}
 	for _, c := range checks {
-		if c.Status != selftest.Met && c.Status != selftest.NotMet {
+		if c.Status != selfbench.Met && c.Status != selfbench.NotMet {
 			t.Errorf("%s: %s (%s), want a verdict", c.Target, c.Status, c.Detail)
 		}
 	}
 	var table bytes.Buffer
-	if err := selftest.WriteGenTable(&table, rep); err != nil {
+	if err := selfbench.WriteGenTable(&table, rep); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"produce 100B p2 acks=all zstd", "produce-fixed 100B p1 acks=1 none @5k/s", "consume 100B", "e2e 100B", "rate ratio"} {
@@ -85,12 +85,12 @@ func TestGeneratorHarness(t *testing.T) {
 }
 
 func TestGeneratorConfigErrors(t *testing.T) {
-	cfg := selftest.GenDefaults()
+	cfg := selfbench.GenDefaults()
 	cfg.Binary = "kbench"
 	cfg.Acks = []string{"2"}
 	cfg.Compressions = []string{"brotli"}
 	cfg.Rounds = 0
-	_, err := selftest.GenRun(context.Background(), cfg)
+	_, err := selfbench.GenRun(context.Background(), cfg)
 	for _, want := range []string{`acks "2"`, `compression "brotli"`, "rounds 0"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v, want one naming %s", err, want)

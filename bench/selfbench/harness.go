@@ -1,4 +1,4 @@
-// Package selftest is the broker performance harness (`kbench selftest`,
+// Package selfbench is the broker performance harness (`kbench selfbench`,
 // `make bench-broker`): the same load-generator workloads against a null
 // broker (the ceiling), the null broker storing every batch in a file per
 // partition (the store-only ceiling), kbench's broker at replication factor
@@ -9,7 +9,7 @@
 // rounds and every figure's ratio to both ceilings and to kfake, a consume
 // catch-up over a backlog, and the RF=3 cluster's latency at half its
 // measured maximum rate.
-package selftest
+package selfbench
 
 import (
 	"context"
@@ -107,25 +107,25 @@ type harness struct {
 // means nothing could be measured.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.validate(); err != nil {
-		return nil, fmt.Errorf("selftest: %w", err)
+		return nil, fmt.Errorf("selfbench: %w", err)
 	}
 	h := &harness{cfg: cfg, started: time.Now(), dead: map[*target]string{}}
 	if h.dir = cfg.Dir; h.dir == "" {
-		dir, err := os.MkdirTemp("", "kbench-selftest-")
+		dir, err := os.MkdirTemp("", "kbench-selfbench-")
 		if err != nil {
-			return nil, fmt.Errorf("selftest: %w", err)
+			return nil, fmt.Errorf("selfbench: %w", err)
 		}
 		h.dir = dir
 		defer os.RemoveAll(dir)
 	} else if err := os.MkdirAll(h.dir, 0o755); err != nil {
-		return nil, fmt.Errorf("selftest: %w", err)
+		return nil, fmt.Errorf("selfbench: %w", err)
 	}
 	defer h.stopTargets()
 	for _, k := range cfg.Targets {
 		h.logf("starting %s", k)
 		t, err := startTarget(ctx, &h.cfg, h.dir, k, cfg.BacklogRecordSize)
 		if err != nil {
-			return nil, fmt.Errorf("selftest: %w", err)
+			return nil, fmt.Errorf("selfbench: %w", err)
 		}
 		h.targets = append(h.targets, t)
 	}
@@ -147,7 +147,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Errors = append(rep.Errors, "interrupted: "+ctx.Err().Error())
 	}
 	if len(rep.Errors) > 0 {
-		return rep, fmt.Errorf("selftest: %d runs failed, first: %s", len(rep.Errors), rep.Errors[0])
+		return rep, fmt.Errorf("selfbench: %d runs failed, first: %s", len(rep.Errors), rep.Errors[0])
 	}
 	return rep, nil
 }
@@ -247,7 +247,7 @@ func (h *harness) add(ctx context.Context, t *target, s Sample) {
 }
 
 func (h *harness) topicName() string {
-	return "selftest-" + strconv.FormatInt(h.topics.Add(1), 10)
+	return "selfbench-" + strconv.FormatInt(h.topics.Add(1), 10)
 }
 
 func (h *harness) producerProps(w Workload) map[string]string {

@@ -9,14 +9,14 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kbench/kbench/bench/selftest"
+	"github.com/kbench/kbench/bench/selfbench"
 	"github.com/kbench/kbench/internal/units"
 )
 
-// newSelftestGeneratorCmd runs the generator ceiling: kbench's load paths
+// newSelfbenchGeneratorCmd runs the generator ceiling: kbench's load paths
 // against a bare franz-go loop on the null broker.
-func newSelftestGeneratorCmd(stdout, stderr io.Writer) *cobra.Command {
-	cfg := selftest.GenDefaults()
+func newSelfbenchGeneratorCmd(stdout, stderr io.Writer) *cobra.Command {
+	cfg := selfbench.GenDefaults()
 	var sizes []string
 	var outDir string
 	cmd := &cobra.Command{
@@ -39,8 +39,8 @@ bare producer plus a bare consumer. Writes generator.json into --out.
 
 On a shared machine absolute figures are noise; the side-by-side ratios are the result.
 The defaults take about 5 minutes on 2 cores.`,
-		Example: `  kbench selftest generator
-  kbench selftest generator --sizes 1KiB --producers 1 --acks 1 --compression none --rounds 5`,
+		Example: `  kbench selfbench generator
+  kbench selfbench generator --sizes 1KiB --producers 1 --acks 1 --compression none --rounds 5`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Sizes = nil
@@ -57,12 +57,12 @@ The defaults take about 5 minutes on 2 cores.`,
 			}
 			cfg.Binary, cfg.Version, cfg.Log = exe, Version, stderr
 			cfg.Dir = filepath.Join(outDir, "logs")
-			rep, err := selftest.GenRun(cmd.Context(), cfg)
+			rep, err := selfbench.GenRun(cmd.Context(), cfg)
 			if rep == nil {
 				return err
 			}
 			path, werr := rep.WriteJSON(outDir)
-			if terr := selftest.WriteGenTable(stdout, rep); terr != nil {
+			if terr := selfbench.WriteGenTable(stdout, rep); terr != nil {
 				werr = errors.Join(werr, terr)
 			}
 			if werr == nil {
@@ -84,6 +84,6 @@ The defaults take about 5 minutes on 2 cores.`,
 	f.Float64Var(&cfg.E2ERate, "e2e-rate", cfg.E2ERate, "records/s of the e2e comparison (0 skips it)")
 	f.Int64Var(&cfg.ConsumeRecords, "consume-records", cfg.ConsumeRecords, "records each consume comparison reads from the filled topic (0 skips it)")
 	f.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the harness here, samples labelled run=\"bare|kbench: WORKLOAD\" (for pprof -tagfocus)")
-	f.StringVar(&outDir, "out", "runs/selftest-generator", "directory for generator.json and the null brokers' logs")
+	f.StringVar(&outDir, "out", "runs/selfbench-generator", "directory for generator.json and the null brokers' logs")
 	return cmd
 }

@@ -1,4 +1,4 @@
-package selftest
+package selfbench
 
 import (
 	"context"
@@ -46,7 +46,7 @@ const (
 
 // GenConfig configures the generator harness.
 type GenConfig struct {
-	Binary string `json:"-"` // the kbench binary, run as `selftest serve ceiling`
+	Binary string `json:"-"` // the kbench binary, run as `selfbench serve ceiling`
 	Dir    string `json:"-"` // process logs
 
 	Sizes        []int    `json:"sizes"`
@@ -267,7 +267,7 @@ func (h *genHarness) onBroker(ctx context.Context, size int) error {
 		return err
 	}
 	p, err := kt.Start(ctx, kt.Options{Dir: filepath.Join(h.cfg.Dir, fmt.Sprintf("nullbroker-%d", size)), Binary: h.cfg.Binary,
-		Command: []string{"selftest", "serve", string(Ceiling), "--record-size", strconv.Itoa(size), "--partitions", strconv.Itoa(int(h.cfg.Partitions))}})
+		Command: []string{"selfbench", "serve", string(Ceiling), "--record-size", strconv.Itoa(size), "--partitions", strconv.Itoa(int(h.cfg.Partitions))}})
 	if err != nil {
 		return fmt.Errorf("null broker: %w", err)
 	}
