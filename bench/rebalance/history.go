@@ -10,7 +10,10 @@
 package rebalance
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"sort"
 	"time"
 )
 
@@ -53,10 +56,8 @@ func (s state) clone() state {
 	return state{owner: append([]int(nil), s.owner...), maxSeen: append([]int64(nil), s.maxSeen...)}
 }
 
-// apply advances s by e and returns the records e delivered again (offsets
-// at or below the highest one delivered before) and the records it skipped
-// (offsets between that one and e's first that nobody delivered).
-func (s state) apply(e entry) (again, skipped int64) {
+// apply advances s by e.
+func (s state) apply(e entry) {
 	p := e.partition
 	switch e.kind {
 	case assigned:
@@ -66,14 +67,8 @@ func (s state) apply(e entry) (again, skipped int64) {
 			s.owner[p] = -1
 		}
 	case delivered:
-		if s.maxSeen[p] >= e.first {
-			again = min(e.last, s.maxSeen[p]) - e.first + 1
-		} else if s.maxSeen[p] >= 0 {
-			skipped = e.first - s.maxSeen[p] - 1
-		}
 		s.maxSeen[p] = max(s.maxSeen[p], e.last)
 	}
-	return again, skipped
 }
 
 // Outcome is what the checker makes of the history after one event.
@@ -87,13 +82,12 @@ type Outcome struct {
 	// Moved counts partitions whose owner at the end is not their owner
 	// just before the event.
 	Moved int
-	// Again counts records delivered after the event that had been
-	// delivered before (at-least-once redelivery).
-	Again int64
-	// Skipped counts records after the event that no member delivered: a
-	// new owner without a committed offset starts at the end of the
-	// partition (auto.offset.reset=latest).
-	Skipped int64
+	// Again counts the extra deliveries of records delivered more than
+	// once, beyond those counted before the event (at-least-once
+	// redelivery); Skipped the records that no member delivered, beyond
+	// those before the event (a new owner without a committed offset starts
+	// at the end: auto.offset.reset=latest). Filled by redelivery.
+	Again, Skipped int64
 	// LastChange is when the last assignment change after the event was
 	// observed (the measurement waits for a quiet period after it).
 	LastChange time.Duration
@@ -113,9 +107,7 @@ func check(before state, after []entry, at time.Duration) Outcome {
 	var o Outcome
 	o.LastChange = at
 	for _, e := range after {
-		again, skipped := s.apply(e)
-		o.Again += again
-		o.Skipped += skipped
+		s.apply(e)
 		if e.kind != delivered {
 			o.LastChange = max(o.LastChange, e.at)
 			if e.kind == assigned {
@@ -155,4 +147,44 @@ func check(before state, after []entry, at time.Duration) Outcome {
 		o.Rebalance = end - at
 	}
 	return o
+}
+
+// redelivery counts, over the whole history h, the records delivered more
+// than once (extra deliveries) and the offsets never delivered between a
+// partition's first and last delivered one; the event's share is the count
+// over h minus the count over the entries before at. Offsets, not arrival
+// order, decide: two members' deliveries may be recorded out of order.
+func redelivery(h []entry, at time.Duration, partitions int) (again, skipped int64) {
+	count := func(es []entry) (again, skipped int64) {
+		byPart := make([][][2]int64, partitions)
+		for _, e := range es {
+			if e.kind == delivered {
+				byPart[e.partition] = append(byPart[e.partition], [2]int64{e.first, e.last})
+			}
+		}
+		for _, rs := range byPart {
+			if len(rs) == 0 {
+				continue
+			}
+			slices.SortFunc(rs, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+			var total, covered int64
+			hi := rs[0][0] - 1 // highest offset covered so far
+			for _, r := range rs {
+				total += r[1] - r[0] + 1
+				if r[0] > hi+1 {
+					skipped += r[0] - hi - 1
+				}
+				if r[1] > hi {
+					covered += r[1] - max(hi+1, r[0]) + 1
+					hi = r[1]
+				}
+			}
+			again += total - covered
+		}
+		return again, skipped
+	}
+	i := sort.Search(len(h), func(i int) bool { return h[i].at >= at })
+	a, s := count(h)
+	ba, bs := count(h[:i])
+	return a - ba, s - bs
 }

@@ -90,11 +90,16 @@ func (r *recorder) add(kind entryKind, member int, partition int32, first, last 
 // now is the time on the history's clock.
 func (r *recorder) now() time.Duration { return time.Since(r.start) }
 
+// history is the entries so far (a view that later appends do not touch).
+func (r *recorder) history() []entry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.h[:len(r.h):len(r.h)]
+}
+
 // split returns the state just before at and the entries from at on.
 func (r *recorder) split(partitions int, at time.Duration) (state, []entry) {
-	r.mu.Lock()
-	h := r.h[:len(r.h):len(r.h)]
-	r.mu.Unlock()
+	h := r.history()
 	i := sort.Search(len(h), func(i int) bool { return h[i].at >= at })
 	s := newState(partitions)
 	for _, e := range h[:i] {
@@ -227,6 +232,7 @@ func (g *group) settle(ctx context.Context, at time.Duration) (Outcome, error) {
 		before, after := g.rec.split(g.parts, at)
 		o := check(before, after, at)
 		if o.Done && g.rec.now()-o.LastChange >= g.o.Settle && g.rec.now()-(at+o.Rebalance) >= g.o.Settle {
+			o.Again, o.Skipped = redelivery(g.rec.history(), at, g.parts)
 			return o, nil
 		}
 		if time.Now().After(deadline) {

@@ -24,12 +24,13 @@ type SweepOptions struct {
 	RatePerPartition   float64
 	Session, Heartbeat time.Duration
 	Settle, Timeout    time.Duration
-	Logf               func(string, ...any)
+	Logf               func(string, ...any) `json:"-"`
 }
 
 // Row is one measured event, as results and reports keep it.
 type Row struct {
-	Members    int      `json:"members"` // group size before the event
+	Size       int      `json:"group_size"` // the group's size in the sweep
+	Members    int      `json:"members"`    // members just before the event (Size + 1 for leave)
 	Protocol   Protocol `json:"protocol"`
 	Event      Event    `json:"event"`
 	Partitions int      `json:"partitions"`
@@ -69,7 +70,7 @@ func Sweep(ctx context.Context, o SweepOptions, emit func(Row)) error {
 				Settle: o.Settle, Timeout: o.Timeout, Logf: o.Logf,
 			})
 			for _, m := range ms {
-				r := Row{Members: m.Members, Protocol: p, Event: m.Event, Partitions: parts, Done: m.Err == nil, Moved: m.Moved, Again: m.Again, Skipped: m.Skipped}
+				r := Row{Size: size, Members: m.Members, Protocol: p, Event: m.Event, Partitions: parts, Done: m.Err == nil, Moved: m.Moved, Again: m.Again, Skipped: m.Skipped}
 				if m.Err == nil {
 					r.RebalanceS = m.Rebalance.Seconds()
 				} else {
@@ -82,7 +83,7 @@ func Sweep(ctx context.Context, o SweepOptions, emit func(Row)) error {
 					stopProducing()
 					return ctx.Err()
 				}
-				emit(Row{Members: size, Protocol: p, Partitions: parts, Error: err.Error()})
+				emit(Row{Size: size, Members: size, Protocol: p, Partitions: parts, Error: err.Error()})
 			}
 		}
 		stopProducing()
