@@ -1,10 +1,13 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // GroupProtocols are the consumer group protocols a consumer can use, as
@@ -42,4 +45,26 @@ func (s *clientSettings) serverSideOptions() []kgo.Opt {
 		b = kgo.RangeBalancer()
 	}
 	return []kgo.Opt{kgo.ServerSideBalancer(), kgo.Balancers(b)}
+}
+
+// checkConsumerProtocol confirms that a group run with group.protocol=consumer
+// really is a KIP-848 group: franz-go silently falls back to the classic
+// protocol when the cluster does not offer ConsumerGroupHeartbeat v1, and a
+// benchmark of the wrong protocol must not pass for the right one.
+func checkConsumerProtocol(ctx context.Context, cl *kgo.Client, group string, members int) error {
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{group}
+	resp, err := req.RequestWith(ctx, cl)
+	fallback := "group.protocol=consumer: group %s is not a consumer-protocol (KIP-848) group on this cluster (%s); franz-go fell back to the classic protocol"
+	switch {
+	case err != nil:
+		return fmt.Errorf(fallback, group, err)
+	case len(resp.Groups) != 1:
+		return fmt.Errorf(fallback, group, "no answer for the group")
+	case resp.Groups[0].ErrorCode != 0:
+		return fmt.Errorf(fallback, group, kerr.ErrorForCode(resp.Groups[0].ErrorCode))
+	case len(resp.Groups[0].Members) != members:
+		return fmt.Errorf("group.protocol=consumer: group %s has %d members, want %d", group, len(resp.Groups[0].Members), members)
+	}
+	return nil
 }
