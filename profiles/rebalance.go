@@ -29,6 +29,7 @@ type RebalanceProfile struct {
 	Source      string `json:"source"` // "builtin" or the file's path
 	Description string `json:"description"`
 	Brokers     int    `json:"brokers"` // embedded cluster size; ignored with --bootstrap
+	YAML        string `json:"-"`       // the document as read
 	rebalance.SweepOptions
 }
 
@@ -91,7 +92,7 @@ func LoadRebalance(nameOrPath string, set []string) (*RebalanceProfile, error) {
 		return nil, err
 	}
 	p.Name = strings.TrimSuffix(strings.TrimSuffix(nameOrPath[strings.LastIndexAny(nameOrPath, `/\`)+1:], ".yaml"), ".yml")
-	p.Source = source
+	p.Source, p.YAML = source, string(src)
 	return p, nil
 }
 

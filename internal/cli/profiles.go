@@ -104,6 +104,14 @@ func listProfiles(w io.Writer) error {
 // showProfile prints the YAML as written (it loads it first, so a broken
 // file is reported rather than shown).
 func showProfile(w io.Writer, nameOrPath string) error {
+	if profiles.IsRebalance(nameOrPath) {
+		p, err := profiles.LoadRebalance(nameOrPath, nil)
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(w, p.YAML)
+		return err
+	}
 	p, err := profiles.Load(nameOrPath, nil)
 	if err != nil {
 		return err
