@@ -349,6 +349,20 @@ func TestConsumerGroupErrors(t *testing.T) {
 			}
 		}
 	})
+	t.Run("list and describe", func(t *testing.T) {
+		lreq := kmsg.NewPtrListGroupsRequest()
+		lreq.Version, lreq.TypesFilter = 5, []string{"Consumer"}
+		lresp := a.raw.do(lreq).(*kmsg.ListGroupsResponse)
+		if len(lresp.Groups) != 1 || lresp.Groups[0].Group != "g-err" || lresp.Groups[0].GroupType != "consumer" || lresp.Groups[0].GroupState != "Stable" {
+			t.Errorf("ListGroups types [Consumer]: got %+v, want g-err only, type consumer, Stable", lresp.Groups)
+		}
+		dreq := kmsg.NewPtrDescribeGroupsRequest()
+		dreq.Groups = []string{"g-err"}
+		d := a.raw.do(dreq).(*kmsg.DescribeGroupsResponse).Groups[0]
+		if d.ErrorCode != 0 || d.ProtocolType != "consumer" || d.Protocol != "uniform" || d.State != "Stable" || len(d.Members) != 1 {
+			t.Errorf("DescribeGroups: got %+v, want protocol type consumer, uniform, Stable, one member", d)
+		}
+	})
 	t.Run("classic join", func(t *testing.T) {
 		j := newRawMember(t, b, "g-err")
 		req := j.joinRequest()
