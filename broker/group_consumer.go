@@ -46,16 +46,6 @@ const (
 	memberUnreleased                    // at the target epoch, waiting for partitions others still own
 )
 
-func (s memberState) String() string {
-	switch s {
-	case memberUnrevoked:
-		return "unrevoked_partitions"
-	case memberUnreleased:
-		return "unreleased_partitions"
-	}
-	return "stable"
-}
-
 // Member epochs with a meaning of their own (KIP-848).
 const (
 	epochJoin       = 0
@@ -800,11 +790,17 @@ func (g *group) consumerCommitCheck(generation int32, memberID string) int16 {
 	if generation < 0 && memberID == "" && len(cg.members) == 0 {
 		return 0 // a commit from outside the group (admin or manual assignment)
 	}
+	return cg.checkEpoch(memberID, generation)
+}
+
+// checkEpoch accepts a member only at its current epoch (KIP-848's
+// offset commit and fetch rule).
+func (cg *consumerGroup) checkEpoch(memberID string, epoch int32) int16 {
 	m := cg.members[memberID]
 	switch {
 	case m == nil:
 		return kerr.UnknownMemberID.Code
-	case generation != m.epoch:
+	case epoch != m.epoch:
 		return kerr.StaleMemberEpoch.Code
 	}
 	return 0
@@ -826,14 +822,7 @@ func (c *groupCoordinator) checkFetchMember(group string, memberID *string, epoc
 	if memberID != nil {
 		id = *memberID
 	}
-	m := g.consumer.members[id]
-	switch {
-	case m == nil:
-		return kerr.UnknownMemberID.Code
-	case epoch != m.epoch:
-		return kerr.StaleMemberEpoch.Code
-	}
-	return 0
+	return g.consumer.checkEpoch(id, epoch)
 }
 
 // describeConsumer answers ConsumerGroupDescribe for one group.
