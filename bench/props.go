@@ -97,6 +97,8 @@ type clientSettings struct {
 	heartbeat       time.Duration
 	maxPollInterval time.Duration
 	assignors       []string
+	groupProtocol   string
+	remoteAssignor  string
 	rack            string
 	checkCRCs       bool
 }
@@ -131,6 +133,8 @@ func defaultSettings() *clientSettings {
 		sessionTimeout:  45 * time.Second,
 		heartbeat:       3 * time.Second,
 		maxPollInterval: 5 * time.Minute,
+		groupProtocol:   "classic",
+		remoteAssignor:  "uniform",
 		checkCRCs:       true,
 	}
 }
@@ -329,6 +333,12 @@ func propSpecs() []propSpec {
 			}
 			return nil
 		}},
+		{Property{"group.protocol", RoleConsumer, "classic", "consumer group protocol: " + strings.Join(GroupProtocols, " or ") + " (KIP-848, the broker assigns)"}, func(s *clientSettings, v string) error {
+			return oneOf(&s.groupProtocol, strings.ToLower(v), GroupProtocols...)
+		}},
+		{Property{"group.remote.assignor", RoleConsumer, "uniform", "broker-side assignor of group.protocol=consumer: " + strings.Join(RemoteAssignors, " or ")}, func(s *clientSettings, v string) error {
+			return oneOf(&s.remoteAssignor, strings.ToLower(v), RemoteAssignors...)
+		}},
 		{Property{"client.rack", RoleConsumer, "", "rack for fetching from the closest replica"}, func(s *clientSettings, v string) error {
 			s.rack = v
 			return nil
@@ -439,7 +449,7 @@ func (s *clientSettings) check() error {
 	if (s.certFile == "") != (s.keyFile == "") {
 		return fmt.Errorf("ssl.certificate.location and ssl.key.location must be given together")
 	}
-	return nil
+	return s.checkGroupProtocol()
 }
 
 // forRole drops the properties that only the other role takes; unknown
@@ -618,18 +628,21 @@ func (s *clientSettings) consumerOptions() []kgo.Opt {
 	}
 	opts = append(opts,
 		kgo.ConsumerGroup(s.groupID),
-		kgo.SessionTimeout(s.sessionTimeout),
-		kgo.HeartbeatInterval(s.heartbeat),
 		kgo.RebalanceTimeout(s.maxPollInterval),
 		kgo.AutoCommitInterval(s.autoCommitEvery),
 	)
+	if s.groupProtocol == "consumer" {
+		opts = append(opts, s.serverSideOptions()...)
+	} else {
+		opts = append(opts, kgo.SessionTimeout(s.sessionTimeout), kgo.HeartbeatInterval(s.heartbeat))
+	}
 	if !s.autoCommit {
 		opts = append(opts, kgo.DisableAutoCommit())
 	}
 	if s.instanceID != "" {
 		opts = append(opts, kgo.InstanceID(s.instanceID))
 	}
-	if len(s.assignors) > 0 {
+	if len(s.assignors) > 0 && s.groupProtocol == "classic" {
 		var bs []kgo.GroupBalancer
 		for _, a := range s.assignors {
 			switch a {

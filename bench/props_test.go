@@ -265,6 +265,17 @@ func TestPropertyMapping(t *testing.T) {
 			}
 			return want(strings.Join(names, ","), "roundrobin,cooperative-sticky")
 		}},
+		{"group.protocol=consumer", RoleConsumer, map[string]string{"group.id": "g", "group.protocol": "consumer", "group.remote.assignor": "range"}, func(_ *clientSettings, cl *kgo.Client) error {
+			bs := cl.OptValue(kgo.Balancers).([]kgo.GroupBalancer)
+			return errors.Join(want(cl.OptValue(kgo.ServerSideBalancer), true), want(len(bs), 1), want(bs[0].ProtocolName(), "range"))
+		}},
+		{"group.protocol=consumer with the uniform assignor", RoleConsumer, map[string]string{"group.id": "g", "group.protocol": "CONSUMER"}, func(_ *clientSettings, cl *kgo.Client) error {
+			bs := cl.OptValue(kgo.Balancers).([]kgo.GroupBalancer)
+			return errors.Join(want(cl.OptValue(kgo.ServerSideBalancer), true), want(bs[0].ProtocolName(), "sticky"))
+		}},
+		{"group.protocol=classic", RoleConsumer, map[string]string{"group.id": "g", "group.protocol": "classic"}, func(_ *clientSettings, cl *kgo.Client) error {
+			return want(cl.OptValue(kgo.ServerSideBalancer), false)
+		}},
 		{"client.rack", RoleConsumer, map[string]string{"client.rack": "az1"}, func(_ *clientSettings, cl *kgo.Client) error {
 			return want(cl.OptValue(kgo.Rack), "az1")
 		}},
@@ -324,6 +335,11 @@ func TestPropertyErrors(t *testing.T) {
 		{"unknown partitioner", RoleProducer, map[string]string{"partitioner.class": "com.example.Mine"}, []string{"partitioner.class", "round-robin"}},
 		{"unknown assignor", RoleConsumer, map[string]string{"partition.assignment.strategy": "mine"}, []string{"mine", "range"}},
 		{"bad isolation", RoleConsumer, map[string]string{"isolation.level": "dirty"}, []string{"read_committed"}},
+		{"unknown group protocol", RoleConsumer, map[string]string{"group.protocol": "share-me"}, []string{"group.protocol", "classic, consumer"}},
+		{"unknown remote assignor", RoleConsumer, map[string]string{"group.protocol": "consumer", "group.remote.assignor": "sticky"}, []string{"group.remote.assignor", "uniform, range"}},
+		{"client assignor with the consumer protocol", RoleConsumer, map[string]string{"group.protocol": "consumer", "partition.assignment.strategy": "range"}, []string{"partition.assignment.strategy", "group.protocol=consumer"}},
+		{"session timeout with the consumer protocol", RoleConsumer, map[string]string{"group.protocol": "consumer", "session.timeout.ms": "10000"}, []string{"session.timeout.ms", "not supported"}},
+		{"remote assignor with the classic protocol", RoleConsumer, map[string]string{"group.remote.assignor": "range"}, []string{"group.remote.assignor", "group.protocol=consumer"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

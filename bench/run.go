@@ -623,8 +623,12 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 			return fmt.Errorf("consumer client: %w", err)
 		}
 		c.cl = cl
-		if r.bl != nil {
-			cl.PauseFetchTopics(topic) // until the backlog is built
+		if r.bl != nil || s.groupID != "" {
+			// Until the backlog is built, or the group settled: a member
+			// that is assigned partitions first (at once, with
+			// group.protocol=consumer) would otherwise consume before the
+			// measurement starts.
+			cl.PauseFetchTopics(topic)
 		}
 		r.consumers = append(r.consumers, c)
 		wg.Add(1)
@@ -650,6 +654,16 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 		})
 		if err != nil {
 			return err
+		}
+		if s.groupProtocol == "consumer" {
+			if err := checkConsumerProtocol(ctx, r.consumers[0].cl, s.groupID, n); err != nil {
+				return err
+			}
+		}
+		if r.bl == nil {
+			for _, c := range r.consumers {
+				c.cl.ResumeFetchTopics(topic)
+			}
 		}
 	}
 	return nil

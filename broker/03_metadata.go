@@ -9,9 +9,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// Metadata v0-v9. v1 adds controller id and null-means-all topics (v0: empty
-// means all); v2 cluster id; v4 allow_auto_topic_creation; v7 leader epoch;
-// v8 authorized operations (we report none: -2147483648); v9 is flexible.
+// Metadata v0-v12. v1 adds controller id and null-means-all topics (v0:
+// empty means all); v2 cluster id; v4 allow_auto_topic_creation; v7 leader
+// epoch; v8 authorized operations (we report none: -2147483648); v9 is
+// flexible; v10 topic ids (KIP-516: consumer-group assignments name topics
+// by id); v11 drops cluster authorized operations; v12 looks topics up by id
+// when the name is null (UNKNOWN_TOPIC_ID if none has it).
 
 func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) reply {
 	resp := r.ResponseKind().(*kmsg.MetadataResponse)
@@ -47,6 +50,15 @@ func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) reply {
 		name := ""
 		if rt.Topic != nil {
 			name = *rt.Topic
+		} else if rt.TopicID != ([16]byte{}) {
+			if t := b.topicByID(rt.TopicID); t != nil {
+				resp.Topics = append(resp.Topics, b.topicMetadata(t, img))
+			} else {
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.TopicID, mt.ErrorCode = rt.TopicID, kerr.UnknownTopicID.Code
+				resp.Topics = append(resp.Topics, mt)
+			}
+			continue
 		}
 		if t := b.topics.get(name); t != nil {
 			resp.Topics = append(resp.Topics, b.topicMetadata(t, img))
@@ -143,4 +155,14 @@ func (b *Broker) topicMetadata(t *topic, img *clusterImage) kmsg.MetadataRespons
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt
+}
+
+// topicByID finds a topic by its id (Metadata v12).
+func (b *Broker) topicByID(id [16]byte) *topic {
+	for _, t := range b.topics.snapshot() {
+		if t.id == id {
+			return t
+		}
+	}
+	return nil
 }

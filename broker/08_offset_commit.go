@@ -6,12 +6,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// OffsetCommit v0-v8. v1 adds generation, member id and a per-partition
+// OffsetCommit v0-v9. v1 adds generation, member id and a per-partition
 // commit timestamp; v2-v4 a retention time (ignored: offsets are kept until
 // the group or topic is deleted); v5 drops both; v6 adds the leader epoch;
 // v7 the group instance id (static members are fenced by it); v8 is
-// flexible. Generation -1 with no member is the "simple" commit of a
-// manually assigned consumer, allowed while the group is Empty.
+// flexible; v9 (KIP-848) takes a consumer group's member epoch as the
+// generation (STALE_MEMBER_EPOCH when it is not the member's current one).
+// Generation -1 with no member is the "simple" commit of a manually assigned
+// consumer, allowed while the group is Empty.
 
 func (b *Broker) handleOffsetCommit(r *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
 	resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)

@@ -5,11 +5,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// OffsetFetch v0-v8. v1 reads Kafka-stored offsets (v0 meant ZooKeeper;
+// OffsetFetch v0-v9. v1 reads Kafka-stored offsets (v0 meant ZooKeeper;
 // both read the same store here); v2 adds a top-level error code and null
 // topics meaning "all committed partitions"; v3 throttle; v5 leader epoch;
 // v6 flexible; v7 require_stable (UNSTABLE_OFFSET_COMMIT while a transaction
-// holds an offset for the partition); v8 batches groups. A partition without
+// holds an offset for the partition); v8 batches groups; v9 (KIP-848) names
+// the member and its epoch: a consumer group's member reads only at its
+// current epoch (STALE_MEMBER_EPOCH). A partition without
 // a committed offset answers offset -1, metadata "". Offsets of deleted
 // topics are not returned.
 
@@ -20,6 +22,10 @@ func (b *Broker) handleOffsetFetch(r *kmsg.OffsetFetchRequest) *kmsg.OffsetFetch
 			sg := kmsg.NewOffsetFetchResponseGroup()
 			sg.Group = rg.Group
 			if sg.ErrorCode = b.notCoordinator(rg.Group); sg.ErrorCode != 0 {
+				resp.Groups = append(resp.Groups, sg)
+				continue
+			}
+			if sg.ErrorCode = b.groups.checkFetchMember(rg.Group, rg.MemberID, rg.MemberEpoch); sg.ErrorCode != 0 {
 				resp.Groups = append(resp.Groups, sg)
 				continue
 			}

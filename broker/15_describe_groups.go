@@ -11,6 +11,9 @@ import (
 // computed: reported as unset); v4 members' group.instance.id; v5 flexible.
 // As in Kafka, an unknown group is described as Dead without error, and
 // member metadata, assignments and the protocol are only shown when Stable.
+// A KIP-848 consumer group is described with its state, protocol type
+// "consumer", its server-side assignor as the protocol and its members
+// (no metadata: ConsumerGroupDescribe has the details).
 
 func (b *Broker) handleDescribeGroups(r *kmsg.DescribeGroupsRequest) *kmsg.DescribeGroupsResponse {
 	resp := r.ResponseKind().(*kmsg.DescribeGroupsResponse)
@@ -35,6 +38,15 @@ func (c *groupCoordinator) describe(id string, now time.Time) kmsg.DescribeGroup
 	g := c.group(id, now)
 	if g == nil {
 		d.State = groupDead.String()
+		return d
+	}
+	if cg := g.consumer; cg != nil {
+		d.State, d.ProtocolType, d.Protocol = cg.state(), "consumer", cg.assignor
+		for _, m := range cg.sortedMembers() {
+			dm := kmsg.NewDescribeGroupsResponseGroupMember()
+			dm.MemberID, dm.InstanceID, dm.ClientID, dm.ClientHost = m.id, m.instanceID, m.clientID, m.clientHost
+			d.Members = append(d.Members, dm)
+		}
 		return d
 	}
 	d.State = g.state.String()

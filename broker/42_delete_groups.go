@@ -30,7 +30,7 @@ func (c *groupCoordinator) deleteGroup(id string, now time.Time) int16 {
 	switch {
 	case g == nil:
 		return kerr.GroupIDNotFound.Code
-	case g.state != groupEmpty || len(g.members) > 0:
+	case !g.empty():
 		return kerr.NonEmptyGroup.Code
 	}
 	wait, code := c.offsets.deleteGroup(id, now.UnixMilli())

@@ -86,7 +86,9 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := b.topics.load(); err != nil {
 		return nil, err
 	}
-	b.groups = newGroupCoordinator(defaultGroupSettings(), b.topicID, b.appendGroupRecords, cfg.Logf)
+	gs := defaultGroupSettings()
+	gs.consumerSession, gs.consumerHeartbeat = cfg.ConsumerGroupSession, cfg.ConsumerGroupHeartbeat
+	b.groups = newGroupCoordinator(gs, b.topicID, b.topicMetas, b.appendGroupRecords, cfg.Logf)
 	txns, err := openTxnCoordinator(b)
 	if err != nil {
 		b.groups.close()

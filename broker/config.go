@@ -66,6 +66,15 @@ type Config struct {
 	// TxnStatePartitions is transaction.state.log.num.partitions for
 	// __transaction_state; default 5 (Kafka: 50), for the same reasons.
 	TxnStatePartitions int32
+	// ConsumerGroupSession is group.consumer.session.timeout.ms: a member of
+	// a consumer-protocol group (KIP-848) that has not heartbeaten for this
+	// long is removed. Default 45s, as Kafka.
+	ConsumerGroupSession time.Duration
+	// ConsumerGroupHeartbeat is group.consumer.heartbeat.interval.ms, the
+	// heartbeat cadence the coordinator gives those members; a member learns
+	// of partitions to revoke or take at its next heartbeat. Default 5s, as
+	// Kafka.
+	ConsumerGroupHeartbeat time.Duration
 	// Security is the client listener's TLS and SASL setup (sasl.go); the
 	// zero value is PLAINTEXT.
 	Security Security
@@ -109,6 +118,8 @@ func DefaultConfig() Config {
 		OffsetsTopicPartitions: 10,
 		LogCleanerInterval:     15 * time.Second,
 		TxnStatePartitions:     5,
+		ConsumerGroupSession:   45 * time.Second,
+		ConsumerGroupHeartbeat: 5 * time.Second,
 		Limits:                 DefaultLimits(),
 	}
 }
@@ -166,6 +177,15 @@ func (c *Config) validate() error {
 	}
 	if c.TxnStatePartitions <= 0 {
 		c.TxnStatePartitions = 5
+	}
+	if c.ConsumerGroupSession <= 0 {
+		c.ConsumerGroupSession = 45 * time.Second
+	}
+	if c.ConsumerGroupHeartbeat <= 0 {
+		c.ConsumerGroupHeartbeat = 5 * time.Second
+	}
+	if c.ConsumerGroupHeartbeat >= c.ConsumerGroupSession {
+		return fmt.Errorf("config: group.consumer.heartbeat.interval.ms (%v) must be below group.consumer.session.timeout.ms (%v)", c.ConsumerGroupHeartbeat, c.ConsumerGroupSession)
 	}
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}

@@ -20,16 +20,16 @@ var advertised = []apiRange{
 	{0, 9},  // Produce
 	{1, 12}, // Fetch
 	{2, 7},  // ListOffsets (v7: MAX_TIMESTAMP)
-	{3, 9},  // Metadata
-	{8, 8},  // OffsetCommit
-	{9, 8},  // OffsetFetch (v8: batched groups)
+	{3, 12}, // Metadata (v10: topic ids; v12: lookup by id)
+	{8, 9},  // OffsetCommit (v9: consumer-group member epochs)
+	{9, 9},  // OffsetFetch (v8: batched groups; v9: member epochs)
 	{10, 4}, // FindCoordinator (v4: batched keys)
 	{11, 6}, // JoinGroup (v5+: static membership)
 	{12, 4}, // Heartbeat
 	{13, 4}, // LeaveGroup
 	{14, 4}, // SyncGroup
 	{15, 5}, // DescribeGroups
-	{16, 4}, // ListGroups
+	{16, 5}, // ListGroups (v5: group types)
 	{17, 1}, // SaslHandshake
 	{18, 3}, // ApiVersions
 	{19, 5}, // CreateTopics
@@ -50,6 +50,8 @@ var advertised = []apiRange{
 	{44, 1}, // IncrementalAlterConfigs
 	{47, 0}, // OffsetDelete
 	{60, 0}, // DescribeCluster
+	{68, 1}, // ConsumerGroupHeartbeat (KIP-848; v1: regex, client-made member ids)
+	{69, 1}, // ConsumerGroupDescribe
 }
 
 // internal lists keys accepted only from the controller, never advertised.
@@ -169,6 +171,10 @@ func (b *Broker) dispatch(c *conn, h *reqHeader, req kmsg.Request) reply {
 		return reply{msg: b.handleIncrementalAlterConfigs(r)}
 	case *kmsg.DescribeClusterRequest:
 		return reply{msg: b.handleDescribeCluster(r)}
+	case *kmsg.ConsumerGroupHeartbeatRequest:
+		return reply{msg: b.handleConsumerGroupHeartbeat(c, h, r)}
+	case *kmsg.ConsumerGroupDescribeRequest:
+		return reply{msg: b.handleConsumerGroupDescribe(r)}
 	}
 	// supported() filtered unknown keys before decoding; reaching here is a bug
 	// in the advertised table.

@@ -45,6 +45,10 @@ type groupSettings struct {
 	maxMetadataBytes       int           // offset.metadata.max.bytes: 4096
 	emptyRetention         time.Duration // how long an empty group without offsets stays listed: 10 min
 	tick                   time.Duration // timer resolution: 50 ms
+	// KIP-848 consumer groups: the coordinator sets their members' session
+	// and heartbeat cadence (group.consumer.session.timeout.ms: 45 s,
+	// group.consumer.heartbeat.interval.ms: 5 s).
+	consumerSession, consumerHeartbeat time.Duration
 }
 
 func defaultGroupSettings() groupSettings {
@@ -55,6 +59,9 @@ func defaultGroupSettings() groupSettings {
 		maxMetadataBytes: 4096,
 		emptyRetention:   10 * time.Minute,
 		tick:             50 * time.Millisecond,
+
+		consumerSession:   45 * time.Second,
+		consumerHeartbeat: 5 * time.Second,
 	}
 }
 
@@ -175,6 +182,14 @@ type group struct {
 	// subscribed are the topics the members' consumer-protocol subscriptions
 	// name (OffsetDelete refuses them); nil when unknown.
 	subscribed map[string]bool
+
+	consumer *consumerGroup // the KIP-848 state of a consumer group; nil for a classic group
+}
+
+// empty says whether the group has no members under either protocol.
+func (g *group) empty() bool {
+	return g.state == groupEmpty && len(g.members) == 0 && len(g.pending) == 0 &&
+		(g.consumer == nil || len(g.consumer.members) == 0)
 }
 
 // groupCoordinator owns every group of this broker.
@@ -184,6 +199,9 @@ type groupCoordinator struct {
 	// topicID resolves a partition to its topic's id; ok is false for a
 	// partition that does not exist.
 	topicID func(topic string, partition int32) (id [16]byte, ok bool)
+	// topics lists the existing topics, sorted by name, for the
+	// server-side assignors of consumer groups.
+	topics func() []topicMeta
 
 	mu     sync.Mutex
 	set    groupSettings
@@ -195,8 +213,8 @@ type groupCoordinator struct {
 
 // newGroupCoordinator starts the timer goroutine; close stops it. journal
 // appends a batch of offset records to a group's partition (offsets.go).
-func newGroupCoordinator(set groupSettings, topicID func(string, int32) ([16]byte, bool), journal func(string, []byte) (func() int16, int16), logf func(string, ...any)) *groupCoordinator {
-	c := &groupCoordinator{logf: logf, topicID: topicID, set: set, groups: map[string]*group{}, stop: make(chan struct{}), done: make(chan struct{})}
+func newGroupCoordinator(set groupSettings, topicID func(string, int32) ([16]byte, bool), topics func() []topicMeta, journal func(string, []byte) (func() int16, int16), logf func(string, ...any)) *groupCoordinator {
+	c := &groupCoordinator{logf: logf, topicID: topicID, topics: topics, set: set, groups: map[string]*group{}, stop: make(chan struct{}), done: make(chan struct{})}
 	c.offsets = newOffsetStore(journal)
 	go c.run()
 	return c
@@ -295,9 +313,12 @@ func (c *groupCoordinator) tick(now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for name, g := range c.groups {
-		g.tick(now)
-		if g.state == groupEmpty && len(g.members) == 0 && len(g.pending) == 0 &&
-			now.Sub(g.emptySince) >= c.set.emptyRetention && !c.offsets.has(name) {
+		if g.consumer != nil {
+			g.tickConsumer(now, c.topics)
+		} else {
+			g.tick(now)
+		}
+		if g.empty() && now.Sub(g.emptySince) >= c.set.emptyRetention && !c.offsets.has(name) {
 			g.state = groupDead
 			delete(c.groups, name)
 		}

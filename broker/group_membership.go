@@ -51,6 +51,13 @@ func (c *groupCoordinator) join(r *kmsg.JoinGroupRequest, clientID, clientHost s
 		g = c.newGroup(r.Group, now)
 		c.groups[r.Group] = g
 	}
+	if g.consumer != nil {
+		if !g.empty() {
+			return fail(kerr.InconsistentGroupProtocol.Code) // members use the consumer protocol
+		}
+		g.consumer = nil // an empty consumer group becomes classic again
+		g.protocolType = ""
+	}
 	if !g.supports(r.MemberID, r.ProtocolType, r.Protocols) {
 		return fail(kerr.InconsistentGroupProtocol.Code)
 	}

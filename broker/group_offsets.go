@@ -25,6 +25,9 @@ func (c *groupCoordinator) commitCheck(group string, generation int32, memberID 
 		c.groups[group] = c.newGroup(group, now)
 		return 0
 	}
+	if g.consumer != nil {
+		return g.consumerCommitCheck(generation, memberID)
+	}
 	switch {
 	case g.state == groupDead:
 		return kerr.CoordinatorNotAvailable.Code
@@ -200,15 +203,23 @@ func (c *groupCoordinator) stageTxnOffsets(r *kmsg.TxnOffsetCommitRequest) []kms
 			g = c.newGroup(r.Group, now)
 			c.groups[r.Group] = g
 		}
-		switch {
-		case g.state == groupDead:
-			return all(kerr.CoordinatorNotAvailable.Code)
-		case g.fenced(r.MemberID, r.InstanceID):
-			return all(kerr.FencedInstanceID.Code)
-		case r.MemberID != "" && g.members[r.MemberID] == nil:
-			return all(kerr.UnknownMemberID.Code)
-		case r.Generation >= 0 && r.Generation != g.generation:
-			return all(kerr.IllegalGeneration.Code)
+		if g.consumer != nil {
+			if m := g.consumer.members[r.MemberID]; r.MemberID != "" && m == nil {
+				return all(kerr.UnknownMemberID.Code)
+			} else if m != nil && r.Generation >= 0 && r.Generation != m.epoch {
+				return all(kerr.IllegalGeneration.Code)
+			}
+		} else {
+			switch {
+			case g.state == groupDead:
+				return all(kerr.CoordinatorNotAvailable.Code)
+			case g.fenced(r.MemberID, r.InstanceID):
+				return all(kerr.FencedInstanceID.Code)
+			case r.MemberID != "" && g.members[r.MemberID] == nil:
+				return all(kerr.UnknownMemberID.Code)
+			case r.Generation >= 0 && r.Generation != g.generation:
+				return all(kerr.IllegalGeneration.Code)
+			}
 		}
 		es, codes := c.entries(parts, now)
 		if len(es) == 0 {

@@ -86,6 +86,8 @@ cleanly; a second signal exits at once.`,
 	f.DurationVar(&o.cfg.HeartbeatInterval, "heartbeat-interval", d.HeartbeatInterval, "broker heartbeat interval to the controller (broker.heartbeat.interval.ms)")
 	f.Int32Var(&o.cfg.OffsetsTopicPartitions, "offsets-topic-partitions", d.OffsetsTopicPartitions, "partitions of __consumer_offsets when it is created; groups spread over their leaders (offsets.topic.num.partitions)")
 	f.Int32Var(&o.cfg.TxnStatePartitions, "txn-state-partitions", d.TxnStatePartitions, "partitions of __transaction_state when it is created (transaction.state.log.num.partitions)")
+	f.DurationVar(&o.cfg.ConsumerGroupSession, "consumer-group-session-timeout", d.ConsumerGroupSession, "remove a member of a consumer-protocol (KIP-848) group that has not heartbeaten for this long (group.consumer.session.timeout.ms)")
+	f.DurationVar(&o.cfg.ConsumerGroupHeartbeat, "consumer-group-heartbeat-interval", d.ConsumerGroupHeartbeat, "heartbeat interval given to consumer-protocol group members; they learn of partitions to give up or take at their next heartbeat (group.consumer.heartbeat.interval.ms)")
 	f.DurationVar(&o.cfg.LogCleanerInterval, "log-cleaner-interval", d.LogCleanerInterval, "how often compacted topics are cleaned (log.cleaner.backoff.ms)")
 	f.StringVar(&o.pprof, "pprof", "", "serve Go profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060; with --brokers N, broker i uses port+i-1")
 	addSecurityFlags(f, o)

@@ -91,12 +91,27 @@ func listProfiles(w io.Writer) error {
 		_, total, _ := sweep.Estimate(p)
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", name, len(p.Points), total.Round(1e9), p.Description)
 	}
+	for _, name := range profiles.RebalanceNames() {
+		p, err := profiles.LoadRebalance(name, nil)
+		if err != nil {
+			return fmt.Errorf("built-in profile %s: %w", name, err)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", name, len(p.Sizes)*len(p.Protocols)*len(p.Events), "≤ 10m", p.Description)
+	}
 	return tw.Flush()
 }
 
 // showProfile prints the YAML as written (it loads it first, so a broken
 // file is reported rather than shown).
 func showProfile(w io.Writer, nameOrPath string) error {
+	if profiles.IsRebalance(nameOrPath) {
+		p, err := profiles.LoadRebalance(nameOrPath, nil)
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(w, p.YAML)
+		return err
+	}
 	p, err := profiles.Load(nameOrPath, nil)
 	if err != nil {
 		return err

@@ -98,6 +98,9 @@ topic settings change: on a real cluster, give it a topic of its own.`,
 }
 
 func runSweep(ctx context.Context, o *sweepOptions) error {
+	if o.profile != "" && profiles.IsRebalance(o.profile) {
+		return runRebalanceSweep(ctx, o)
+	}
 	if o.ombDriver != "" && o.omb == "" {
 		return errors.New("--omb-driver goes with --omb WORKLOAD.yaml")
 	}
