@@ -66,8 +66,19 @@ type Dim struct {
 	// Values are normalised as the profile stores them; an ordered
 	// dimension's are ascending.
 	Values []string `json:"values"`
+	// Written are the values as the profile or --space wrote them
+	// (16KiB for 16384), in the same order, for labels.
+	Written []string `json:"written,omitempty"`
 	// Ordered dimensions are numeric: neighbours are values nearby.
 	Ordered bool `json:"ordered"`
+}
+
+// text is value v as written.
+func (d Dim) text(v int) string {
+	if v < len(d.Written) {
+		return d.Written[v]
+	}
+	return d.Values[v]
 }
 
 // Space is the grid of candidates: every combination of the dimensions'
@@ -98,7 +109,7 @@ func Key(c []int) string {
 func (s Space) Label(c []int) string {
 	parts := make([]string, len(c))
 	for i, v := range c {
-		parts[i] = s.Dims[i].Name + "=" + s.Dims[i].Values[v]
+		parts[i] = s.Dims[i].Name + "=" + s.Dims[i].text(v)
 	}
 	return strings.Join(parts, "/")
 }
@@ -236,7 +247,9 @@ func Assess(sp Space, cfg Config, ms []Measurement) *State {
 			continue
 		}
 		st.Repeated++
-		if s.Median > 0 {
+		// A search that found nothing meeting the SLO is a verdict, not a
+		// noisy figure: it says nothing of the noise.
+		if slices.Min(s.Values) > 0 {
 			noise = append(noise, (slices.Max(s.Values)-slices.Min(s.Values))/s.Median/expectedRange(s.N()))
 		}
 	}
@@ -278,6 +291,9 @@ func (st *State) Best() *Stats {
 func (st *State) Apart(a, b *Stats) bool {
 	if a.Median <= 0 {
 		return false
+	}
+	if b.Median <= 0 {
+		return true // mostly nothing met the SLO: no noise makes up for that
 	}
 	margin := apart * st.Noise * math.Sqrt(1/float64(a.N())+1/float64(b.N()))
 	return b.Median < a.Median*(1-margin)
@@ -326,16 +342,16 @@ func neighbours(sp Space, c []int, r int) []neighbour {
 		if !dim.Ordered {
 			for v := range dim.Values {
 				if v != c[d] {
-					add(d, v, fmt.Sprintf("%s %s instead of %s", dim.Name, dim.Values[v], dim.Values[c[d]]))
+					add(d, v, fmt.Sprintf("%s %s instead of %s", dim.Name, dim.text(v), dim.text(c[d])))
 				}
 			}
 			continue
 		}
 		if up := min(c[d]+r, last); up != c[d] {
-			add(d, up, fmt.Sprintf("%s up to %s from %s", dim.Name, dim.Values[up], dim.Values[c[d]]))
+			add(d, up, fmt.Sprintf("%s up to %s from %s", dim.Name, dim.text(up), dim.text(c[d])))
 		}
 		if down := max(c[d]-r, 0); down != c[d] {
-			add(d, down, fmt.Sprintf("%s down to %s from %s", dim.Name, dim.Values[down], dim.Values[c[d]]))
+			add(d, down, fmt.Sprintf("%s down to %s from %s", dim.Name, dim.text(down), dim.text(c[d])))
 		}
 	}
 	return out

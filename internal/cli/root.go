@@ -85,6 +85,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newVerifyCmd(stdout, stderr),
 		newABCmd(stdout, stderr),
 		newCompareCmd(stdout, stderr),
+		newTuneCmd(stdout, stderr),
 	)
 	return root
 }
