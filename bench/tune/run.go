@@ -41,9 +41,9 @@ type File struct {
 	Status   string            `json:"status"`         // running, interrupted, done
 	Stop     string            `json:"stop,omitempty"` // why the search ended
 	// Ended says why the run ended when the time budget ended it.
-	Ended string `json:"ended,omitempty"`
-	Steps    []Record          `json:"measurements"`    // in order
-	Result   *Result           `json:"result,omitempty"` // when done
+	Ended  string   `json:"ended,omitempty"`
+	Steps  []Record `json:"measurements"`     // in order
+	Result *Result  `json:"result,omitempty"` // when done
 }
 
 // FileName is the tune state's file in the run directory.
@@ -143,8 +143,13 @@ func Run(ctx context.Context, o Options) (*File, error) {
 			if f.Stop == "" {
 				f.Stop = step.Stop
 			}
-			step = f.confirmStep(ms)
-			if step.Stop != "" {
+			// Confirm only a search that ended by itself: a spent budget
+			// is spent.
+			if step.Stop == StopBudget {
+				finished = true
+				break
+			}
+			if step = f.confirmStep(ms); step.Stop != "" {
 				finished = true
 				break
 			}

@@ -19,7 +19,7 @@ func ParseSLO(s string) ([]string, error) {
 	}
 	for _, term := range strings.Split(s, ",") {
 		part := strings.TrimSpace(term)
-		if hist, rest, ok := strings.Cut(part, " "); ok {
+		if hist, rest, ok := strings.Cut(part, " "); ok && !strings.Contains(hist, "<") && bounds[hist] == "" {
 			switch hist {
 			case "response", "service", "e2e":
 			default:
