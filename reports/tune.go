@@ -26,7 +26,7 @@ func tuneValueName(f *tune.File) string {
 
 func tuneValue(f *tune.File, v float64) string {
 	if f.Grid.Base.Rate.Kind == profiles.RateMaxSustainable {
-		return num(float64(int64(v+0.5))) + "/s"
+		return num(float64(int64(v+0.5))) + " records/s"
 	}
 	return "×" + formatFig(v)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/kbench/kbench/profiles"
@@ -91,21 +92,17 @@ func (s *Session) Run(ctx context.Context, pt profiles.Point, search profiles.Se
 	if e.done[pt.ID] != nil {
 		return nil, fmt.Errorf("sweep: point %s already ran", pt.ID)
 	}
-	i := -1
-	for j := range e.p.Points {
-		if e.p.Points[j].ID == pt.ID {
-			i = j
-		}
-	}
+	i := slices.IndexFunc(e.p.Points, func(q profiles.Point) bool { return q.ID == pt.ID })
+	exp, _ := runsOf(e.p, &pt)
 	if i < 0 {
 		e.p.Points = append(e.p.Points, pt)
+		e.est = append(e.est, 0)
 		i = len(e.p.Points) - 1
-		exp, _ := runsOf(e.p, &pt)
-		e.est = append(e.est, time.Duration(exp)*perRun(&pt))
-		e.m.Points = len(e.p.Points)
-		if err := writeManifest(e.o.Dir, e.m); err != nil {
-			return nil, err
-		}
+	}
+	e.p.Points[i], e.est[i] = pt, time.Duration(exp)*perRun(&pt)
+	e.m.Points = len(e.p.Points)
+	if err := writeManifest(e.o.Dir, e.m); err != nil {
+		return nil, err
 	}
 	saved := e.p.Search
 	e.p.Search = search

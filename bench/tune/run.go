@@ -109,22 +109,16 @@ func Run(ctx context.Context, o Options) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The lines are the truth: a measurement whose line is missing (cut
-	// short before it was written) is measured again.
-	lines := map[string]*sweep.Line{}
-	for i := range sess.Lines {
-		lines[sess.Lines[i].Point.ID] = &sess.Lines[i]
-	}
-	f.Steps = slices.DeleteFunc(prior, func(r Record) bool { return lines[r.Point] == nil })
-	f.Sessions++
-	f.Status, f.Stop, f.Ended, f.Result = "running", "", "", nil
-	pr := &Prepared{Grid: f.Grid, Space: f.Space, Start: f.Config.Start, Defaults: f.Defaults}
-	if pr2, err := prepared(f.Grid); err == nil {
-		pr.points = pr2.points
-	} else {
+	pr, err := prepared(f.Grid)
+	if err != nil {
 		return nil, errors.Join(err, sess.Close(false))
 	}
 	obj := objectiveOf(f.Grid)
+	if f.Steps, err = f.replay(pr, obj, prior, sess.Lines); err != nil {
+		return nil, errors.Join(err, sess.Close(false))
+	}
+	f.Sessions++
+	f.Status, f.Stop, f.Ended, f.Result = "running", "", "", nil
 	sessionStart, spentBefore := time.Now(), time.Duration(f.Elapsed)
 	save := func() error {
 		f.Elapsed = profiles.Duration(spentBefore + time.Since(sessionStart))
@@ -188,6 +182,40 @@ func Run(ctx context.Context, o Options) (*File, error) {
 		f.Result = f.result(o.Dir)
 	}
 	return f, errors.Join(runErr, save(), sess.Close(finished))
+}
+
+// replay rebuilds the measurements from the result lines, which are the
+// truth: a measurement whose line is missing (cut short before it was
+// written) is dropped and measured again; a line whose record was not saved
+// (a crash right after the line) gets its record back, the step's reason
+// recomputed from the search.
+func (f *File) replay(pr *Prepared, obj objective, prior []Record, lines []sweep.Line) ([]Record, error) {
+	byID := map[string]Record{}
+	for _, r := range prior {
+		byID[r.Point] = r
+	}
+	slices.SortFunc(lines, func(a, b sweep.Line) int { return a.Point.Index - b.Point.Index })
+	var out []Record
+	for i := range lines {
+		l := &lines[i]
+		if r, ok := byID[l.Point.ID]; ok {
+			out = append(out, r)
+			continue
+		}
+		c, err := pr.candidateOf(&l.Point)
+		if err != nil {
+			return nil, fmt.Errorf("resume: %s: %w", l.Point.ID, err)
+		}
+		f.Steps = out
+		ms := f.measurements()
+		step := Next(f.Space, f.Config, ms)
+		if step.Stop != "" && step.Stop != StopBudget {
+			step = f.confirmStep(ms)
+		}
+		out = append(out, Record{Point: l.Point.ID, Cand: c, Label: l.Point.Label, Kind: step.Kind, Reason: step.Reason,
+			Value: obj.value(l), Runs: len(l.Runs), Elapsed: float64(l.Elapsed), Failed: l.Error})
+	}
+	return out, nil
 }
 
 // open makes a new tune file or reads the one to resume.

@@ -55,14 +55,18 @@ func TestRunResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Status != "done" || f.Sessions != 2 || len(f.Steps) != 6 || f.Stop != StopBudget {
-		t.Fatalf("resumed: status %s, %d sessions, %d measurements, stop %q; want done, 2, 6, %q", f.Status, f.Sessions, len(f.Steps), f.Stop, StopBudget)
+	if f.Status != "done" || f.Sessions != 2 || len(f.Steps) != 6 || (f.Stop != StopBudget && f.Stop != StopOptimum) {
+		t.Fatalf("resumed: status %s, %d sessions, %d measurements, stop %q; want done, 2, 6 and a search that stopped", f.Status, f.Sessions, len(f.Steps), f.Stop)
 	}
 	for i, s := range f.Steps {
 		if i < len(first) && (s.Point != first[i].Point || s.Value != first[i].Value) {
 			t.Fatalf("measurement %d changed on resume: %+v, was %+v", i+1, s, first[i])
 		}
-		if want := Next(f.Space, f.Config, f.measurements()[:i]); !slices.Equal(s.Cand, want.Cand) {
+		want := Next(f.Space, f.Config, f.measurements()[:i])
+		if want.Stop != "" {
+			want = f.confirmStep(f.measurements()[:i])
+		}
+		if !slices.Equal(s.Cand, want.Cand) || s.Kind != want.Kind {
 			t.Fatalf("measurement %d is %s, the search proposes %s there", i+1, s.Label, f.Space.Label(want.Cand))
 		}
 		if s.Value <= 0 || s.Runs != 1 {
@@ -101,5 +105,21 @@ func TestRunResumes(t *testing.T) {
 	}
 	if r := saved.Result; r.Recommended.Value.Median <= 0 || r.Recommended.Rate.Median < 1900 || r.Recommended.P99.Median <= 0 || r.VsDefaults == nil {
 		t.Fatalf("result without figures: %+v", r)
+	}
+
+	// A crash after a line was written but before tune.json was saved:
+	// the resume takes the measurement back from its line.
+	lost := saved.Steps[5]
+	saved.Steps, saved.Status = saved.Steps[:5], "interrupted"
+	if err := saved.save(dir); err != nil {
+		t.Fatal(err)
+	}
+	f, err = Run(context.Background(), Options{Dir: dir, Resume: true, Budget: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := f.Steps[5]
+	if len(f.Steps) != 6 || got.Point != lost.Point || !slices.Equal(got.Cand, lost.Cand) || got.Value != lost.Value || got.Kind != lost.Kind {
+		t.Fatalf("after a lost record: %d measurements, the 6th %+v; want the lost %+v back", len(f.Steps), got, lost)
 	}
 }

@@ -300,7 +300,9 @@ func writeTuneSummary(w io.Writer, dir string, f *tune.File) {
 	r := f.Result
 	fmt.Fprintf(w, "\ntune: %d measurements of %d candidates (%d load runs) in %s; the space has %d candidates\n",
 		len(f.Steps), r.Candidates, r.Runs, time.Duration(f.Elapsed).Round(time.Second), r.GridCandidates)
-	fmt.Fprintf(w, "search: %s\n", f.Stop)
+	if f.Stop != "" {
+		fmt.Fprintf(w, "search: %s\n", f.Stop)
+	}
 	if f.Ended != "" {
 		fmt.Fprintf(w, "ended: %s\n", f.Ended)
 	}
