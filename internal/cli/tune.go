@@ -100,7 +100,7 @@ report/tune.md the recommendation, the gains and every step; kbench plan --from 
 	f.StringArrayVar(&o.space, "space", nil, "search SETTING over these values, SETTING=V1,V2,... (linger.ms, batch.size, compression with codec:level, max.in.flight); repeatable")
 	f.StringVar(&o.acks, "acks", "all", "durability floor: acks (Kafka: acks)")
 	f.BoolVar(&o.idempotence, "idempotence", true, "durability floor: enable.idempotence")
-	f.IntVar(&o.rf, "rf", 3, "durability floor: replication factor (the embedded cluster has at least as many brokers)")
+	f.IntVar(&o.rf, "rf", 3, "durability floor: replication factor (the embedded cluster gets as many brokers)")
 	f.IntVar(&o.minISR, "min-insync", 2, "durability floor: min.insync.replicas")
 	f.Float64Var(&o.noise, "noise", tune.DefaultNoise, "prior relative noise of one measurement, until repeats measure it")
 	f.StringVar(&o.out, "out", "", "run directory; default runs/<yyyymmdd-hhmmss>-tune")
@@ -108,7 +108,7 @@ report/tune.md the recommendation, the gains and every step; kbench plan --from 
 	f.StringVar(&o.bootstrap, "bootstrap", "", "tune against this cluster (host:port,...) instead of the embedded one (Kafka: bootstrap.servers)")
 	f.StringVar(&o.commandConfig, "command-config", "", "client.properties file with connection and security properties for every client")
 	f.StringArrayVar(&o.set, "set", nil, "override a profile field, PATH=VALUE with VALUE in YAML (workload.duration=5s); repeatable")
-	f.StringVar(&o.progress, "progress", "lines", "progress display: auto, bar, lines or none")
+	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (a bar on a terminal, else lines), bar, lines or none")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the space, the start and the grid's size, run nothing")
 	return cmd
 }
