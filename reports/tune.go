@@ -99,7 +99,7 @@ func gains(r *tune.Result) []baseGain {
 	if r.VsDefaults != nil {
 		g := *r.VsDefaults
 		if r.Start != nil && slices.Equal(r.Start.Cand, r.Defaults.Cand) {
-			g.Against += " (also the starting settings)"
+			g.Against += " = the starting settings"
 		}
 		out = append(out, baseGain{&g, r.Defaults})
 	}
@@ -136,7 +136,11 @@ func TuneMarkdownDoc(dir string, f *tune.File) string {
 		cmp.Or(p.Base.Producer["acks"], "all"), cmp.Or(p.Base.Producer["enable.idempotence"], "true"), p.Base.Topic.ReplicationFactor,
 		cmp.Or(p.Base.Topic.Configs["min.insync.replicas"], "1"))
 	for _, d := range f.Space.Dims {
-		fmt.Fprintf(&b, "- **Space** %s: %s\n", d.Name, strings.Join(d.Values, ", "))
+		vals := d.Written
+		if len(vals) == 0 {
+			vals = d.Values
+		}
+		fmt.Fprintf(&b, "- **Space** %s: %s\n", d.Name, strings.Join(vals, ", "))
 	}
 	fmt.Fprintf(&b, "- **Status**: %s after %d sessions, %s measuring (budget %s)\n", f.Status, f.Sessions,
 		shortDur(f.Elapsed), shortDur(f.Budget))
@@ -151,6 +155,9 @@ func TuneMarkdownDoc(dir string, f *tune.File) string {
 			r.Measurements, r.Candidates, r.Runs, r.GridCandidates)
 		b.WriteString("\n## Recommendation\n\n")
 		for _, l := range TuneSummary(f) {
+			if rest, ok := strings.CutPrefix(l, "recommended: "); ok {
+				l = "**Recommended**: " + rest + "\n"
+			}
 			fmt.Fprintf(&b, "%s\n", strings.TrimSpace(strings.Replace(l, "  ", "- ", 1)))
 		}
 	}

@@ -78,8 +78,10 @@ type Options struct {
 	Prepared *Prepared
 	Dir      string
 	Resume   bool
-	Budget   time.Duration
-	Config   Config
+	// Budget bounds the time spent measuring, earlier sessions included;
+	// a resume's replaces the recorded one. 0 = none.
+	Budget time.Duration
+	Config Config
 	// Confirm: see File.Confirm; default 3.
 	Confirm int
 	// Sweep carries the client properties, version, progress, binary and
@@ -234,6 +236,9 @@ func open(o Options) (*File, []Record, error) {
 		}
 		if f.Grid == nil || len(f.Grid.Points) == 0 {
 			return nil, nil, fmt.Errorf("resume: %s has no search space", filepath.Join(o.Dir, FileName))
+		}
+		if o.Budget > 0 {
+			f.Budget = profiles.Duration(o.Budget) // a resume may give more (or less) time
 		}
 		return &f, f.Steps, nil
 	}

@@ -51,9 +51,12 @@ func TestRunResumes(t *testing.T) {
 	}
 	first := slices.Clone(f.Steps)
 
-	f, err = Run(context.Background(), Options{Dir: dir, Resume: true, Budget: time.Minute})
+	f, err = Run(context.Background(), Options{Dir: dir, Resume: true, Budget: 2 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if time.Duration(f.Budget) != 2*time.Minute {
+		t.Errorf("budget %v after a resume with 2m, want 2m", time.Duration(f.Budget))
 	}
 	if f.Status != "done" || f.Sessions != 2 || len(f.Steps) != 6 || (f.Stop != StopBudget && f.Stop != StopOptimum) {
 		t.Fatalf("resumed: status %s, %d sessions, %d measurements, stop %q; want done, 2, 6 and a search that stopped", f.Status, f.Sessions, len(f.Steps), f.Stop)

@@ -62,7 +62,7 @@ func TestTuneRunPlanReport(t *testing.T) {
 		"--space", "linger.ms=0,5", "--space", "batch.size=16KiB", "--space", "compression=none,lz4", "--space", "max.in.flight=5",
 		"--set", "topic.partitions=2", "--set", "workload.producers=1", "--set", "workload.warmup=200ms", "--set", "workload.duration=500ms",
 		"--out", dir, "--progress", "none")
-	for _, want := range []string{"tune: ", "recommended: ", "SLO headroom at 2,000 records/s: ×", "vs Kafka's defaults (also the starting settings)", filepath.Join(dir, "report", "tune.md")} {
+	for _, want := range []string{"tune: ", "recommended: ", "SLO headroom at 2,000 records/s: ×", "vs Kafka's defaults = the starting settings (", filepath.Join(dir, "report", "tune.md")} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
