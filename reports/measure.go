@@ -212,6 +212,9 @@ func Measure(run *Run, rf int) *Measured {
 	}
 
 	m.Recommendations = durabilityEvidence(recommend(pts), frontierOutcomes(pts, run.Manifest.Profile.Frontier), rf)
+	if run.Tune != nil {
+		m.Recommendations = tuneRecommendations(m.Recommendations, run.Tune)
+	}
 	for _, r := range m.Recommendations {
 		if r.Setting != "compression.type" {
 			continue

@@ -403,6 +403,12 @@ func WriteReportComparing(runDir, runB string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if run.Tune != nil {
+		if err := WriteTune(runDir, run.Tune); err != nil {
+			return nil, err
+		}
+		rep.Facts = append(rep.Facts, [2]string{"Tune", "the recommendation, its gains and the search path are in " + TuneMarkdown})
+	}
 	if runB != "" {
 		if rep.Compared, err = WriteCompareReport(runDir, runB, dir, 0.05); err != nil {
 			return nil, fmt.Errorf("compare with %s: %w", runB, err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/bench/sweep"
+	"github.com/kbench/kbench/bench/tune"
 	"github.com/kbench/kbench/profiles"
 )
 
@@ -27,6 +28,9 @@ type Run struct {
 	Torn bool
 	// Strays are result lines whose point is not in the recorded profile.
 	Strays int
+	// Tune is the search's record when the run is a kbench tune (nil
+	// otherwise).
+	Tune *tune.File
 }
 
 // Point is one point of the profile and, once it ran, its result line.
@@ -189,6 +193,11 @@ func LoadRun(dir string) (*Run, error) {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, sweep.ResultsFile), err)
 	}
 	r := &Run{Dir: dir, Manifest: m, Torn: torn}
+	if r.Tune, err = tune.ReadFile(dir); errors.Is(err, os.ErrNotExist) {
+		r.Tune = nil
+	} else if err != nil {
+		return nil, err
+	}
 	byID := map[string]*Point{}
 	for i := range m.Profile.Points {
 		p := &Point{Def: m.Profile.Points[i]}

@@ -129,6 +129,10 @@
 // figures are its capacity, and a fault run's latency is the fault's (its
 // audit reports it as unavailability).
 //
+// A tune (kbench tune, package tune) writes the same directory through a
+// Session: one point per measurement (m001, m002, ...), the manifest's
+// profile listing the points measured so far, plus tune.json.
+//
 // Readers should ignore fields they do not know; a change that breaks this
 // format raises schema.
 package sweep

@@ -191,7 +191,10 @@ func writeManifest(dir string, m *Manifest) error {
 }
 
 // ReadManifest reads a run directory's manifest.
-func ReadManifest(dir string) (*Manifest, error) {
+func ReadManifest(dir string) (*Manifest, error) { return readManifest(dir, true) }
+
+// readManifest reads a manifest; a session's may have no points yet.
+func readManifest(dir string, needPoints bool) (*Manifest, error) {
 	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
@@ -203,7 +206,7 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if m.Schema != SchemaVersion {
 		return nil, fmt.Errorf("%s: schema %d, this kbench reads %d", filepath.Join(dir, ManifestFile), m.Schema, SchemaVersion)
 	}
-	if m.Profile == nil || len(m.Profile.Points) == 0 {
+	if m.Profile == nil || (needPoints && len(m.Profile.Points) == 0) {
 		return nil, fmt.Errorf("%s: no profile recorded", filepath.Join(dir, ManifestFile))
 	}
 	return &m, nil

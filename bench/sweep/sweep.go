@@ -212,9 +212,21 @@ func reopen(dir string, retryFailed bool) (*Manifest, []Line, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	lines, _, err := ReadResultsFile(dir)
+	keep, err := keepLines(dir, m, retryFailed)
 	if err != nil {
 		return nil, nil, err
+	}
+	m.Sessions++
+	return m, keep, nil
+}
+
+// keepLines reads the results of a run to resume and rewrites the file
+// with the lines kept: a torn last line and, with retryFailed, the failed
+// points are dropped, so they run again.
+func keepLines(dir string, m *Manifest, retryFailed bool) ([]Line, error) {
+	lines, _, err := ReadResultsFile(dir)
+	if err != nil {
+		return nil, err
 	}
 	ids := map[string]string{}
 	for _, pt := range m.Profile.Points {
@@ -223,22 +235,20 @@ func reopen(dir string, retryFailed bool) (*Manifest, []Line, error) {
 	var keep []Line
 	for _, l := range lines {
 		if ids[l.Point.ID] != l.Point.Label {
-			return nil, nil, fmt.Errorf("%s: point %s (%s) is not in the recorded profile", filepath.Join(dir, ResultsFile), l.Point.ID, l.Point.Label)
+			return nil, fmt.Errorf("%s: point %s (%s) is not in the recorded profile", filepath.Join(dir, ResultsFile), l.Point.ID, l.Point.Label)
 		}
 		if retryFailed && l.Status == PointFailed {
 			continue
 		}
 		keep = append(keep, l)
 	}
-	// Rewritten whole: drops a torn last line and the failed points to retry.
 	if err := rewriteResults(dir, keep); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Join(dir, HlogDir), 0o755); err != nil {
-		return nil, nil, fmt.Errorf("hlog directory: %w", err)
+		return nil, fmt.Errorf("hlog directory: %w", err)
 	}
-	m.Sessions++
-	return m, keep, nil
+	return keep, nil
 }
 
 type engine struct {

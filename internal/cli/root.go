@@ -87,6 +87,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newABCmd(stdout, stderr),
 		newCompareCmd(stdout, stderr),
 		newAgentCmd(stdout, stderr),
+		newTuneCmd(stdout, stderr),
 	)
 	return root
 }
