@@ -66,7 +66,10 @@ func TestPrometheusScrapesLiveMetrics(t *testing.T) {
 
 	// The last scrape saw the finished counter; a 10 s window ending 2 s
 	// before it lies inside the measured part of the run.
-	last := promQuery(t, ctx, promAddr, "timestamp(kbench_produce_acked_records_total)", ended)
+	// A scrape of the finished run may already have marked the series
+	// stale by now, so the last sample's time is looked for over the last
+	// minute at 1 s steps.
+	last := promQuery(t, ctx, promAddr, "max_over_time(timestamp(kbench_produce_acked_records_total)[1m:1s])", ended)
 	got := promQuery(t, ctx, promAddr, `rate(kbench_produce_acked_records_total{run=~"e2e-.*"}[10s])`, last-2)
 	t.Logf("PromQL rate %.1f records/s; the run reports %.1f", got, res.Produce.RecordsPerSec)
 	if want := res.Produce.RecordsPerSec; got < want*0.95 || got > want*1.05 {

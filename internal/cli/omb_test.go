@@ -44,9 +44,12 @@ func TestSweepRunsOMBWorkload(t *testing.T) {
 	if res.Workload != "1 topic / 16 partitions / 1Kb" || res.MessageSize != 1024 || res.Partitions != 16 || len(res.PublishRate) < 3 || len(res.P99) != len(res.PublishRate) {
 		t.Errorf("OMB result: %+v", res)
 	}
-	// Periods are short here, so acknowledgements bunch up between them: the
-	// periods' mean, not each period, matches the run's own rate.
-	if m, want := mean(res.PublishRate), lines[0].Figures["produce_records_per_sec"].Median; m < want*0.8 || m > want*1.2 {
+	// Periods are short here and end on the interval ticker, whose ticks
+	// run late on a loaded machine: acknowledgements bunch up and periods
+	// differ in length, so only the periods' mean is compared with the
+	// run's own rate, and loosely (a unit or scale error is off by far
+	// more; bench/omb's tests check the arithmetic exactly).
+	if m, want := mean(res.PublishRate), lines[0].Figures["produce_records_per_sec"].Median; m < want*0.5 || m > want*2 {
 		t.Errorf("publishRate %v: mean %.0f, the run reports %.0f records/s", res.PublishRate, m, want)
 	}
 
