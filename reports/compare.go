@@ -128,12 +128,13 @@ lot, never speeds it up as much), so a test that assumes a bell curve, or a boot
 4 to 6 values, overstates its certainty; a rank test assumes no shape and is exact for
 small counts, and the same runs always give the same answer. With 4 runs a side the
 smallest possible p is 0.029, with 3 it is 0.1: fewer than 4 runs a side can never be
-significant at 0.05. How small a change is found depends on the noise: 6 + 6 runs find a
-10 % change 9 times in 10 when runs agree within about ±8 %; when they spread ±30 %, as on
-a machine shared with other work, only changes of about 40 % are found that reliably. Each
-figure is tested on its own: at
-0.05 about one figure in 20 of an A/A table is flagged by chance, so decide on the figures
-you named beforehand.`
+significant at 0.05. How small a change is found depends on the noise (the standard
+deviation of the runs' logarithm, about the share by which runs differ): 6 + 6 runs find a
+change 9 times in 10 from about 10 % at 4 % noise, 25 % at 10 % noise and 57 % at 20 % noise
+(a machine shared with other work); a 10 % change at 10 % noise needs about 25 runs a side.
+kbench ab prints these figures for its own runs after the table. Each figure is tested on
+its own: at 0.05 about one figure in 20 of an A/A table is flagged by chance, so decide on
+the figures you named beforehand.`
 
 // WriteComparison prints the table: one line per figure.
 func WriteComparison(w io.Writer, c Comparison) error {

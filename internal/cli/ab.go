@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/bench/sweep"
+	"github.com/kbench/kbench/internal/stats"
 	"github.com/kbench/kbench/reports"
 )
 
@@ -241,6 +243,7 @@ func runAB(ctx context.Context, o *abOptions) (err error) {
 	if err := reports.WriteComparison(w, c); err != nil {
 		return err
 	}
+	writeABNoise(w, figs['A'], figs['B'], o.alpha)
 	if len(invalid) > 0 {
 		fmt.Fprintf(w, "%d run(s) were INVALID (listed above) and are included in the figures: read those figures with care\n", len(invalid))
 	}
@@ -289,4 +292,33 @@ func runLine(f map[string]float64, mode bench.Mode) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// writeABNoise says, for throughput and client CPU, how much the runs
+// varied, the smallest change these runs find 9 times in 10, and how many
+// runs a side a 10 % change would need at this noise.
+func writeABNoise(w io.Writer, a, b []map[string]float64, alpha float64) {
+	col := func(runs []map[string]float64, key string) []float64 {
+		var out []float64
+		for _, r := range runs {
+			if v, ok := r[key]; ok {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	for _, f := range []struct{ key, name string }{{"produce_records_per_sec", "throughput"}, {"cpu_s_per_gb", "client CPU"}} {
+		xa, xb := col(a, f.key), col(b, f.key)
+		noise := stats.LogNoise(xa, xb)
+		if math.IsNaN(noise) {
+			continue
+		}
+		d := stats.DetectableChange(noise, len(xa), len(xb), alpha, 0.9)
+		found := "can never be significant"
+		if !math.IsInf(d, 1) {
+			found = fmt.Sprintf("find a change of %.0f %% or more 9 times in 10", 100*d)
+		}
+		fmt.Fprintf(w, "noise: %s runs vary by about %.0f %% (standard deviation of the log); these %d+%d runs %s; a 10 %% change needs about %d runs a side\n",
+			f.name, 100*noise, len(xa), len(xb), found, stats.RunsFor(0.10, noise, alpha, 0.9))
+	}
 }

@@ -223,3 +223,50 @@ func TestPower(t *testing.T) {
 		}
 	}
 }
+
+// TestDetectableChange: at the change DetectableChange names, simulated
+// runs with that noise are found about 9 times in 10, and RunsFor's count
+// of runs finds a 10 % change about as often; a quarter of the change is
+// found far less often, so the figure means what the help says.
+func TestDetectableChange(t *testing.T) {
+	const trials = 1000
+	rng := rand.New(rand.NewPCG(11, 12))
+	power := func(n int, shift, sd float64) float64 {
+		hit := 0
+		for range trials {
+			if c := Compare(noisy(rng, n, 1, sd), noisy(rng, n, 1+shift, sd), 0.05); c.Significant && c.Delta > 0 {
+				hit++
+			}
+		}
+		return float64(hit) / trials
+	}
+	for _, sd := range []float64{0.04, 0.1, 0.2} {
+		for _, n := range []int{6, 10} {
+			d := DetectableChange(sd, n, n, 0.05, 0.9)
+			p := power(n, d, sd)
+			t.Logf("noise %.2f, %d+%d runs: detectable change %+.1f%%, found in %.3f of %d trials", sd, n, n, 100*d, p, trials)
+			if p < 0.82 || p > 0.97 {
+				t.Errorf("noise %.2f, %d+%d runs: a %.1f%% change is found in %.3f of trials, want about 0.9", sd, n, n, 100*d, p)
+			}
+			if q := power(n, d/4, sd); q > 0.4 {
+				t.Errorf("noise %.2f, %d+%d runs: a quarter of the detectable change is found in %.3f of trials, want far fewer", sd, n, n, q)
+			}
+		}
+		n := RunsFor(0.10, sd, 0.05, 0.9)
+		if n > 12 {
+			continue // slow to check with the exact test; shown above for 6 and 10 runs
+		}
+		p := power(n, 0.10, sd)
+		t.Logf("noise %.2f: %d runs a side find a 10%% change in %.3f of trials", sd, n, p)
+		if p < 0.82 {
+			t.Errorf("noise %.2f: RunsFor says %d runs a side, which find a 10%% change in only %.3f of trials", sd, n, p)
+		}
+	}
+	if !math.IsInf(DetectableChange(0.1, 3, 3, 0.05, 0.9), 1) {
+		t.Error("3+3 runs can never be significant at 0.05: the detectable change should be infinite")
+	}
+	// LogNoise ignores the difference between the sides.
+	if got := LogNoise([]float64{100, 110, 90}, []float64{200, 220, 180}); math.Abs(got-LogNoise([]float64{100, 110, 90}, []float64{100, 110, 90})) > 1e-12 {
+		t.Errorf("LogNoise counts the sides' difference as noise: %v", got)
+	}
+}
