@@ -11,7 +11,9 @@ import (
 
 // Metadata v0-v9. v1 adds controller id and null-means-all topics (v0: empty
 // means all); v2 cluster id; v4 allow_auto_topic_creation; v7 leader epoch;
-// v8 authorized operations (we report none: -2147483648); v9 is flexible.
+// v8 authorized operations (we report none: -2147483648); v9 is flexible;
+// v10 topic ids (share and KIP-848 assignments name topics by id); v11 drops
+// cluster authorized operations; v12 asks for topics by id alone.
 
 func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) reply {
 	resp := r.ResponseKind().(*kmsg.MetadataResponse)
@@ -47,6 +49,16 @@ func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) reply {
 		name := ""
 		if rt.Topic != nil {
 			name = *rt.Topic
+		} else if rt.TopicID != ([16]byte{}) {
+			// v12: a topic asked for by id alone.
+			if t := b.topicByID(rt.TopicID); t != nil {
+				resp.Topics = append(resp.Topics, b.topicMetadata(t, img))
+			} else {
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.TopicID, mt.ErrorCode = rt.TopicID, kerr.UnknownTopicID.Code
+				resp.Topics = append(resp.Topics, mt)
+			}
+			continue
 		}
 		if t := b.topics.get(name); t != nil {
 			resp.Topics = append(resp.Topics, b.topicMetadata(t, img))

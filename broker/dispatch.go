@@ -20,7 +20,7 @@ var advertised = []apiRange{
 	{0, 9},  // Produce
 	{1, 12}, // Fetch
 	{2, 7},  // ListOffsets (v7: MAX_TIMESTAMP)
-	{3, 9},  // Metadata
+	{3, 12}, // Metadata (v10: topic ids)
 	{8, 8},  // OffsetCommit
 	{9, 8},  // OffsetFetch (v8: batched groups)
 	{10, 4}, // FindCoordinator (v4: batched keys)
@@ -50,6 +50,10 @@ var advertised = []apiRange{
 	{44, 1}, // IncrementalAlterConfigs
 	{47, 0}, // OffsetDelete
 	{60, 0}, // DescribeCluster
+	{76, 1}, // ShareGroupHeartbeat (v0: Kafka 4.0 early access, served as v1)
+	{77, 1}, // ShareGroupDescribe
+	{78, 2}, // ShareFetch (v2: acquire mode, renew acks)
+	{79, 2}, // ShareAcknowledge
 }
 
 // internal lists keys accepted only from the controller, never advertised.
@@ -141,6 +145,14 @@ func (b *Broker) dispatch(c *conn, h *reqHeader, req kmsg.Request) reply {
 		return coordinatorWrite(func() kmsg.Response { return b.handleDeleteGroups(r) })
 	case *kmsg.OffsetDeleteRequest:
 		return coordinatorWrite(func() kmsg.Response { return b.handleOffsetDelete(r) })
+	case *kmsg.ShareGroupHeartbeatRequest:
+		return reply{msg: b.handleShareGroupHeartbeat(c, h, r)}
+	case *kmsg.ShareGroupDescribeRequest:
+		return reply{msg: b.handleShareGroupDescribe(r)}
+	case *kmsg.ShareFetchRequest:
+		return b.handleShareFetch(c, r)
+	case *kmsg.ShareAcknowledgeRequest:
+		return reply{msg: b.handleShareAcknowledge(r)}
 	case *kmsg.SASLHandshakeRequest:
 		return c.handleSaslHandshake(r)
 	case *kmsg.SASLAuthenticateRequest:
