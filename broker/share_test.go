@@ -245,7 +245,7 @@ func TestShareErrorCodes(t *testing.T) {
 			t.Fatalf("got %v, want %v", err, want)
 		}
 	}
-	code(m.heartbeat(0).ErrorCode, kerr.InvalidRequest)      // first heartbeat without a subscription
+	code(m.heartbeat(0).ErrorCode, kerr.InvalidRequest)       // first heartbeat without a subscription
 	code(m.heartbeat(3, "q").ErrorCode, kerr.UnknownMemberID) // never joined
 	code(m.heartbeat(0, "q").ErrorCode, nil)
 	code(m.heartbeat(m.epoch+5).ErrorCode, kerr.FencedMemberEpoch)
