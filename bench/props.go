@@ -83,6 +83,7 @@ type clientSettings struct {
 	ignoreKeys      bool
 	adaptive        bool
 	groupID         string
+	groupProtocol   string
 	instanceID      string
 	offsetReset     string
 	autoCommit      bool
@@ -120,6 +121,7 @@ func defaultSettings() *clientSettings {
 		bufferMemory:    32 << 20,
 		adaptive:        true,
 		offsetReset:     "latest",
+		groupProtocol:   "classic",
 		autoCommit:      true,
 		autoCommitEvery: 5 * time.Second,
 		fetchMinBytes:   1,
@@ -285,6 +287,9 @@ func propSpecs() []propSpec {
 			s.groupID = v
 			return nil
 		}},
+		{Property{"group.protocol", RoleConsumer, "classic", "classic, or share: a share group (KIP-932) that hands each record to one member and has it acknowledged, members sharing partitions"}, func(s *clientSettings, v string) error {
+			return oneOf(&s.groupProtocol, strings.ToLower(v), "classic", "share")
+		}},
 		{Property{"group.instance.id", RoleConsumer, "", "static group membership id"}, func(s *clientSettings, v string) error {
 			s.instanceID = v
 			return nil
@@ -434,6 +439,14 @@ func (s *clientSettings) check() error {
 	for _, store := range []string{"truststore", "keystore"} {
 		if _, ok := s.explicit["ssl."+store+".location"]; ok && !strings.EqualFold(s.explicit["ssl."+store+".type"], "PEM") {
 			return fmt.Errorf("ssl.%s.location needs ssl.%s.type=PEM (JKS and PKCS12 stores are not supported)", store, store)
+		}
+	}
+	if s.groupProtocol == "share" {
+		if s.groupID == "" {
+			return fmt.Errorf("group.protocol=share needs group.id (--group)")
+		}
+		if s.instanceID != "" {
+			return fmt.Errorf("group.instance.id does not apply to share groups (group.protocol=share)")
 		}
 	}
 	if (s.certFile == "") != (s.keyFile == "") {
@@ -616,6 +629,11 @@ func (s *clientSettings) consumerOptions() []kgo.Opt {
 	if s.groupID == "" {
 		return opts
 	}
+	if s.share() {
+		// Where a share group starts is the group's share.auto.offset.reset,
+		// set through the admin API, not a client option.
+		return append(opts, kgo.ShareGroup(s.groupID), kgo.ShareMaxRecords(int32(min(s.maxPollRecords, math.MaxInt32))))
+	}
 	opts = append(opts,
 		kgo.ConsumerGroup(s.groupID),
 		kgo.SessionTimeout(s.sessionTimeout),
@@ -647,6 +665,9 @@ func (s *clientSettings) consumerOptions() []kgo.Opt {
 	}
 	return opts
 }
+
+// share reports whether the consumers form a share group.
+func (s *clientSettings) share() bool { return s.groupID != "" && s.groupProtocol == "share" }
 
 func (s *clientSettings) tlsConfig() (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}

@@ -40,6 +40,7 @@ type loadOptions struct {
 	level         int
 	idempotence   bool
 	group         string
+	groupProtocol string
 	jsonPath      string
 	hlogPath      string
 	omb           ombRecorder
@@ -158,6 +159,7 @@ func newLoadCommand(mode bench.Mode, stdout, stderr io.Writer) (*cobra.Command, 
 	if consumes {
 		f.StringArrayVar(&o.consumerProps, "consumer-props", nil, "consumer properties key=value, repeatable; see the list above")
 		f.StringVar(&o.group, "group", "", "consume through this consumer group (Kafka: group.id); default: assign partitions directly")
+		f.StringVar(&o.groupProtocol, "group-protocol", "classic", "with --group: classic, or share (a share group: each record goes to one consumer and is acknowledged, consumers may share partitions; a record not acknowledged within the group's share.record.lock.duration.ms is delivered again)")
 		f.IntVar(&c.Consumers, "consumers", 1, "consumer clients; without a group each gets every n-th partition")
 	}
 	if mode == bench.ModeConsume {
@@ -251,6 +253,7 @@ func (o *loadOptions) applyFlagProps(producer, consumer map[string]string) error
 		set(producer, "compression", "compression.type", o.compression),
 		set(producer, "idempotence", "enable.idempotence", strconv.FormatBool(o.idempotence)),
 		set(consumer, "group", "group.id", o.group),
+		set(consumer, "group-protocol", "group.protocol", o.groupProtocol),
 	}
 	if o.flags.Changed("compression-level") {
 		switch codec = strings.ToLower(codec); codec {
