@@ -51,6 +51,10 @@ type shareGroup struct {
 	assignmentEpoch int32
 	members         map[string]*shareMember
 	topicsSig       string // subscribed topics' ids and partition counts when last assigned
+	// stateTopics are the topics the group has share state on: every topic
+	// it subscribed to or had its offsets altered on, until the offsets are
+	// deleted (DescribeShareGroupOffsets without topics lists these).
+	stateTopics map[string]bool
 }
 
 type shareMember struct {
@@ -124,7 +128,7 @@ func (b *Broker) shareGroupHeartbeat(r *kmsg.ShareGroupHeartbeatRequest, clientI
 		return resp
 	case r.MemberEpoch == 0:
 		if g == nil {
-			g = &shareGroup{id: r.GroupID, members: map[string]*shareMember{}}
+			g = newShareGroup(r.GroupID)
 			s.groups[r.GroupID] = g
 		}
 		if m == nil {
@@ -175,6 +179,7 @@ func (b *Broker) reassignShareGroup(g *shareGroup, changed bool) {
 	for _, m := range g.members {
 		for _, t := range m.topics {
 			topics[t] = true
+			g.stateTopics[t] = true
 		}
 	}
 	names := make([]string, 0, len(topics))
@@ -259,6 +264,10 @@ func (b *Broker) expireShareMembers(now time.Time) {
 			b.reassignShareGroup(g, true)
 		}
 	}
+}
+
+func newShareGroup(id string) *shareGroup {
+	return &shareGroup{id: id, members: map[string]*shareMember{}, stateTopics: map[string]bool{}}
 }
 
 func (b *Broker) shareGroupDescribe(r *kmsg.ShareGroupDescribeRequest) *kmsg.ShareGroupDescribeResponse {
