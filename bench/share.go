@@ -157,4 +157,8 @@ func (r *run) shareConsumed(c *consumer, fs kgo.Fetches, now time.Duration) {
 			hooks.OnConsume(rec)
 		}
 	})
+	// Processed means accepted. Without this a closing client would
+	// release its last poll's records, and the next run of the same group
+	// would read them again.
+	c.cl.MarkAcks(kgo.AckAccept)
 }
