@@ -130,4 +130,20 @@ func TestShareGroupCluster(t *testing.T) {
 			t.Fatalf("partition %d start offset %d after the alter, want 1", p, o)
 		}
 	}
+
+	// Deleting the group deletes its state on every leader.
+	del := kmsg.NewPtrDeleteGroupsRequest()
+	del.Groups = []string{"scg"}
+	dresp, err := del.RequestWith(ctx, admin)
+	if err != nil || dresp.Groups[0].ErrorCode != 0 {
+		t.Fatalf("delete group: %v %v", err, kerr.ErrorForCode(dresp.Groups[0].ErrorCode))
+	}
+	for id, b := range tc.brokers {
+		b.share.mu.Lock()
+		n := len(b.share.parts)
+		b.share.mu.Unlock()
+		if n != 0 {
+			t.Errorf("broker %d keeps %d share partitions of the deleted group", id, n)
+		}
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Share groups (KIP-932) on the group coordinator: membership and
@@ -81,94 +80,6 @@ func (b *Broker) classicGroupExists(id string) bool {
 	defer b.groups.mu.Unlock()
 	_, ok := b.groups.groups[id]
 	return ok
-}
-
-func (b *Broker) shareGroupHeartbeat(r *kmsg.ShareGroupHeartbeatRequest, clientID, host string, now time.Time) *kmsg.ShareGroupHeartbeatResponse {
-	resp := r.ResponseKind().(*kmsg.ShareGroupHeartbeatResponse)
-	fail := func(code int16, msg string) *kmsg.ShareGroupHeartbeatResponse {
-		resp.ErrorCode, resp.ErrorMessage = code, strp(msg)
-		return resp
-	}
-	switch {
-	case r.GroupID == "":
-		return fail(kerr.InvalidRequest.Code, "GroupId can't be empty")
-	case r.MemberID == "" || len(r.MemberID) > 36:
-		return fail(kerr.InvalidRequest.Code, "MemberId must be a client-generated id of 1-36 characters")
-	case r.MemberEpoch < -1:
-		return fail(kerr.InvalidRequest.Code, "MemberEpoch must be -1, 0 or positive")
-	case r.MemberEpoch == 0 && len(r.SubscribedTopicNames) == 0:
-		return fail(kerr.InvalidRequest.Code, "SubscribedTopicNames must be set in the first request")
-	}
-	if code := b.notCoordinator(r.GroupID); code != 0 {
-		resp.ErrorCode = code
-		return resp
-	}
-	if b.classicGroupExists(r.GroupID) {
-		return fail(kerr.GroupIDNotFound.Code, "group "+r.GroupID+" is not a share group")
-	}
-	cfg := b.shareConfig(r.GroupID)
-	s := &b.share
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.initLocked()
-	g := s.groups[r.GroupID]
-	var m *shareMember
-	if g != nil {
-		m = g.members[r.MemberID]
-	}
-	resp.MemberID = strp(r.MemberID)
-	switch {
-	case r.MemberEpoch == -1:
-		if m == nil {
-			return fail(kerr.UnknownMemberID.Code, "member "+r.MemberID+" is not in the group")
-		}
-		delete(g.members, m.id)
-		b.reassignShareGroup(g, true)
-		resp.MemberEpoch = -1
-		return resp
-	case r.MemberEpoch == 0:
-		if g == nil {
-			g = newShareGroup(r.GroupID)
-			s.groups[r.GroupID] = g
-		}
-		if m == nil {
-			m = &shareMember{id: r.MemberID}
-			g.members[m.id] = m
-		}
-		m.clientID, m.clientHost, m.epoch = clientID, host, 0
-		m.assigned = nil
-	case m == nil:
-		return fail(kerr.UnknownMemberID.Code, "member "+r.MemberID+" is not in the group")
-	case r.MemberEpoch != m.epoch:
-		return fail(kerr.FencedMemberEpoch.Code, "member epoch does not match the coordinator's")
-	}
-	m.deadline = now.Add(cfg.sessionTimeout)
-	if r.RackID != nil {
-		m.rack = *r.RackID
-	}
-	changed := m.epoch == 0
-	if r.SubscribedTopicNames != nil {
-		topics := append([]string(nil), r.SubscribedTopicNames...)
-		sort.Strings(topics)
-		topics = slices.Compact(topics)
-		if !slices.Equal(topics, m.topics) {
-			m.topics, changed = topics, true
-		}
-	}
-	b.reassignShareGroup(g, changed)
-	resp.HeartbeatIntervalMillis = int32(cfg.heartbeatInterval.Milliseconds())
-	if m.epoch != g.epoch {
-		m.epoch = g.epoch
-		a := kmsg.NewShareGroupHeartbeatResponseAssignment()
-		for _, id := range sortedIDs(m.assigned) {
-			tp := kmsg.NewShareGroupHeartbeatResponseAssignmentTopicPartition()
-			tp.TopicID, tp.Partitions = id, m.assigned[id]
-			a.TopicPartitions = append(a.TopicPartitions, tp)
-		}
-		resp.Assignment = &a
-	}
-	resp.MemberEpoch = m.epoch
-	return resp
 }
 
 // reassignShareGroup recomputes the assignment when membership or
@@ -270,74 +181,38 @@ func newShareGroup(id string) *shareGroup {
 	return &shareGroup{id: id, members: map[string]*shareMember{}, stateTopics: map[string]bool{}}
 }
 
-func (b *Broker) shareGroupDescribe(r *kmsg.ShareGroupDescribeRequest) *kmsg.ShareGroupDescribeResponse {
-	resp := r.ResponseKind().(*kmsg.ShareGroupDescribeResponse)
-	for _, id := range r.GroupIDs {
-		dg := kmsg.NewShareGroupDescribeResponseGroup()
-		dg.GroupID = id
-		if dg.ErrorCode = b.notCoordinator(id); dg.ErrorCode == 0 {
-			b.describeShareGroup(&dg)
-		}
-		resp.Groups = append(resp.Groups, dg)
-	}
-	return resp
-}
-
-func (b *Broker) describeShareGroup(dg *kmsg.ShareGroupDescribeResponseGroup) {
-	if b.classicGroupExists(dg.GroupID) {
-		dg.ErrorCode, dg.ErrorMessage = kerr.GroupIDNotFound.Code, strp("group "+dg.GroupID+" is not a share group")
-		return
-	}
-	s := &b.share
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.groups[dg.GroupID]
-	if g == nil {
-		dg.ErrorCode, dg.ErrorMessage = kerr.GroupIDNotFound.Code, strp("group "+dg.GroupID+" not found")
-		return
-	}
-	dg.GroupState = "Stable"
-	if len(g.members) == 0 {
-		dg.GroupState = "Empty"
-	}
-	dg.GroupEpoch, dg.AssignmentEpoch, dg.Assignor = g.epoch, g.assignmentEpoch, shareAssignor
-	ids := make([]string, 0, len(g.members))
-	for id := range g.members {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	names := b.topicNamesByID()
-	for _, id := range ids {
-		m := g.members[id]
-		dm := kmsg.NewShareGroupDescribeResponseGroupMember()
-		dm.MemberID, dm.MemberEpoch, dm.ClientID, dm.ClientHost = m.id, m.epoch, m.clientID, m.clientHost
-		if m.rack != "" {
-			dm.RackID = strp(m.rack)
-		}
-		dm.SubscribedTopicNames = append([]string{}, m.topics...)
-		for _, tid := range sortedIDs(m.assigned) {
-			tp := kmsg.NewShareGroupDescribeResponseGroupMemberAssignmentTopicPartition()
-			tp.TopicID, tp.Topic, tp.Partitions = tid, names[tid], m.assigned[tid]
-			dm.Assignment.TopicPartitions = append(dm.Assignment.TopicPartitions, tp)
-		}
-		dg.Members = append(dg.Members, dm)
-	}
-}
-
-// deleteShareGroup deletes an empty share group; ok is false when id is
-// not a share group here.
+// deleteShareGroup deletes an empty share group and its share state on the
+// partitions' leaders; ok is false when id is not a share group here.
 func (b *Broker) deleteShareGroup(id string) (code int16, ok bool) {
 	s := &b.share
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	g := s.groups[id]
 	if g == nil {
+		s.mu.Unlock()
 		return 0, false
 	}
 	if len(g.members) > 0 {
+		s.mu.Unlock()
 		return kerr.NonEmptyGroup.Code, true
 	}
 	delete(s.groups, id)
+	topics := make([]string, 0, len(g.stateTopics))
+	for t := range g.stateTopics {
+		topics = append(topics, t)
+	}
+	s.mu.Unlock()
+	for _, t := range topics {
+		parts, ok := b.sharePartsOf(t, nil)
+		if !ok {
+			continue // the topic is gone, and its state with it
+		}
+		b.shareState(id, shareStateDelete, parts)
+		for _, p := range parts {
+			if p.code != 0 && p.code != kerr.UnknownTopicOrPartition.Code {
+				b.cfg.Logf("share group %s deleted; its state on %s-%d stays until that leader changes: %v", id, t, p.partition, kerr.ErrorForCode(p.code))
+			}
+		}
+	}
 	return 0, true
 }
 
