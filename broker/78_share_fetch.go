@@ -51,9 +51,6 @@ func (b *Broker) handleShareFetch(c *conn, r *kmsg.ShareFetchRequest) reply {
 	if renew {
 		maxType = ackRenew
 	}
-	if b.classicGroupExists(group) {
-		return fail(kerr.GroupIDNotFound.Code, "group "+group+" is not a share group")
-	}
 
 	key := shareSessionKey{group, member}
 	s := &b.share
@@ -71,9 +68,7 @@ func (b *Broker) handleShareFetch(c *conn, r *kmsg.ShareFetchRequest) reply {
 			s.mu.Unlock()
 			return fail(kerr.InvalidRequest.Code, "a new share session has nothing to acknowledge")
 		}
-		if sess == nil {
-			b.watchConnLocked(c)
-		}
+		b.watchConnLocked(c)
 		sess = &shareSession{parts: map[shareTP]bool{}, conn: c}
 		s.sessions[key] = sess
 	case sess == nil:

@@ -24,14 +24,13 @@ import (
 
 // Share-group defaults, Kafka's broker settings of the same names.
 const (
-	defShareLockDuration     = 30 * time.Second // group.share.record.lock.duration.ms
-	defShareDeliveryLimit    = 5                // group.share.delivery.count.limit
-	defShareSessionTimeout   = 45 * time.Second // group.share.session.timeout.ms
-	defShareHeartbeat        = 5 * time.Second  // group.share.heartbeat.interval.ms
-	defSharePartitionLocks   = 2000             // group.share.partition.max.record.locks
-	defShareMaxRecords       = 500              // records per partition when a fetch names no max
-	groupConfigsFile         = "group-configs.json"
-	shareAutoOffsetResetName = "share.auto.offset.reset"
+	defShareLockDuration   = 30 * time.Second // group.share.record.lock.duration.ms
+	defShareDeliveryLimit  = 5                // group.share.delivery.count.limit
+	defShareSessionTimeout = 45 * time.Second // group.share.session.timeout.ms
+	defShareHeartbeat      = 5 * time.Second  // group.share.heartbeat.interval.ms
+	defSharePartitionLocks = 2000             // group.share.partition.max.record.locks
+	defShareMaxRecords     = 500              // records per partition when a fetch names no max
+	groupConfigsFile       = "group-configs.json"
 )
 
 // shareGroupConfig is a group's settings with defaults filled in.
@@ -58,7 +57,7 @@ func (b *Broker) shareConfig(group string) shareGroupConfig {
 			deliveryLimit: defShareDeliveryLimit,
 			maxLocks:      defSharePartitionLocks,
 		},
-		earliest:          cfg[shareAutoOffsetResetName] == "earliest",
+		earliest:          cfg["share.auto.offset.reset"] == "earliest",
 		sessionTimeout:    ms(cfg, "share.session.timeout.ms", defShareSessionTimeout),
 		heartbeatInterval: ms(cfg, "share.heartbeat.interval.ms", defShareHeartbeat),
 	}

@@ -115,7 +115,8 @@ func (b *Broker) closeShareSessions(c *conn) {
 	}
 }
 
-// watchConn arranges closeShareSessions for c once. Caller holds shareState.mu.
+// watchConnLocked arranges closeShareSessions for c once: a connection
+// that already has a session is watched. Caller holds shareState.mu.
 func (b *Broker) watchConnLocked(c *conn) {
 	for _, sess := range b.share.sessions {
 		if sess.conn == c {
