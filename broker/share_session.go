@@ -197,10 +197,12 @@ func (b *Broker) applyShareAcks(group, member string, all []shareAcks, maxType i
 			continue
 		}
 		part.mu.Lock()
+		full, spso := part.sp.full(lim), part.sp.spso
 		code, released := part.sp.ack(member, pa.acks, now, lim)
+		freed := full && part.sp.spso != spso
 		part.mu.Unlock()
-		if released {
-			part.p.wake()
+		if released || freed {
+			part.p.wake() // fetches waiting for records, or for room in the window
 		}
 		result(pa.tp, code, part.p)
 	}
