@@ -60,7 +60,7 @@ func (w *connWatch) lastErr() error {
 	return w.last
 }
 
-func newAdmin(ctx context.Context, p *plan) (*admin, error) {
+func newAdmin(ctx context.Context, p *prepared) (*admin, error) {
 	seeds := p.cfg.Target.Bootstrap()
 	pctx, cancel := context.WithTimeout(ctx, reachTimeout)
 	defer cancel()

@@ -212,8 +212,8 @@ func (c RunConfig) withDefaults() RunConfig {
 	return c
 }
 
-// plan is a validated config turned into what the run executes.
-type plan struct {
+// prepared is a validated config turned into what the run executes.
+type prepared struct {
 	cfg          RunConfig
 	work         *parsedWorkload
 	admin        *clientSettings
@@ -235,11 +235,11 @@ func merged(a, b map[string]string) map[string]string {
 
 // Validate reports the first problem with c, before anything connects.
 func (c RunConfig) Validate() error {
-	_, err := c.withDefaults().plan()
+	_, err := c.withDefaults().prepare()
 	return err
 }
 
-func (c RunConfig) plan() (*plan, error) {
+func (c RunConfig) prepare() (*prepared, error) {
 	switch c.Mode {
 	case ModeProduce, ModeConsume, ModeE2E:
 	default:
@@ -271,7 +271,7 @@ func (c RunConfig) plan() (*plan, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	p := &plan{cfg: c}
+	p := &prepared{cfg: c}
 	var err error
 	if p.work, err = c.Workload.parse(); err != nil {
 		return nil, err

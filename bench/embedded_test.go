@@ -2,23 +2,34 @@ package bench
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
+
+	"github.com/kbench/kbench/broker"
 )
 
-func startEmbedded(t *testing.T) *Embedded {
+// inProcess is a broker in the test's process. The commands start theirs
+// through the target package, which imports this one: the tests here start
+// the broker themselves.
+type inProcess struct{ *External }
+
+func (inProcess) InProcess() bool { return true }
+
+func startEmbedded(t *testing.T) inProcess {
 	t.Helper()
-	e, err := StartEmbedded(context.Background(), "")
+	cfg := broker.DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	b, err := broker.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := e.Close(); err != nil {
+		if err := b.Close(); err != nil {
 			t.Error(err)
 		}
 	})
-	return e
+	return inProcess{&External{addrs: []string{b.Addr()}}}
 }
 
 // TestRateAccuracy is the acceptance check: 20000 records/s for
@@ -35,42 +46,5 @@ func TestRateAccuracy(t *testing.T) {
 	}
 	if !res.CPU.IncludesBroker {
 		t.Error("embedded run does not say its CPU includes the broker")
-	}
-}
-
-func TestEmbeddedLifecycle(t *testing.T) {
-	e, err := StartEmbedded(context.Background(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := e.dir
-	res, _ := mustRun(t, RunConfig{Mode: ModeE2E, Target: e, Rate: 1000, Duration: 500 * time.Millisecond, Topic: TopicConfig{Partitions: 2}})
-	if res.Consume.Consumed != 500 || !validButForLoad(res) {
-		t.Errorf("consumed %d valid %v %q, want 500 and valid", res.Consume.Consumed, res.Valid, res.Invalid)
-	}
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("temporary data dir %s still there after Close: %v", dir, err)
-	}
-	// A given data dir is kept, and a second broker recovers the topic from it.
-	keep := t.TempDir()
-	e, err = StartEmbedded(context.Background(), keep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustRun(t, RunConfig{Mode: ModeProduce, Target: e, NumRecords: 300, Duration: 10 * time.Second, Topic: TopicConfig{Name: "kept"}})
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
-	e2, err := StartEmbedded(context.Background(), keep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e2.Close()
-	res, _ = mustRun(t, RunConfig{Mode: ModeConsume, Target: e2, Duration: 10 * time.Second, Topic: TopicConfig{Name: "kept"}})
-	if res.Consume.Consumed != 300 {
-		t.Errorf("consumed %d records from the kept data dir, want 300", res.Consume.Consumed)
 	}
 }

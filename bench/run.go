@@ -67,7 +67,7 @@ type mark struct {
 }
 
 type run struct {
-	p     *plan
+	p     *prepared
 	cfg   RunConfig
 	adm   *admin
 	parts int32
@@ -132,7 +132,7 @@ func Run(ctx context.Context, cfg RunConfig, sink Sink) (*Result, error) {
 	if cfg.Workload.Seed == 0 {
 		cfg.Workload.Seed = rand.Uint64() | 1
 	}
-	p, err := cfg.plan()
+	p, err := cfg.prepare()
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -216,13 +217,14 @@ func (c *conn) readLoop() error {
 // handleFrame parses one request and runs its handler. It returns nil for a
 // request that gets no response, and an error when the connection must close.
 func (c *conn) handleFrame(buf []byte) (p *pending, err error) {
+	var h reqHeader
 	defer func() {
-		// A handler bug must cost one connection, never the broker.
+		// A handler bug must cost one connection, never the broker; the
+		// stack goes to the log so the bug can be found.
 		if v := recover(); v != nil {
-			p, err = nil, fmt.Errorf("internal error handling request: %v", v)
+			p, err = nil, fmt.Errorf("internal error handling request (API key %d v%d): %v\n%s", h.key, h.version, v, debug.Stack())
 		}
 	}()
-	var h reqHeader
 	h.key = int16(binary.BigEndian.Uint16(buf[0:]))
 	h.version = int16(binary.BigEndian.Uint16(buf[2:]))
 	h.corr = int32(binary.BigEndian.Uint32(buf[4:]))

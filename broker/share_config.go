@@ -11,8 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/kbench/kbench/broker/topicconf"
 	"github.com/kbench/kbench/internal/atomicfile"
+	"github.com/kbench/kbench/internal/topicconf"
 )
 
 // Group configs (GROUP resources of IncrementalAlterConfigs and

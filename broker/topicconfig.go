@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/kbench/kbench/broker/storage"
-	"github.com/kbench/kbench/broker/topicconf"
+	"github.com/kbench/kbench/internal/topicconf"
 )
 
 // topicDefaults gives the broker-level default of every topic config.

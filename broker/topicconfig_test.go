@@ -3,7 +3,7 @@ package broker
 import (
 	"testing"
 
-	"github.com/kbench/kbench/broker/topicconf"
+	"github.com/kbench/kbench/internal/topicconf"
 )
 
 func TestEveryTopicConfigHasADefault(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/kbench/kbench/broker/records"
 	"github.com/kbench/kbench/broker/storage"
-	"github.com/kbench/kbench/broker/topicconf"
+	"github.com/kbench/kbench/internal/topicconf"
 
 	"github.com/kbench/kbench/internal/atomicfile"
 )
@@ -409,7 +409,9 @@ func (ts *topics) setConfigs(name string, configs map[string]string, validateOnl
 	nt.configs = configs
 	nt.settings = resolveTopicSettings(ts.cfg, configs)
 	for _, p := range nt.partitions {
-		p.log.SetConfig(nt.settings.log)
+		if p != nil { // a partition this broker does not replicate
+			p.log.SetConfig(nt.settings.log)
+		}
 	}
 	ts.m[name] = &nt
 	return ts.save()

@@ -19,7 +19,7 @@ import (
 
 	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/bench/faults"
-	"github.com/kbench/kbench/broker/topicconf"
+	"github.com/kbench/kbench/internal/topicconf"
 )
 
 // The raw types are the schema: yaml.v3 decodes a profile into them with

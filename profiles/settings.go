@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/kbench/kbench/bench"
-	"github.com/kbench/kbench/broker/topicconf"
+	"github.com/kbench/kbench/internal/topicconf"
 	"github.com/kbench/kbench/internal/units"
 )
 

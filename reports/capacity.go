@@ -148,8 +148,8 @@ type Formula struct {
 // ceilInt rounds up, forgiving float noise just above a whole number.
 func ceilInt(x float64) int { return int(math.Ceil(x - 1e-9)) }
 
-// Plan computes the capacity plan. The formulas (MB = 10^6 bytes, T the
-// peak ingress):
+// SizeCluster computes the cluster a capacity plan recommends. The formulas
+// (MB = 10^6 bytes, T the peak ingress):
 //
 //	partitions  ≥ max(T/p, T/c) × headroom          (events/s per partition)
 //	brokers     ≥ T_w × headroom × RF / disk MB/s    (every replica is written)
@@ -161,7 +161,7 @@ func ceilInt(x float64) int { return int(math.Ceil(x - 1e-9)) }
 //	stored      = average ingress_w × headroom × retention × RF
 //
 // where _w marks compressed bytes (÷ the compression ratio).
-func Plan(in CapacityInput) (*Capacity, error) {
+func SizeCluster(in CapacityInput) (*Capacity, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}

@@ -96,7 +96,7 @@ func TestCapacityPlan(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := Plan(tc.in())
+			c, err := SizeCluster(tc.in())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,7 +140,7 @@ func TestCapacityPlan(t *testing.T) {
 }
 
 func TestCapacitySeedTolerance(t *testing.T) {
-	c, err := Plan(seedInput())
+	c, err := SizeCluster(seedInput())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestCapacityValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := seedInput()
 			tc.edit(&in)
-			_, err := Plan(in)
+			_, err := SizeCluster(in)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got %v, want an error about %q", err, tc.want)
 			}

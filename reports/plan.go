@@ -157,7 +157,7 @@ func MakePlan(ps PlanSettings) (*PlanDoc, error) {
 		}
 	}
 
-	c, err := Plan(in)
+	c, err := SizeCluster(in)
 	if err != nil {
 		return nil, err
 	}

@@ -16,16 +16,17 @@ import (
 	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/bench/audit"
 	"github.com/kbench/kbench/bench/faults"
-	"github.com/kbench/kbench/bench/faults/faultstest"
+	"github.com/kbench/kbench/target"
+	"github.com/kbench/kbench/target/targettest"
 )
 
-func TestMain(m *testing.M) { faultstest.Main(m) }
+func TestMain(m *testing.M) { targettest.Main(m) }
 
 // sessionTimeout is the controller's default: a killed leader is fenced
 // and replaced after it.
 const sessionTimeout = 2 * time.Second
 
-func startCluster(t *testing.T) *bench.EmbeddedCluster { return faultstest.StartCluster(t, 3) }
+func startCluster(t *testing.T) *target.Target { return targettest.StartCluster(t, 3) }
 
 // ackLog is the producer side's own record of acknowledgements,
 // independent of the audit's bookkeeping.
@@ -48,7 +49,7 @@ func (l *ackLog) hooks() *bench.Hooks {
 
 // durabilityRun runs cfg with a fault schedule and an audit, the way
 // kbench produce --fault ... --audit does.
-func durabilityRun(t *testing.T, ec *bench.EmbeddedCluster, cfg bench.RunConfig, sched []string) (*bench.Result, *faults.Report, *audit.Report) {
+func durabilityRun(t *testing.T, ec *target.Target, cfg bench.RunConfig, sched []string) (*bench.Result, *faults.Report, *audit.Report) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -218,7 +219,7 @@ func TestAcksOneLosesUnreplicatedTail(t *testing.T) {
 
 // readAll reads a topic from the start with a plain consumer and returns
 // the ids found.
-func readAll(t *testing.T, ec *bench.EmbeddedCluster, topic string) map[audit.ID]bool {
+func readAll(t *testing.T, ec *target.Target, topic string) map[audit.ID]bool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

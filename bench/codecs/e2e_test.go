@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kbench/kbench/bench"
+	"github.com/kbench/kbench/target"
 )
 
 func TestWorkloadMapping(t *testing.T) {
@@ -35,7 +36,7 @@ func TestWorkloadMapping(t *testing.T) {
 func TestEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	tg, err := bench.StartEmbedded(ctx, "")
+	tg, err := target.Start(ctx, target.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/kbench/kbench/bench"
-	"github.com/kbench/kbench/broker/cluster"
 	"github.com/kbench/kbench/internal/units"
+	"github.com/kbench/kbench/target"
 )
 
 // ReportFile is the name of the runner's report inside Options.Dir.
@@ -30,9 +30,9 @@ const maxInlineOutput = 4 << 10
 // Options configure a Runner.
 type Options struct {
 	// Cluster is the embedded cluster's fault surface
-	// (bench.EmbeddedCluster.Faults()); nil for an external target, where
+	// (target.Target.Faults()); nil for an external target, where
 	// only exec actions can run.
-	Cluster *cluster.Cluster
+	Cluster *target.Cluster
 	// Topic is the run's topic, used by kill-leader without a topic and by
 	// kill-leaders-on; default: the topic of the config Attach sees.
 	Topic string
@@ -112,8 +112,8 @@ type Runner struct {
 
 // ClusterOf returns the fault hooks of a target that has them (the
 // embedded cluster, or a type embedding it), nil otherwise.
-func ClusterOf(t bench.Target) *cluster.Cluster {
-	if f, ok := t.(interface{ Faults() *cluster.Cluster }); ok {
+func ClusterOf(t bench.Target) *target.Cluster {
+	if f, ok := t.(interface{ Faults() *target.Cluster }); ok {
 		return f.Faults()
 	}
 	return nil
@@ -288,7 +288,7 @@ func (r *Runner) run(i int, a Action) {
 		if a.Broker == 0 {
 			ids = nil
 			for _, b := range c.Brokers() {
-				if b.State == cluster.Running || b.State == cluster.Paused {
+				if b.State == target.Running || b.State == target.Paused {
 					ids = append(ids, b.ID)
 				}
 			}
@@ -324,7 +324,7 @@ func (r *Runner) killLeaders(n int) ([]int32, string, error) {
 	led := map[int32]int{}
 	for p := int32(0); ; p++ {
 		l, err := c.LeaderOf(r.o.Topic, p)
-		if errors.Is(err, cluster.ErrUnknownTopic) {
+		if errors.Is(err, target.ErrUnknownTopic) {
 			if p == 0 {
 				return nil, "", err
 			}
@@ -452,7 +452,7 @@ func (r *Runner) doHeal() {
 	}
 	switch err := errors.Join(errs...); {
 	case err == nil:
-	case errors.Is(err, cluster.ErrClosed):
+	case errors.Is(err, target.ErrClosed):
 		// Ctrl-C shuts the embedded cluster down with the run.
 		h.Note = "the cluster was shut down (the run was interrupted): nothing left to heal"
 	default:
@@ -461,11 +461,11 @@ func (r *Runner) doHeal() {
 }
 
 // healBroker brings one broker back to a running process without faults.
-func healBroker(c *cluster.Cluster, b cluster.BrokerInfo) ([]string, error) {
+func healBroker(c *target.Cluster, b target.BrokerInfo) ([]string, error) {
 	var did []string
 	switch b.State {
-	case cluster.Running:
-	case cluster.Paused:
+	case target.Running:
+	case target.Paused:
 		if err := c.Resume(b.ID); err != nil {
 			return did, fmt.Errorf("heal: resume broker %d: %w", b.ID, err)
 		}

@@ -15,15 +15,15 @@ import (
 
 	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/bench/faults"
-	"github.com/kbench/kbench/bench/faults/faultstest"
-	"github.com/kbench/kbench/broker/cluster"
+	"github.com/kbench/kbench/target"
+	"github.com/kbench/kbench/target/targettest"
 )
 
-func TestMain(m *testing.M) { faultstest.Main(m) }
+func TestMain(m *testing.M) { targettest.Main(m) }
 
-func startCluster(t *testing.T, topic string, partitions int32) *bench.EmbeddedCluster {
+func startCluster(t *testing.T, topic string, partitions int32) *target.Target {
 	t.Helper()
-	ec := faultstest.StartCluster(t, 3)
+	ec := targettest.StartCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(ec.Bootstrap()...))
@@ -40,13 +40,13 @@ func startCluster(t *testing.T, topic string, partitions int32) *bench.EmbeddedC
 	return ec
 }
 
-func brokerByID(c *cluster.Cluster, id int32) cluster.BrokerInfo {
+func brokerByID(c *target.Cluster, id int32) target.BrokerInfo {
 	for _, b := range c.Brokers() {
 		if b.ID == id {
 			return b
 		}
 	}
-	return cluster.BrokerInfo{}
+	return target.BrokerInfo{}
 }
 
 // TestRunnerHealsEveryFault drives a runner through its hooks (as
@@ -77,20 +77,20 @@ func TestRunnerHealsEveryFault(t *testing.T) {
 
 	// Before the end of the duration every fault is in force.
 	deadline := start.Add(cfg.Warmup + 3900*time.Millisecond)
-	for (brokerByID(c, 1).State != cluster.Paused || brokerByID(c, 3).State != cluster.Stopped) && time.Now().Before(deadline) {
+	for (brokerByID(c, 1).State != target.Paused || brokerByID(c, 3).State != target.Stopped) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	b1, b2, b3 := brokerByID(c, 1), brokerByID(c, 2), brokerByID(c, 3)
-	if b1.State != cluster.Paused || b2.DelayNs != 50*time.Millisecond || b2.Bandwidth != 1<<20 || b2.DropProduce != 0.5 || b3.State != cluster.Stopped {
+	if b1.State != target.Paused || b2.DelayNs != 50*time.Millisecond || b2.Bandwidth != 1<<20 || b2.DropProduce != 0.5 || b3.State != target.Stopped {
 		t.Fatalf("faults not in force at %s: broker 1 %s, broker 2 delay %s bandwidth %d drop %v, broker 3 %s",
 			time.Since(start).Round(time.Millisecond), b1.State, b2.DelayNs, b2.Bandwidth, b2.DropProduce, b3.State)
 	}
 	// The end of the duration heals without OnLoadEnd.
 	deadline = start.Add(cfg.Warmup + cfg.Duration + 20*time.Second)
-	for brokerByID(c, 1).State != cluster.Running && time.Now().Before(deadline) {
+	for brokerByID(c, 1).State != target.Running && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if st := brokerByID(c, 1).State; st != cluster.Running {
+	if st := brokerByID(c, 1).State; st != target.Running {
 		t.Fatalf("broker 1 is %s after the duration ended, want healed (running)", st)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
@@ -122,7 +122,7 @@ func TestRunnerHealsEveryFault(t *testing.T) {
 		}
 	}
 	for _, b := range c.Brokers() {
-		if b.State != cluster.Running || b.DelayNs != 0 || b.Bandwidth != 0 || b.DropProduce != 0 {
+		if b.State != target.Running || b.DelayNs != 0 || b.Bandwidth != 0 || b.DropProduce != 0 {
 			t.Errorf("after healing broker %d: %s, delay %s, bandwidth %d, drop %v", b.ID, b.State, b.DelayNs, b.Bandwidth, b.DropProduce)
 		}
 	}
@@ -171,10 +171,10 @@ func TestKillLeadersOn(t *testing.T) {
 	r.Attach(&cfg)
 	cfg.Hooks.OnStart(time.Now())
 	deadline := time.Now().Add(5 * time.Second)
-	for brokerByID(c, want).State != cluster.Killed && time.Now().Before(deadline) {
+	for brokerByID(c, want).State != target.Killed && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if st := brokerByID(c, want).State; st != cluster.Killed {
+	if st := brokerByID(c, want).State; st != target.Killed {
 		t.Fatalf("leaders per broker %v: broker %d is %s, want killed", led, want, st)
 	}
 	cfg.Hooks.OnLoadEnd()
@@ -189,7 +189,7 @@ func TestKillLeadersOn(t *testing.T) {
 	if !slices.Equal(ev.Brokers, []int32{want}) || ev.Err != "" {
 		t.Errorf("killed %v (%s), want [%d]", ev.Brokers, ev.Err, want)
 	}
-	if b := brokerByID(c, want); b.State != cluster.Running || b.Restarts != 1 || !rep.Heal.Healthy {
+	if b := brokerByID(c, want); b.State != target.Running || b.Restarts != 1 || !rep.Heal.Healthy {
 		t.Errorf("after healing broker %d is %s with %d restarts, healthy %v", want, b.State, b.Restarts, rep.Heal.Healthy)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	kt "github.com/kbench/kbench/target"
 )
 
 // PhaseAllocs runs count the kbench broker's heap allocations per produce
@@ -107,14 +109,13 @@ func (h *harness) allocations(ctx context.Context) {
 	fail := func(w Workload, err error) {
 		h.add(ctx, nil, Sample{Phase: PhaseAllocs, Target: KbenchRF1, Workload: w.Name(), Error: err.Error()})
 	}
-	args := []string{"broker", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(h.dir, "kbench-allocs"), "--metrics-listen", "127.0.0.1:0"}
-	p, err := spawn(ctx, h.cfg.Binary, args, h.cfg.Env, filepath.Join(h.dir, "kbench-allocs.log"))
+	tg, err := kt.Start(ctx, kt.Options{Process: true, Dir: filepath.Join(h.dir, "kbench-allocs"), Binary: h.cfg.Binary, Env: h.cfg.Env,
+		BrokerArgs: []string{"--metrics-listen", "127.0.0.1:0"}})
 	if err != nil {
 		fail(allocWorkloads()[0], fmt.Errorf("start the metrics broker: %w", err))
 		return
 	}
-	t := &target{kind: KbenchRF1, rf: 1}
-	t.useProc(p)
+	t := &target{kind: KbenchRF1, rf: 1, tg: tg}
 	if err := t.connectAdmin(); err != nil {
 		fail(allocWorkloads()[0], err)
 		return
@@ -124,7 +125,7 @@ func (h *harness) allocations(ctx context.Context) {
 			h.logf("stop the metrics broker: %v", err)
 		}
 	}()
-	url, err := p.metricsURL()
+	url, err := tg.MetricsURL()
 	if err != nil {
 		fail(allocWorkloads()[0], err)
 		return

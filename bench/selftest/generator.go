@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbench/kbench/bench"
+	kt "github.com/kbench/kbench/target"
 )
 
 // The generator harness measures what kbench's load generator costs on top
@@ -265,14 +266,13 @@ func (h *genHarness) onBroker(ctx context.Context, size int) error {
 	if err := os.MkdirAll(h.cfg.Dir, 0o755); err != nil {
 		return err
 	}
-	log := filepath.Join(h.cfg.Dir, fmt.Sprintf("nullbroker-%d.log", size))
-	p, err := spawn(ctx, h.cfg.Binary, []string{"selftest", "serve", string(Ceiling),
-		"--record-size", strconv.Itoa(size), "--partitions", strconv.Itoa(int(h.cfg.Partitions))}, nil, log)
+	p, err := kt.Start(ctx, kt.Options{Dir: filepath.Join(h.cfg.Dir, fmt.Sprintf("nullbroker-%d", size)), Binary: h.cfg.Binary,
+		Command: []string{"selftest", "serve", string(Ceiling), "--record-size", strconv.Itoa(size), "--partitions", strconv.Itoa(int(h.cfg.Partitions))}})
 	if err != nil {
 		return fmt.Errorf("null broker: %w", err)
 	}
-	defer p.stop()
-	t := genTarget{addr: p.addr}
+	defer p.Close()
+	t := genTarget{addr: p.Bootstrap()[0]}
 	adm, err := kgo.NewClient(kgo.SeedBrokers(t.addr))
 	if err != nil {
 		return err
@@ -319,7 +319,7 @@ func (h *genHarness) onBroker(ctx context.Context, size int) error {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				if err := p.alive(); err != nil {
+				if err := p.Alive(); err != nil {
 					return err
 				}
 				runtime.GC() // the previous run's garbage is not this run's cost

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -66,12 +65,4 @@ func resetPeakRSS(pid int) error {
 		return fmt.Errorf("reset peak rss of process %d: %w", pid, err)
 	}
 	return nil
-}
-
-// sysProcAttr has the kernel kill a child if the harness dies, so no broker
-// outlives an aborted run. Pdeathsig fires when the forking OS thread exits;
-// Go only ends threads of goroutines that exit while locked to them, which
-// the harness never does.
-func sysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }

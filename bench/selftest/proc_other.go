@@ -4,7 +4,6 @@ package selftest
 
 import (
 	"errors"
-	"syscall"
 	"time"
 )
 
@@ -15,5 +14,3 @@ func procCPU(int) (time.Duration, error) { return 0, errNoProc }
 func peakRSS(int) (int64, error) { return 0, errNoProc }
 
 func resetPeakRSS(int) error { return errNoProc }
-
-func sysProcAttr() *syscall.SysProcAttr { return nil }

@@ -10,7 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kbench/kbench/bench"
-	"github.com/kbench/kbench/bench/nullbroker"
+	"github.com/kbench/kbench/target/nullbroker"
 )
 
 // ServeOptions shape a served target.

@@ -14,18 +14,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbench/kbench/bench"
-	"github.com/kbench/kbench/broker/cluster"
+	kt "github.com/kbench/kbench/target"
 )
 
 // target is one running system under test.
 type target struct {
-	kind      Kind
-	rf        int16
-	bootstrap []string
-	// pids lists the broker processes whose CPU and memory are read.
-	pids  func() []int
-	alive func() error
-	close func() error
+	kind  Kind
+	rf    int16
+	tg    *kt.Target
 	adm   *kadm.Client
 	admCl *kgo.Client
 }
@@ -33,11 +29,11 @@ type target struct {
 var _ bench.Target = (*target)(nil)
 
 // Bootstrap is the seed list.
-func (t *target) Bootstrap() []string { return t.bootstrap }
+func (t *target) Bootstrap() []string { return t.tg.Bootstrap() }
 
 // Describe names the target for run manifests.
 func (t *target) Describe() string {
-	return fmt.Sprintf("selftest target %s at %s", t.kind, strings.Join(t.bootstrap, ","))
+	return fmt.Sprintf("selftest target %s at %s", t.kind, strings.Join(t.Bootstrap(), ","))
 }
 
 // Close does nothing: the harness stops its targets itself, after every run.
@@ -47,80 +43,50 @@ func (t *target) shutdown() error {
 	if t.admCl != nil {
 		t.admCl.Close()
 	}
-	return t.close()
+	return t.tg.Close()
 }
 
 // startTarget starts one target; the null broker's fetch batches are made
 // of fetchRecordSize-byte records (the consume catch-up's).
 func startTarget(ctx context.Context, cfg *Config, dir string, k Kind, fetchRecordSize int) (*target, error) {
 	t := &target{kind: k, rf: 1}
+	o := kt.Options{Dir: filepath.Join(dir, string(k)), Binary: cfg.Binary, Env: cfg.Env}
 	switch k {
-	case Ceiling, StoreOnly, Kfake, KbenchRF1:
-		var args []string
-		switch k {
-		case KbenchRF1:
-			data := filepath.Join(dir, "kbench-rf1")
-			args = []string{"broker", "--listen", "127.0.0.1:0", "--data-dir", data}
-		default:
-			args = []string{"selftest", "serve", string(k), "--record-size", strconv.Itoa(fetchRecordSize), "--partitions", strconv.Itoa(int(cfg.Partitions))}
-			if k == StoreOnly {
-				store := filepath.Join(dir, "store-only")
-				if err := os.MkdirAll(store, 0o755); err != nil {
-					return nil, fmt.Errorf("start %s: %w", k, err)
-				}
-				args = append(args, "--store-dir", store)
-			}
-		}
-		p, err := spawn(ctx, cfg.Binary, args, cfg.Env, filepath.Join(dir, string(k)+".log"))
-		if err != nil {
-			return nil, fmt.Errorf("start %s: %w", k, err)
-		}
-		t.useProc(p)
+	case KbenchRF1:
+		o.Process = true
 	case KbenchRF3:
-		c, err := bench.StartEmbeddedCluster(ctx, 3, bench.ClusterOptions{Dir: filepath.Join(dir, "kbench-rf3"), Binary: cfg.Binary})
-		if err != nil {
-			return nil, fmt.Errorf("start %s: %w", k, err)
-		}
-		t.rf = 3
-		t.bootstrap = c.Bootstrap()
-		t.pids = func() []int {
-			var pids []int
-			for _, b := range c.Faults().Brokers() {
-				pids = append(pids, b.PID)
+		o.Brokers, t.rf = 3, 3
+	case Ceiling, StoreOnly, Kfake:
+		o.Command = []string{"selftest", "serve", string(k), "--record-size", strconv.Itoa(fetchRecordSize), "--partitions", strconv.Itoa(int(cfg.Partitions))}
+		if k == StoreOnly {
+			store := filepath.Join(o.Dir, "store")
+			if err := os.MkdirAll(store, 0o755); err != nil {
+				return nil, fmt.Errorf("start %s: %w", k, err)
 			}
-			return pids
+			o.Command = append(o.Command, "--store-dir", store)
 		}
-		t.alive = func() error {
-			for _, b := range c.Faults().Brokers() {
-				if b.State != cluster.Running {
-					return fmt.Errorf("broker %d is %s (%s); its log: %s", b.ID, b.State, b.Exit, b.Log)
-				}
-			}
-			return nil
-		}
-		t.close = c.Close
 	default:
 		return nil, fmt.Errorf("unknown target %q", k)
 	}
+	tg, err := kt.Start(ctx, o)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", k, err)
+	}
+	t.tg = tg
 	if err := t.connectAdmin(); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-// useProc makes a single process the target.
-func (t *target) useProc(p *proc) {
-	t.bootstrap = []string{p.addr}
-	t.pids = func() []int { return []int{p.pid()} }
-	t.alive = p.alive
-	t.close = p.stop
-}
+// alive reports an error once a process serving the target has gone.
+func (t *target) alive() error { return t.tg.Alive() }
 
 // connectAdmin creates the admin client; on failure the target is stopped.
 func (t *target) connectAdmin() error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(t.bootstrap...))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(t.Bootstrap()...))
 	if err != nil {
-		t.close()
+		t.tg.Close()
 		return fmt.Errorf("%s admin client: %w", t.kind, err)
 	}
 	t.admCl, t.adm = cl, kadm.NewClient(cl)
@@ -183,7 +149,7 @@ type usage struct {
 func (t *target) usage() (usage, error) {
 	var u usage
 	var errs []error
-	for _, pid := range t.pids() {
+	for _, pid := range t.tg.PIDs() {
 		c, err := procCPU(pid)
 		errs = append(errs, err)
 		u.cpu += c
@@ -194,7 +160,7 @@ func (t *target) usage() (usage, error) {
 // resetPeak starts a new RSS high-water mark in every broker process.
 func (t *target) resetPeak() error {
 	var errs []error
-	for _, pid := range t.pids() {
+	for _, pid := range t.tg.PIDs() {
 		errs = append(errs, resetPeakRSS(pid))
 	}
 	return errors.Join(errs...)
@@ -204,7 +170,7 @@ func (t *target) resetPeak() error {
 func (t *target) peak() (int64, error) {
 	var sum int64
 	var errs []error
-	for _, pid := range t.pids() {
+	for _, pid := range t.tg.PIDs() {
 		n, err := peakRSS(pid)
 		errs = append(errs, err)
 		sum += n

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/kbench/kbench/bench"
-	"github.com/kbench/kbench/bench/faults/faultstest"
 	"github.com/kbench/kbench/bench/verify"
+	"github.com/kbench/kbench/target/targettest"
 )
 
 // chaosMix is the random fault suite's nemesis: faults on random brokers
@@ -47,7 +47,7 @@ func chaosConfig(tg bench.Target, c chaosCase, d, interval time.Duration, dir st
 		Run: bench.RunConfig{
 			Target: tg, Producers: 2, Consumers: 2, Rate: 100, Duration: d,
 			Producer: map[string]string{"enable.idempotence": "true", "acks": "all"},
-			Topic:    bench.TopicConfig{Configs: map[string]string{"min.insync.replicas": "2"}},
+			Topic:    bench.TopicConfig{ReplicationFactor: 3, Configs: map[string]string{"min.insync.replicas": "2"}},
 		},
 	}
 }
@@ -60,7 +60,7 @@ func runChaos(t *testing.T, cases []chaosCase, d, interval time.Duration) []chao
 	for i, c := range cases {
 		rows[i].chaosCase = c
 		t.Run(fmt.Sprintf("seed-%d-%s", c.Seed, c.Workload), func(t *testing.T) {
-			ec := faultstest.StartCluster(t, 3)
+			ec := targettest.StartCluster(t, 3)
 			dir := filepath.Join(t.TempDir(), "run")
 			cfg := chaosConfig(ec, c, d, interval, dir)
 			var out strings.Builder
@@ -83,6 +83,11 @@ func runChaos(t *testing.T, cases []chaosCase, d, interval time.Duration) []chao
 			}
 			if applied(res) == 0 {
 				t.Errorf("seed %d %s: no fault was applied", c.Seed, c.Workload)
+			}
+			// A run in which nothing was acknowledged or delivered checked
+			// nothing.
+			if res.Stats.Acked == 0 || res.Stats.Delivered == 0 {
+				t.Errorf("seed %d %s: %d of %d records acknowledged, %d delivered: the run checked nothing", c.Seed, c.Workload, res.Stats.Acked, res.Stats.Sent, res.Stats.Delivered)
 			}
 			if !res.Valid || t.Failed() {
 				var sum strings.Builder

@@ -198,16 +198,18 @@ func (e *env) recordEnds(topic string, lso, hw map[int32]int64) {
 // waitCaughtUp waits until prog reached the end offsets of topic, failing
 // after the drain timeout without progress.
 func (e *env) waitCaughtUp(ctx context.Context, what, topic string, committed bool, prog *progress) error {
+	start := time.Now()
 	for {
 		ends, err := e.endOffsets(ctx, topic, committed)
 		if err == nil {
-			done, idle := prog.caughtUp(ends)
-			if done {
+			if done, _ := prog.caughtUp(ends); done {
 				return nil
 			}
-			if idle > e.cfg.Drain {
-				return fmt.Errorf("%s did not catch up with %s within %s without progress (end offsets %v)", what, topic, e.cfg.Drain, ends)
-			}
+		}
+		// Checked whether or not the end offsets could be read: a cluster
+		// that keeps failing the reads must not hold the drain forever.
+		if _, idle := prog.caughtUp(nil); min(idle, time.Since(start)) > e.cfg.Drain {
+			return fmt.Errorf("%s did not catch up with %s within %s without progress (end offsets %v, last error %v)", what, topic, e.cfg.Drain, ends, err)
 		}
 		select {
 		case <-ctx.Done():

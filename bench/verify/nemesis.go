@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/kbench/kbench/bench/faults"
-	"github.com/kbench/kbench/broker/cluster"
+	"github.com/kbench/kbench/target"
 )
 
 // Action is a nemesis fault.
@@ -116,12 +116,12 @@ func (s Step) Name() string {
 	return fmt.Sprintf("#%d %s broker %d", s.N, s.Action, s.Broker)
 }
 
-// Plan is the seeded schedule: a step every interval (the first one
+// Schedule is the seeded nemesis schedule: a step every interval (the first one
 // interval after the load starts, so producers and the consumer group are
 // up and committing before the first fault), each undone half an interval later,
 // with the action and its broker or partition drawn from the seed. The
-// same seed, actions, brokers and partitions give the same plan.
-func Plan(seed int64, actions []Action, brokers []int32, partitions int32, interval, duration time.Duration) []Step {
+// same seed, actions, brokers and partitions give the same schedule.
+func Schedule(seed int64, actions []Action, brokers []int32, partitions int32, interval, duration time.Duration) []Step {
 	if len(actions) == 0 || len(brokers) == 0 || interval <= 0 {
 		return nil
 	}
@@ -153,7 +153,7 @@ type executor interface {
 
 // embeddedExec drives the embedded cluster's fault hooks.
 type embeddedExec struct {
-	c       *cluster.Cluster
+	c       *target.Cluster
 	dir     string
 	timeout time.Duration
 }

@@ -13,13 +13,13 @@ import (
 
 func TestPlanIsDeterministic(t *testing.T) {
 	brokers := []int32{1, 2, 3}
-	a := Plan(7, Actions(), brokers, 6, 10*time.Second, 60*time.Second)
-	b := Plan(7, Actions(), brokers, 6, 10*time.Second, 60*time.Second)
+	a := Schedule(7, Actions(), brokers, 6, 10*time.Second, 60*time.Second)
+	b := Schedule(7, Actions(), brokers, 6, 10*time.Second, 60*time.Second)
 	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("same seed, different plans:\n%v\n%v", a, b)
 	}
-	if c := Plan(8, Actions(), brokers, 6, 10*time.Second, 60*time.Second); reflect.DeepEqual(a, c) {
-		t.Errorf("seeds 7 and 8 gave the same plan %v", a)
+	if c := Schedule(8, Actions(), brokers, 6, 10*time.Second, 60*time.Second); reflect.DeepEqual(a, c) {
+		t.Errorf("seeds 7 and 8 gave the same sched %v", a)
 	}
 	if len(a) != 5 {
 		t.Fatalf("got %d steps, want 5 (at 10s, 20s, ... 50s, each healed 5s later, within 60s)", len(a))
@@ -43,7 +43,7 @@ func TestPlanIsDeterministic(t *testing.T) {
 			}
 		}
 	}
-	if p := Plan(1, nil, brokers, 6, 10*time.Second, time.Minute); p != nil {
+	if p := Schedule(1, nil, brokers, 6, 10*time.Second, time.Minute); p != nil {
 		t.Errorf("no actions: got %v", p)
 	}
 }

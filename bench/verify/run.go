@@ -155,7 +155,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 
-	plan, ex, err := e.nemesis(ctx, sc)
+	sched, ex, err := e.nemesis(ctx, sc)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +171,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if e.rec, err = NewRecorder(path, meta); err != nil {
 		return nil, err
 	}
-	runErr := e.run(ctx, workload, sc, plan, ex)
+	runErr := e.run(ctx, workload, sc, sched, ex)
 	if err := e.rec.Close(); err != nil {
 		return nil, errors.Join(runErr, err)
 	}
@@ -262,7 +262,13 @@ func (e *env) createTopics(ctx context.Context, workload string) error {
 	}
 	rf := tc.ReplicationFactor
 	if rf == 0 {
-		rf = int16(min(3, len(m.Brokers)))
+		// Metadata may not list every broker of a cluster that just
+		// started; an embedded cluster knows its size.
+		brokers := len(m.Brokers)
+		if c := faults.ClusterOf(e.cfg.Run.Target); c != nil {
+			brokers = max(brokers, len(c.Brokers()))
+		}
+		rf = int16(min(3, brokers))
 	}
 	configs := map[string]*string{}
 	for k, v := range tc.Configs {
@@ -271,6 +277,11 @@ func (e *env) createTopics(ctx context.Context, workload string) error {
 	if _, ok := configs["min.insync.replicas"]; !ok && rf >= 3 {
 		two := "2"
 		configs["min.insync.replicas"] = &two
+	}
+	if v, ok := configs["min.insync.replicas"]; ok && e.cfg.Run.Producer["acks"] != "1" && e.cfg.Run.Producer["acks"] != "0" {
+		if n, err := strconv.Atoi(*v); err == nil && n > int(rf) {
+			return fmt.Errorf("min.insync.replicas %d is more than the replication factor %d: every acks=all produce would fail; lower it or raise the replication factor", n, rf)
+		}
 	}
 	topics := []string{e.topic}
 	if workload == "txn" {
@@ -322,12 +333,12 @@ func (e *env) nemesis(ctx context.Context, sc *scenario) ([]Step, executor, erro
 	}
 	ids := m.Brokers.NodeIDs()
 	slices.Sort(ids)
-	plan := Plan(e.cfg.Seed, e.cfg.Nemesis, ids, e.parts, e.cfg.Interval, e.cfg.Run.Duration)
+	sched := Schedule(e.cfg.Seed, e.cfg.Nemesis, ids, e.parts, e.cfg.Interval, e.cfg.Run.Duration)
 	if c := faults.ClusterOf(e.cfg.Run.Target); c != nil {
 		if len(e.cfg.Commands) > 0 {
 			return nil, nil, fmt.Errorf("%w: --nemesis-cmd is for external clusters; the embedded cluster's faults need no commands", ErrNemesis)
 		}
-		return plan, &embeddedExec{c: c, dir: e.cfg.Dir, timeout: 60 * time.Second}, nil
+		return sched, &embeddedExec{c: c, dir: e.cfg.Dir, timeout: 60 * time.Second}, nil
 	}
 	actions := e.cfg.Nemesis
 	if sc != nil {
@@ -341,7 +352,7 @@ func (e *env) nemesis(ctx context.Context, sc *scenario) ([]Step, executor, erro
 			return nil, nil, err
 		}
 	}
-	return plan, &commandExec{cmds: e.cfg.Commands, dir: e.cfg.Dir, pending: map[int32]Step{}, recovered: e.recovered}, nil
+	return sched, &commandExec{cmds: e.cfg.Commands, dir: e.cfg.Dir, pending: map[int32]Step{}, recovered: e.recovered}, nil
 }
 
 // recovered waits until every partition of the run's topic has a leader
@@ -385,8 +396,8 @@ func (e *env) resolve(ctx context.Context, s Step) (int32, error) {
 	return s.Broker, nil
 }
 
-// runNemesis applies the plan until stop is closed, one step at a time.
-func (e *env) runNemesis(ctx context.Context, start time.Time, plan []Step, ex executor, stop <-chan struct{}) {
+// runNemesis applies the schedule until stop is closed, one step at a time.
+func (e *env) runNemesis(ctx context.Context, start time.Time, sched []Step, ex executor, stop <-chan struct{}) {
 	wait := func(d time.Duration) bool {
 		t := time.NewTimer(time.Until(start.Add(d)))
 		defer t.Stop()
@@ -399,7 +410,7 @@ func (e *env) runNemesis(ctx context.Context, start time.Time, plan []Step, ex e
 			return false
 		}
 	}
-	for _, s := range plan {
+	for _, s := range sched {
 		if !wait(s.At) {
 			return
 		}
@@ -447,7 +458,7 @@ type load interface {
 	drain(ctx context.Context) error
 }
 
-func (e *env) run(ctx context.Context, workload string, sc *scenario, plan []Step, ex executor) error {
+func (e *env) run(ctx context.Context, workload string, sc *scenario, sched []Step, ex executor) error {
 	var (
 		l   load
 		err error
@@ -483,10 +494,10 @@ func (e *env) run(ctx context.Context, workload string, sc *scenario, plan []Ste
 			sc.drive(ctx, e, l, ex, stop)
 		}()
 	} else {
-		e.logf("%s workload on %s (%d partitions), nemesis %s, seed %d, %d fault(s) planned", e.cfg.Workload, e.topic, e.parts, nemesisString(e.cfg.Nemesis), e.cfg.Seed, len(plan))
+		e.logf("%s workload on %s (%d partitions), nemesis %s, seed %d, %d fault(s) planned", e.cfg.Workload, e.topic, e.parts, nemesisString(e.cfg.Nemesis), e.cfg.Seed, len(sched))
 		go func() {
 			defer wg.Done()
-			e.runNemesis(ctx, start, plan, ex, stop)
+			e.runNemesis(ctx, start, sched, ex, stop)
 		}()
 	}
 	select {

@@ -11,11 +11,12 @@ import (
 	"time"
 
 	"github.com/kbench/kbench/bench"
-	"github.com/kbench/kbench/bench/faults/faultstest"
 	"github.com/kbench/kbench/bench/verify"
+	"github.com/kbench/kbench/target"
+	"github.com/kbench/kbench/target/targettest"
 )
 
-func TestMain(m *testing.M) { faultstest.Main(m) }
+func TestMain(m *testing.M) { targettest.Main(m) }
 
 // quick is a short run's config against tg.
 func quick(t *testing.T, tg bench.Target, workload string, d time.Duration) verify.Config {
@@ -71,7 +72,7 @@ func count(ops []verify.Op, f func(verify.Op) bool) int {
 // isr-timeline and duplicates (faults on every broker) one after another.
 func TestScenarios(t *testing.T) {
 	t.Parallel()
-	ec := faultstest.StartCluster(t, 3)
+	ec := targettest.StartCluster(t, 3)
 	var wg sync.WaitGroup
 	for _, name := range []string{"rebalance", "eos"} {
 		wg.Add(1)
@@ -152,15 +153,15 @@ func lastIndex(ops []verify.Op, f func(verify.Op) bool) int {
 // finds is logged, not asserted: it depends on the broker.
 func TestQueueUnderNemesis(t *testing.T) {
 	t.Parallel()
-	ec := faultstest.StartCluster(t, 3)
+	ec := targettest.StartCluster(t, 3)
 	cfg := quick(t, ec, "queue", 9*time.Second)
 	cfg.Nemesis = []verify.Action{verify.Coordinator, verify.Kill}
 	res, ops, _ := run(t, cfg)
-	plan := verify.Plan(1, cfg.Nemesis, []int32{1, 2, 3}, 6, cfg.Interval, cfg.Run.Duration)
-	if len(res.Faults) != len(plan)+1 {
-		t.Fatalf("got faults %+v, want the %d planned and the final heal", res.Faults, len(plan))
+	sched := verify.Schedule(1, cfg.Nemesis, []int32{1, 2, 3}, 6, cfg.Interval, cfg.Run.Duration)
+	if len(res.Faults) != len(sched)+1 {
+		t.Fatalf("got faults %+v, want the %d planned and the final heal", res.Faults, len(sched))
 	}
-	for i, s := range plan {
+	for i, s := range sched {
 		f := res.Faults[i]
 		if f.Fault != s.Name() || f.Err != "" || f.Stop < f.Start || len(f.Brokers) != 1 {
 			t.Errorf("fault %d: got %+v, want %s applied and healed", i, f, s.Name())
@@ -174,5 +175,23 @@ func TestQueueUnderNemesis(t *testing.T) {
 	}
 	if err := ec.Faults().WaitHealthy(context.Background()); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestRefusesMinInsyncAboveReplicationFactor: with min.insync.replicas
+// above the replication factor every acks=all produce fails, so a run
+// would check nothing; it is refused with both numbers named.
+func TestRefusesMinInsyncAboveReplicationFactor(t *testing.T) {
+	t.Parallel()
+	b, err := target.Start(context.Background(), target.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cfg := quick(t, b, "produce", time.Second)
+	cfg.Run.Topic = bench.TopicConfig{ReplicationFactor: 1, Configs: map[string]string{"min.insync.replicas": "2"}}
+	_, err = verify.Run(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "min.insync.replicas 2 is more than the replication factor 1") {
+		t.Fatalf("got %v, want the run refused naming min.insync.replicas 2 and replication factor 1", err)
 	}
 }

@@ -3,7 +3,9 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -89,7 +91,7 @@ func (c *Cluster) Delay(id int32, d time.Duration) error {
 	if d > 0 {
 		arg = d.String()
 	}
-	return c.command(id, "delay "+arg, func(b *broker) { b.delay = d })
+	return c.command(id, faultCommand("delay", arg), func(b *broker) { b.delay = d })
 }
 
 // Bandwidth caps broker id's replication fetch traffic at bytesPerSec; 0
@@ -98,7 +100,7 @@ func (c *Cluster) Bandwidth(id int32, bytesPerSec int64) error {
 	if bytesPerSec < 0 {
 		return fmt.Errorf("bandwidth %d: %w: must not be negative", bytesPerSec, ErrInvalid)
 	}
-	return c.command(id, "bandwidth "+strconv.FormatInt(bytesPerSec, 10), func(b *broker) { b.bandwidth = bytesPerSec })
+	return c.command(id, faultCommand("bandwidth", strconv.FormatInt(bytesPerSec, 10)), func(b *broker) { b.bandwidth = bytesPerSec })
 }
 
 // DropProduce makes broker id drop that fraction of produce responses after
@@ -107,7 +109,7 @@ func (c *Cluster) DropProduce(id int32, fraction float64) error {
 	if !(fraction >= 0 && fraction <= 1) {
 		return fmt.Errorf("drop-produce %v: %w: want a fraction in [0, 1]", fraction, ErrInvalid)
 	}
-	return c.command(id, "drop-produce "+strconv.FormatFloat(fraction, 'g', -1, 64), func(b *broker) { b.dropProduce = fraction })
+	return c.command(id, faultCommand("drop-produce", strconv.FormatFloat(fraction, 'g', -1, 64)), func(b *broker) { b.dropProduce = fraction })
 }
 
 // lifecycle runs op on broker id with its operations serialised.
@@ -139,8 +141,8 @@ func (c *Cluster) command(id int32, line string, set func(*broker)) error {
 		}
 		// Written outside mu: a paused broker with a full pipe must not
 		// freeze the supervisor.
-		if _, err := w.Write([]byte(line + "\n")); err != nil {
-			return fmt.Errorf("broker %d: send %q: %w", id, line, err)
+		if _, err := io.WriteString(w, line); err != nil {
+			return fmt.Errorf("broker %d: send %q: %w", id, strings.TrimSpace(line), err)
 		}
 		c.mu.Lock()
 		set(b)

@@ -70,12 +70,7 @@ func (c *Cluster) spawn(ctx context.Context, b *broker) error {
 		logf.Close()
 		return fmt.Errorf("broker %d: %w", b.id, err)
 	}
-	args := append([]string{"broker",
-		"--node-id", strconv.Itoa(int(b.id)),
-		"--listen", "127.0.0.1:" + strconv.Itoa(b.port),
-		"--data-dir", b.dataDir,
-		"--controller", c.ctrl.Addr(),
-	}, c.cfg.BrokerArgs...)
+	args := brokerArgs(b.id, b.port, b.dataDir, c.ctrl.Addr(), c.cfg.BrokerArgs)
 	cmd := exec.Command(c.cfg.Binary, args...)
 	cmd.Env = append(os.Environ(), c.cfg.Env...)
 	if n := brokerGoMaxProcs(c.cfg.GoMaxProcs, c.cfg.Brokers, cmd.Env); n > 0 {
@@ -111,7 +106,7 @@ func (c *Cluster) spawn(ctx context.Context, b *broker) error {
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
-		copyStdout(outR, logf, b.id, ready)
+		copyStdout(outR, logf, ready, nil)
 	}()
 	go c.reap(b, cmd, exited)
 
@@ -176,27 +171,28 @@ func registered(s controller.State, id int32, after int64) (int64, bool) {
 	return 0, false
 }
 
-// copyStdout copies a broker's stdout into its log file and reports the
-// address from its "kbench broker N listening on ADDR" line. It owns logf.
-func copyStdout(r *os.File, logf *os.File, id int32, ready chan<- string) {
+// copyStdout copies a process's stdout into its log file and reports the
+// address of its listening line on ready and, when metrics is not nil, the
+// URL of its metrics line. It owns logf.
+func copyStdout(r *os.File, logf *os.File, ready, metrics chan<- string) {
 	defer r.Close()
 	defer logf.Close()
-	prefix := "kbench broker " + strconv.Itoa(int(id)) + " listening on "
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	sent := false
 	for sc.Scan() {
 		line := sc.Text()
 		fmt.Fprintln(logf, line)
-		if !sent && strings.HasPrefix(line, prefix) {
-			if f := strings.Fields(strings.TrimPrefix(line, prefix)); len(f) > 0 {
-				ready <- f[0]
-				sent = true
-			}
+		if addr, ok := listeningAddr(line); ok && ready != nil {
+			ready <- addr
+			ready = nil
+		}
+		if u, ok := metricsURL(line); ok && metrics != nil {
+			metrics <- u
+			metrics = nil
 		}
 	}
 	// A line longer than the buffer stops the scan; keep draining so the
-	// broker never blocks on a full pipe.
+	// process never blocks on a full pipe.
 	io.Copy(logf, r)
 }
 

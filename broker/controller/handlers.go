@@ -11,7 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/kbench/kbench/broker/topicconf"
+	"github.com/kbench/kbench/internal/topicconf"
 )
 
 func sortBrokers(bs []*Broker) { sort.Slice(bs, func(i, j int) bool { return bs[i].ID < bs[j].ID }) }
@@ -180,118 +180,121 @@ func assign(live []*Broker, from, to int, rf int) []*Partition {
 
 func (c *Controller) handleCreateTopics(r *kmsg.CreateTopicsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.CreateTopicsResponse)
-	c.mu.Lock()
-	live := c.liveBrokers()
-	created := false
-	for _, rt := range r.Topics {
-		st := kmsg.NewCreateTopicsResponseTopic()
-		st.Topic = rt.Topic
-		fail := func(code int16, msg string) {
-			st.ErrorCode = code
-			st.ErrorMessage = strp(msg)
-		}
-		parts := rt.NumPartitions
-		if parts == -1 {
-			parts = c.cfg.DefaultPartitions
-		}
-		rf := rt.ReplicationFactor
-		if rf == -1 {
-			rf = c.cfg.DefaultReplicationFactor
-			if rf <= 0 {
-				rf = int16(min(3, len(live)))
+	c.change(func() bool {
+		live := c.liveBrokers()
+		created := false
+		for _, rt := range r.Topics {
+			st := kmsg.NewCreateTopicsResponseTopic()
+			st.Topic = rt.Topic
+			fail := func(code int16, msg string) {
+				st.ErrorCode = code
+				st.ErrorMessage = strp(msg)
 			}
-		}
-		configs := map[string]string{}
-		for _, cf := range rt.Configs {
-			if cf.Value != nil {
-				configs[cf.Name] = *cf.Value
+			parts := rt.NumPartitions
+			if parts == -1 {
+				parts = c.cfg.DefaultPartitions
 			}
+			rf := rt.ReplicationFactor
+			if rf == -1 {
+				rf = c.cfg.DefaultReplicationFactor
+				if rf <= 0 {
+					rf = int16(min(3, len(live)))
+				}
+			}
+			configs := map[string]string{}
+			for _, cf := range rt.Configs {
+				if cf.Value != nil {
+					configs[cf.Name] = *cf.Value
+				}
+			}
+			switch {
+			case topicconf.ValidateName(rt.Topic) != nil:
+				fail(kerr.InvalidTopicException.Code, topicconf.ValidateName(rt.Topic).Error())
+			case c.topics[rt.Topic] != nil:
+				fail(kerr.TopicAlreadyExists.Code, "topic "+rt.Topic+" already exists")
+			case parts < 1 || parts > 100000:
+				fail(kerr.InvalidPartitions.Code, fmt.Sprintf("%d partitions: must be 1..100000", parts))
+			case len(rt.ReplicaAssignment) > 0:
+				fail(kerr.InvalidReplicaAssignment.Code, "manual replica assignment is not supported; use num_partitions and replication_factor")
+			case rf < 1 || int(rf) > len(live):
+				fail(kerr.InvalidReplicationFactor.Code, fmt.Sprintf("replication factor %d: must be 1..%d (live brokers)", rf, len(live)))
+			case topicconf.Validate(configs) != nil:
+				fail(kerr.InvalidConfig.Code, topicconf.Validate(configs).Error())
+			case r.ValidateOnly:
+				st.NumPartitions, st.ReplicationFactor = parts, rf
+			default:
+				t := &Topic{Name: rt.Topic, Configs: configs, ConfigVersion: 1, Partitions: assign(live, 0, int(parts), int(rf))}
+				var id [16]byte
+				crand.Read(id[:])
+				t.ID = hex.EncodeToString(id[:])
+				c.topics[t.Name] = t
+				st.TopicID = id
+				st.NumPartitions, st.ReplicationFactor = parts, rf
+				created = true
+				c.cfg.Logf("controller: created topic %s: %d partitions, replication factor %d", t.Name, parts, rf)
+			}
+			resp.Topics = append(resp.Topics, st)
 		}
-		switch {
-		case topicconf.ValidateName(rt.Topic) != nil:
-			fail(kerr.InvalidTopicException.Code, topicconf.ValidateName(rt.Topic).Error())
-		case c.topics[rt.Topic] != nil:
-			fail(kerr.TopicAlreadyExists.Code, "topic "+rt.Topic+" already exists")
-		case parts < 1 || parts > 100000:
-			fail(kerr.InvalidPartitions.Code, fmt.Sprintf("%d partitions: must be 1..100000", parts))
-		case len(rt.ReplicaAssignment) > 0:
-			fail(kerr.InvalidReplicaAssignment.Code, "manual replica assignment is not supported; use num_partitions and replication_factor")
-		case rf < 1 || int(rf) > len(live):
-			fail(kerr.InvalidReplicationFactor.Code, fmt.Sprintf("replication factor %d: must be 1..%d (live brokers)", rf, len(live)))
-		case topicconf.Validate(configs) != nil:
-			fail(kerr.InvalidConfig.Code, topicconf.Validate(configs).Error())
-		case r.ValidateOnly:
-			st.NumPartitions, st.ReplicationFactor = parts, rf
-		default:
-			t := &Topic{Name: rt.Topic, Configs: configs, ConfigVersion: 1, Partitions: assign(live, 0, int(parts), int(rf))}
-			var id [16]byte
-			crand.Read(id[:])
-			t.ID = hex.EncodeToString(id[:])
-			c.topics[t.Name] = t
-			st.TopicID = id
-			st.NumPartitions, st.ReplicationFactor = parts, rf
-			created = true
-			c.cfg.Logf("controller: created topic %s: %d partitions, replication factor %d", t.Name, parts, rf)
-		}
-		resp.Topics = append(resp.Topics, st)
-	}
-	c.finishChange(created)
+		return created
+	})
 	return resp
 }
 
 func (c *Controller) handleDeleteTopics(r *kmsg.DeleteTopicsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.DeleteTopicsResponse)
-	c.mu.Lock()
-	deleted := false
-	names := append([]string(nil), r.TopicNames...)
-	for _, t := range r.Topics {
-		if t.Topic != nil {
-			names = append(names, *t.Topic)
+	c.change(func() bool {
+		deleted := false
+		names := append([]string(nil), r.TopicNames...)
+		for _, t := range r.Topics {
+			if t.Topic != nil {
+				names = append(names, *t.Topic)
+			}
 		}
-	}
-	for _, name := range names {
-		st := kmsg.NewDeleteTopicsResponseTopic()
-		st.Topic = strp(name)
-		if c.topics[name] == nil {
-			st.ErrorCode = kerr.UnknownTopicOrPartition.Code
-		} else {
-			delete(c.topics, name)
-			deleted = true
-			c.cfg.Logf("controller: deleted topic %s", name)
+		for _, name := range names {
+			st := kmsg.NewDeleteTopicsResponseTopic()
+			st.Topic = strp(name)
+			if c.topics[name] == nil {
+				st.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			} else {
+				delete(c.topics, name)
+				deleted = true
+				c.cfg.Logf("controller: deleted topic %s", name)
+			}
+			resp.Topics = append(resp.Topics, st)
 		}
-		resp.Topics = append(resp.Topics, st)
-	}
-	c.finishChange(deleted)
+		return deleted
+	})
 	return resp
 }
 
 func (c *Controller) handleCreatePartitions(r *kmsg.CreatePartitionsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.CreatePartitionsResponse)
-	c.mu.Lock()
-	live := c.liveBrokers()
-	changed := false
-	for _, rt := range r.Topics {
-		st := kmsg.NewCreatePartitionsResponseTopic()
-		st.Topic = rt.Topic
-		t := c.topics[rt.Topic]
-		switch {
-		case t == nil:
-			st.ErrorCode = kerr.UnknownTopicOrPartition.Code
-		case len(rt.Assignment) > 0:
-			st.ErrorCode, st.ErrorMessage = kerr.InvalidReplicaAssignment.Code, strp("manual assignment is not supported")
-		case int(rt.Count) <= len(t.Partitions) || rt.Count > 100000:
-			st.ErrorCode = kerr.InvalidPartitions.Code
-			st.ErrorMessage = strp(fmt.Sprintf("topic has %d partitions; the new total %d must be larger (and <= 100000)", len(t.Partitions), rt.Count))
-		case len(t.Partitions[0].Replicas) > len(live):
-			st.ErrorCode, st.ErrorMessage = kerr.InvalidReplicationFactor.Code, strp("not enough live brokers for the topic's replication factor")
-		case r.ValidateOnly:
-		default:
-			t.Partitions = append(t.Partitions, assign(live, len(t.Partitions), int(rt.Count), len(t.Partitions[0].Replicas))...)
-			changed = true
+	c.change(func() bool {
+		live := c.liveBrokers()
+		changed := false
+		for _, rt := range r.Topics {
+			st := kmsg.NewCreatePartitionsResponseTopic()
+			st.Topic = rt.Topic
+			t := c.topics[rt.Topic]
+			switch {
+			case t == nil:
+				st.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case len(rt.Assignment) > 0:
+				st.ErrorCode, st.ErrorMessage = kerr.InvalidReplicaAssignment.Code, strp("manual assignment is not supported")
+			case int(rt.Count) <= len(t.Partitions) || rt.Count > 100000:
+				st.ErrorCode = kerr.InvalidPartitions.Code
+				st.ErrorMessage = strp(fmt.Sprintf("topic has %d partitions; the new total %d must be larger (and <= 100000)", len(t.Partitions), rt.Count))
+			case len(t.Partitions[0].Replicas) > len(live):
+				st.ErrorCode, st.ErrorMessage = kerr.InvalidReplicationFactor.Code, strp("not enough live brokers for the topic's replication factor")
+			case r.ValidateOnly:
+			default:
+				t.Partitions = append(t.Partitions, assign(live, len(t.Partitions), int(rt.Count), len(t.Partitions[0].Replicas))...)
+				changed = true
+			}
+			resp.Topics = append(resp.Topics, st)
 		}
-		resp.Topics = append(resp.Topics, st)
-	}
-	c.finishChange(changed)
+		return changed
+	})
 	return resp
 }
 
@@ -314,84 +317,93 @@ func (c *Controller) setConfigs(name string, configs map[string]string, validate
 
 func (c *Controller) handleAlterConfigs(r *kmsg.AlterConfigsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.AlterConfigsResponse)
-	c.mu.Lock()
-	changed := false
-	for _, rr := range r.Resources {
-		sr := kmsg.NewAlterConfigsResponseResource()
-		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		if rr.ResourceType != kmsg.ConfigResourceTypeTopic {
-			sr.ErrorCode, sr.ErrorMessage = kerr.InvalidRequest.Code, strp("only topic configs can be altered")
-		} else {
-			cfg := map[string]string{}
-			for _, cf := range rr.Configs {
-				if cf.Value != nil {
-					cfg[cf.Name] = *cf.Value
+	c.change(func() bool {
+		changed := false
+		for _, rr := range r.Resources {
+			sr := kmsg.NewAlterConfigsResponseResource()
+			sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+			if rr.ResourceType != kmsg.ConfigResourceTypeTopic {
+				sr.ErrorCode, sr.ErrorMessage = kerr.InvalidRequest.Code, strp("only topic configs can be altered")
+			} else {
+				cfg := map[string]string{}
+				for _, cf := range rr.Configs {
+					if cf.Value != nil {
+						cfg[cf.Name] = *cf.Value
+					}
 				}
+				sr.ErrorCode, sr.ErrorMessage = c.setConfigs(rr.ResourceName, cfg, r.ValidateOnly)
+				changed = changed || (sr.ErrorCode == 0 && !r.ValidateOnly)
 			}
-			sr.ErrorCode, sr.ErrorMessage = c.setConfigs(rr.ResourceName, cfg, r.ValidateOnly)
-			changed = changed || (sr.ErrorCode == 0 && !r.ValidateOnly)
+			resp.Resources = append(resp.Resources, sr)
 		}
-		resp.Resources = append(resp.Resources, sr)
-	}
-	c.finishChange(changed)
+		return changed
+	})
 	return resp
 }
 
 func (c *Controller) handleIncrementalAlterConfigs(r *kmsg.IncrementalAlterConfigsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
-	c.mu.Lock()
-	changed := false
-	for _, rr := range r.Resources {
-		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
-		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		t := c.topics[rr.ResourceName]
-		switch {
-		case rr.ResourceType == kmsg.ConfigResourceTypeGroupConfig:
-			sr.ErrorCode, sr.ErrorMessage = c.alterGroupConfigs(rr, r.ValidateOnly)
-			changed = changed || (sr.ErrorCode == 0 && !r.ValidateOnly)
-		case rr.ResourceType != kmsg.ConfigResourceTypeTopic:
-			sr.ErrorCode, sr.ErrorMessage = kerr.InvalidRequest.Code, strp("only topic and group configs can be altered")
-		case t == nil:
-			sr.ErrorCode = kerr.UnknownTopicOrPartition.Code
-		default:
-			cfg := make(map[string]string, len(t.Configs))
-			for k, v := range t.Configs {
-				cfg[k] = v
-			}
-			for _, op := range rr.Configs {
-				switch {
-				case op.Op == kmsg.IncrementalAlterConfigOpSet && op.Value != nil:
-					cfg[op.Name] = *op.Value
-				case op.Op == kmsg.IncrementalAlterConfigOpDelete:
-					delete(cfg, op.Name)
-				default:
-					sr.ErrorCode = kerr.InvalidConfig.Code
-					sr.ErrorMessage = strp(fmt.Sprintf("operation %v on %s is not supported (SET with a value, DELETE)", op.Op, op.Name))
+	c.change(func() bool {
+		changed := false
+		for _, rr := range r.Resources {
+			sr := kmsg.NewIncrementalAlterConfigsResponseResource()
+			sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+			t := c.topics[rr.ResourceName]
+			switch {
+			case rr.ResourceType == kmsg.ConfigResourceTypeGroupConfig:
+				sr.ErrorCode, sr.ErrorMessage = c.alterGroupConfigs(rr, r.ValidateOnly)
+				changed = changed || (sr.ErrorCode == 0 && !r.ValidateOnly)
+			case rr.ResourceType != kmsg.ConfigResourceTypeTopic:
+				sr.ErrorCode, sr.ErrorMessage = kerr.InvalidRequest.Code, strp("only topic and group configs can be altered")
+			case t == nil:
+				sr.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			default:
+				cfg := make(map[string]string, len(t.Configs))
+				for k, v := range t.Configs {
+					cfg[k] = v
+				}
+				for _, op := range rr.Configs {
+					switch {
+					case op.Op == kmsg.IncrementalAlterConfigOpSet && op.Value != nil:
+						cfg[op.Name] = *op.Value
+					case op.Op == kmsg.IncrementalAlterConfigOpDelete:
+						delete(cfg, op.Name)
+					default:
+						sr.ErrorCode = kerr.InvalidConfig.Code
+						sr.ErrorMessage = strp(fmt.Sprintf("operation %v on %s is not supported (SET with a value, DELETE)", op.Op, op.Name))
+					}
+				}
+				if sr.ErrorCode == 0 {
+					sr.ErrorCode, sr.ErrorMessage = c.setConfigs(rr.ResourceName, cfg, r.ValidateOnly)
+					changed = changed || (sr.ErrorCode == 0 && !r.ValidateOnly)
 				}
 			}
-			if sr.ErrorCode == 0 {
-				sr.ErrorCode, sr.ErrorMessage = c.setConfigs(rr.ResourceName, cfg, r.ValidateOnly)
-				changed = changed || (sr.ErrorCode == 0 && !r.ValidateOnly)
-			}
+			resp.Resources = append(resp.Resources, sr)
 		}
-		resp.Resources = append(resp.Resources, sr)
-	}
-	c.finishChange(changed)
+		return changed
+	})
 	return resp
 }
 
-// finishChange releases mu, after publishing a change (when there was one)
-// and waiting for the brokers to apply it.
-func (c *Controller) finishChange(changed bool) {
-	var v int64
-	if changed {
-		c.changed()
-		v = c.version
-	}
-	c.mu.Unlock()
-	if changed {
+// change runs mutate under mu. When mutate reports a change, the change is
+// published and, once mu is released, the brokers are given up to 5 s to
+// apply it.
+func (c *Controller) change(mutate func() (changed bool)) {
+	if v, ok := c.publish(mutate); ok {
 		c.waitPushed(v, 5*time.Second)
 	}
+}
+
+// publish runs mutate under mu and publishes what it changed, returning
+// the new version.
+func (c *Controller) publish(mutate func() bool) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !mutate() {
+		return 0, false
+	}
+	c.changed()
+	return c.version, true
 }
 
 // alterGroupConfigs applies SET and DELETE to a group's configs. Caller holds mu.

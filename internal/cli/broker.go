@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -9,11 +8,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kbench/kbench/broker"
+	"github.com/kbench/kbench/broker/cluster"
 	"github.com/kbench/kbench/broker/storage"
 )
 
@@ -148,67 +147,12 @@ func runBroker(ctx context.Context, o *brokerOptions) error {
 		}
 		pprofAddr = addr
 	}
-	b, err := broker.Start(ctx, o.cfg)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(o.stdout, "kbench broker %d listening on %s (data dir %s)\n", o.cfg.NodeID, b.Addr(), o.cfg.DataDir)
-	if w := broker.ExposureWarning(o.cfg); w != "" {
-		fmt.Fprintln(o.stderr, w)
-	}
-	if a := b.MetricsAddr(); a != "" {
-		fmt.Fprintf(o.stdout, "metrics on http://%s/metrics\n", a)
-	}
-	if pprofAddr != "" {
-		fmt.Fprintf(o.stdout, "profiles on http://%s/debug/pprof/\n", pprofAddr)
-	}
-	if o.cfg.Controller != "" && o.stdin != nil {
-		go readFaultCommands(o.stdin, b, logger)
-	}
-	<-ctx.Done()
-	fmt.Fprintln(o.stdout, "shutting down")
-	start := time.Now()
-	err = b.Close()
-	fmt.Fprintf(o.stdout, "stopped in %s\n", time.Since(start).Round(time.Millisecond))
-	return err
-}
-
-// readFaultCommands applies the cluster supervisor's fault commands, one per
-// line: "delay 20ms", "bandwidth 1048576", "drop-produce 0.1".
-func readFaultCommands(r io.Reader, b *broker.Broker, logger *log.Logger) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) != 2 {
-			logger.Printf("fault command %q: want \"<command> <value>\"", sc.Text())
-			continue
+	return cluster.RunBroker(ctx, o.cfg, o.stdin, o.stdout, logger.Printf, func(*broker.Broker) {
+		if w := broker.ExposureWarning(o.cfg); w != "" {
+			fmt.Fprintln(o.stderr, w)
 		}
-		switch fields[0] {
-		case "delay":
-			d, err := time.ParseDuration(fields[1])
-			if err != nil || d < 0 {
-				logger.Printf("fault command %q: bad duration", sc.Text())
-				continue
-			}
-			b.SetReplicationDelay(d)
-		case "bandwidth":
-			bps, err := strconv.ParseInt(fields[1], 10, 64)
-			if err != nil || bps < 0 {
-				logger.Printf("fault command %q: bad bytes per second", sc.Text())
-				continue
-			}
-			b.SetReplicationBandwidth(bps)
-		case "drop-produce":
-			f, err := strconv.ParseFloat(fields[1], 64)
-			if err != nil || f < 0 || f > 1 {
-				logger.Printf("fault command %q: fraction must be 0..1", sc.Text())
-				continue
-			}
-			b.SetDropProduce(f)
-		default:
-			logger.Printf("unknown fault command %q (delay, bandwidth, drop-produce)", sc.Text())
-			continue
+		if pprofAddr != "" {
+			fmt.Fprintf(o.stdout, "profiles on http://%s/debug/pprof/\n", pprofAddr)
 		}
-		logger.Printf("fault applied: %s", sc.Text())
-	}
+	})
 }

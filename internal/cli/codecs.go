@@ -11,10 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/bench/codecs"
 	"github.com/kbench/kbench/internal/units"
 	"github.com/kbench/kbench/reports"
+	"github.com/kbench/kbench/target"
 )
 
 type codecsOptions struct {
@@ -195,29 +195,21 @@ func (o *codecsOptions) runEndToEnd(ctx context.Context, cfg codecs.Config, rep 
 			names = append(names, c.Name)
 		}
 	}
-	var tg bench.Target
-	dataDir := ""
-	if o.bootstrap != "" {
-		if tg, err = bench.NewExternal(o.bootstrap); err != nil {
-			return err
+	opts := target.Options{Bootstrap: o.bootstrap}
+	if o.bootstrap == "" {
+		if o.brokers < 1 {
+			return fmt.Errorf("--brokers %d: want at least 1", o.brokers)
 		}
-	} else {
+		opts.Brokers = o.brokers
 		fmt.Fprintf(o.stderr, "starting the embedded %d-broker cluster\n", o.brokers)
-		t, err := bench.StartTarget(ctx, o.brokers, bench.ClusterOptions{})
-		if err != nil {
-			return err
-		}
-		tg = t
-		switch e := t.(type) {
-		case *bench.EmbeddedCluster:
-			dataDir = e.Dir()
-		case *bench.Embedded:
-			dataDir = e.Dir()
-		}
+	}
+	tg, err := target.Start(ctx, opts)
+	if err != nil {
+		return err
 	}
 	defer tg.Close()
 	res, err := codecs.RunEndToEnd(ctx, codecs.E2EConfig{
-		Codecs: names, Target: tg, DataDir: dataDir, Payload: cfg.Payload, RecordSize: o.recordSize, BatchSize: int(batch),
+		Codecs: names, Target: tg, DataDir: tg.Dir(), Payload: cfg.Payload, RecordSize: o.recordSize, BatchSize: int(batch),
 		Rate: o.e2eRate, Warmup: o.e2eWarmup, Duration: o.e2eDur,
 		Progress: func(c string) {
 			fmt.Fprintf(o.stderr, "end-to-end: producing with %s at %.0f records/s\n", c, o.e2eRate)

@@ -19,6 +19,7 @@ import (
 	"github.com/kbench/kbench/bench/audit"
 	"github.com/kbench/kbench/bench/durability"
 	fault "github.com/kbench/kbench/bench/faults"
+	"github.com/kbench/kbench/target"
 )
 
 // loadOptions backs produce, consume and e2e: one options struct, filled by
@@ -282,12 +283,18 @@ func (o *loadOptions) target(ctx context.Context, cfg *bench.RunConfig) (bench.T
 		if o.flags.Changed("brokers") {
 			return nil, errors.New("--brokers sizes the embedded cluster; it makes no sense with --bootstrap")
 		}
-		return bench.NewExternal(bootstrap)
-	}
-	if o.brokers < 1 {
+	} else if o.brokers < 1 {
 		return nil, fmt.Errorf("--brokers %d: want at least 1", o.brokers)
 	}
-	return bench.StartTarget(ctx, o.brokers, bench.ClusterOptions{Dir: o.dataDir})
+	opts := target.Options{Bootstrap: bootstrap}
+	if bootstrap == "" {
+		opts.Brokers, opts.Dir = o.brokers, o.dataDir
+	}
+	tg, err := target.Start(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return tg, nil
 }
 
 func runLoad(ctx context.Context, o *loadOptions) (err error) {

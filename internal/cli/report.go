@@ -27,6 +27,8 @@ into RUN_DIR/report/: charts as PNG and SVG, report.md and a self-contained repo
 embedded, nothing fetched from the network).
 
 Charts, each drawn only when the run has data for it:
+  durability-frontier        max sustainable rate vs acknowledged records lost, one point per durability level
+  durability-p99-cost        p50 and p99 response time of each durability level at one common rate
   throughput-latency         achieved MiB/s vs p99 response time, one curve per acks × RF × min.insync
   spectrum-<point>           latency percentile spectrum (service vs response) of each level's best point
   codecs                     grouped bars of compression ratio, throughput and CPU per MiB by codec and batch size

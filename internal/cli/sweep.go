@@ -138,7 +138,7 @@ func runSweep(ctx context.Context, o *sweepOptions) error {
 			return err
 		}
 		if o.dryRun {
-			return sweep.WritePlan(o.stdout, p)
+			return sweep.WriteDryRun(o.stdout, p)
 		}
 		opts.Profile = p
 		opts.Dir = o.out

@@ -32,6 +32,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kbench/kbench/broker/cluster"
 	"github.com/kbench/kbench/broker/wire"
 )
 
@@ -115,7 +116,7 @@ func Main(args []string, stdin io.Reader, stdout io.Writer) int {
 	}
 	go serve(ln)
 	if !*noListen {
-		logf("kbench broker %d listening on %s (fake, data dir %s)", *id, ln.Addr(), *dir)
+		fmt.Fprintln(stdout, cluster.ListeningLine("kbench broker "+strconv.Itoa(*id), ln.Addr().String(), "fake, data dir "+*dir))
 	}
 	tcp := ln.Addr().(*net.TCPAddr)
 	go heartbeat(int32(*id), tcp.IP.String(), uint16(tcp.Port), *ctrl, logf)

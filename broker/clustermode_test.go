@@ -423,3 +423,55 @@ func TestClusterMetadataClients(t *testing.T) {
 		t.Fatalf("confluent-kafka metadata: want 3 brokers:\n%s", py)
 	}
 }
+
+// TestAlterConfigsOnPartialReplicas: a topic whose replication factor is
+// below the broker count has partitions a broker does not replicate (nil
+// locally). The controller's config push must apply to the partitions a
+// broker has and skip the rest; it used to panic on them, so the push
+// was retried forever and the broker never got metadata again (after a
+// re-registration it then never rejoined any ISR).
+func TestAlterConfigsOnPartialReplicas(t *testing.T) {
+	tc := startCluster(t, 3)
+	ctx := testCtx(t, 30*time.Second)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if r, err := adm.CreateTopic(ctx, 3, 1, nil, "partial"); err != nil || r.Err != nil {
+		t.Fatalf("create topic: %v %v", err, r.Err)
+	}
+	resps, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: kadm.StringPtr("123456")}}, "partial")
+	if err == nil {
+		_, err = resps.On("partial", nil)
+	}
+	if err != nil {
+		t.Fatalf("alter configs: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for id, b := range tc.brokers {
+		for {
+			tp := b.topics.get("partial")
+			if tp != nil && tp.configs["retention.ms"] == "123456" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("broker %d never applied retention.ms=123456 to topic partial (its partitions of the topic: %d of 3)", id, countNonNil(tp))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func countNonNil(t *topic) int {
+	n := 0
+	if t != nil {
+		for _, p := range t.partitions {
+			if p != nil {
+				n++
+			}
+		}
+	}
+	return n
+}

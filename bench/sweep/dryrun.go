@@ -72,9 +72,9 @@ func Estimate(p *profiles.Profile) (perPoint []time.Duration, total, most time.D
 	return perPoint, total, most
 }
 
-// WritePlan prints what a sweep of p would run: the resolved settings, the
+// WriteDryRun prints what a sweep of p would run: the resolved settings, the
 // expanded points and the estimated duration (kbench sweep --dry-run).
-func WritePlan(w io.Writer, p *profiles.Profile) error {
+func WriteDryRun(w io.Writer, p *profiles.Profile) error {
 	var b strings.Builder
 	src := p.Source
 	fmt.Fprintf(&b, "profile %s (%s)", p.Name, src)
