@@ -43,18 +43,18 @@ bench:
 # RF=3 cluster and kfake (one in-memory broker, nothing replicated) side by side;
 # prints the ratio table and the broker's performance targets (throughput
 # against the ceiling and kfake, catch-up speed, p99 at half load, allocations
-# per request), writes runs/selftest/selftest.json and the chart.
+# per request), writes runs/selfbench/selfbench.json and the chart.
 # 7 to 8 minutes on 2 cores.
 .PHONY: bench-broker
 bench-broker: build
-	./$(BIN) selftest --out runs/selftest
+	./$(BIN) selfbench --out runs/selfbench
 
 # Generator ceiling: kbench's produce, consume and e2e against a bare franz-go
 # loop on the null broker, side by side; prints the ratio table and verdicts and
-# writes runs/selftest-generator/generator.json. 5 to 9 minutes on 2 cores.
+# writes runs/selfbench-generator/generator.json. 5 to 9 minutes on 2 cores.
 .PHONY: bench-generator
 bench-generator: build
-	./$(BIN) selftest generator --out runs/selftest-generator
+	./$(BIN) selfbench generator --out runs/selfbench-generator
 
 # Short, bounded run of every fuzz target (FUZZTIME each).
 fuzz:

@@ -64,6 +64,12 @@ type Hooks struct {
 	// must not block (a fault runner starts healing here, so records held
 	// by a fault can still complete).
 	OnLoadEnd func()
+	// BeforeDrain, if set, is called once on the run's goroutine when an
+	// e2e run's producers have flushed, before its consumers drain: an
+	// agent's run waits there until every agent's producers have flushed,
+	// so its consumers drain records written by all of them. It must
+	// return by the time ctx ends or the run's DrainTimeout has passed.
+	BeforeDrain func(ctx context.Context)
 }
 
 // RunConfig is everything one run needs. The zero value of most fields
@@ -116,6 +122,9 @@ type RunConfig struct {
 	// cannot be used with the SSL security protocols.
 	Dial  func(ctx context.Context, network, host string) (net.Conn, error) `json:"-"`
 	Hooks *Hooks                                                            `json:"-"`
+	// Share, when set, makes this run one agent's part of a run spread
+	// over several load machines (share.go).
+	Share *Share `json:"share,omitempty"`
 }
 
 // runConfigJSON writes durations as Go duration strings ("10s").
@@ -268,6 +277,11 @@ func (c RunConfig) prepare() (*prepared, error) {
 		errs = append(errs, errors.New("partitions and replication factor must not be negative"))
 	}
 	errs = append(errs, c.validateBacklog()...)
+	if c.Share != nil {
+		if err := c.Share.validate(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -65,20 +65,25 @@ func (t *tally) reset() {
 // interval, so clients never contend with each other. Sends are counted
 // without a lock on the producer's goroutine; acks arrive on the client's
 // promise goroutine and snapshots on the reporter's, hence the mutex, which
-// the reporter takes once per interval.
+// the reporter takes once per interval. Every outcome is recorded once, in
+// the interval's warmup or measured tally; the measured one joins the
+// window's total when the interval is drained.
 type meter struct {
 	// sentAll counts records handed to the client, warmup included;
-	// sentMeasured those sent for the measured window. Written by the
-	// producer goroutine only, they have a cache line of their own: the
-	// mutex below is the promise goroutine's, on another core.
-	sentAll, sentMeasured atomic.Int64
-	_                     [48]byte
+	// sentWarm those sent during warmup. Written by the producer
+	// goroutine only, they have a cache line of their own: the mutex
+	// below is the promise goroutine's, on another core.
+	sentAll, sentWarm atomic.Int64
+	_                 [48]byte
 
 	mu     sync.Mutex
 	warmup time.Duration
-	iv     *tally // since the last snapshot, warmup included (for live lines)
-	tot    *tally // measured window only
-	all    int64  // records acked or consumed, warmup included (for draining)
+	// warm and meas hold the outcomes since the last snapshot, split by
+	// whether they belong to warmup or to the measured window; the live
+	// lines show both.
+	warm, meas *tally
+	tot        *tally // measured window up to the last snapshot
+	all        int64  // records acked or consumed, warmup included (for draining)
 	// outcomes counts records acked or failed; sentAll - outcomes are
 	// pending. ivSent is sentAll at the last snapshot.
 	outcomes, ivSent int64
@@ -88,14 +93,22 @@ type meter struct {
 }
 
 func newMeter(warmup time.Duration) *meter {
-	return &meter{warmup: warmup, iv: newTally(), tot: newTally()}
+	return &meter{warmup: warmup, warm: newTally(), meas: newTally(), tot: newTally()}
 }
 
 func (m *meter) sent(intended time.Duration) {
 	m.sentAll.Add(1)
-	if intended >= m.warmup {
-		m.sentMeasured.Add(1)
+	if intended < m.warmup {
+		m.sentWarm.Add(1)
 	}
+}
+
+// interval is the tally an outcome of the current interval goes to.
+func (m *meter) interval(measured bool) *tally {
+	if measured {
+		return m.meas
+	}
+	return m.warm
 }
 
 // ack records one produce outcome; times are since run start. The caller
@@ -103,23 +116,20 @@ func (m *meter) sent(intended time.Duration) {
 func (m *meter) ack(intended, actual, acked time.Duration, bytes int, err error) {
 	m.outcomes++
 	measured := intended >= m.warmup
+	t := m.interval(measured)
 	if err != nil {
 		k := classify(err)
-		m.iv.failed++
-		m.iv.errs[k]++
-		// Errors count whenever they happen: a failure in warmup still
-		// says the setup is broken.
-		m.tot.errs[k]++
-		if measured {
-			m.tot.failed++
+		t.failed++
+		t.errs[k]++
+		if !measured {
+			// Errors count whenever they happen: a failure in warmup
+			// still says the setup is broken.
+			m.tot.errs[k]++
 		}
 		return
 	}
 	m.all++
-	m.iv.acked1(acked, actual, intended, bytes)
-	if measured {
-		m.tot.acked1(acked, actual, intended, bytes)
-	}
+	t.acked1(acked, actual, intended, bytes)
 	if m.phase != nil {
 		m.phase.acked1(acked, actual, intended, bytes)
 	}
@@ -134,9 +144,11 @@ func (t *tally) acked1(acked, actual, intended time.Duration, bytes int) {
 }
 
 // consumed records one consumed record; intended < 0 when the record has no
-// kbench stamp (e2e latency unknown), now is since run start. The caller
-// holds m.mu, taken once per poll.
-func (m *meter) consumed(intended, now time.Duration, bytes int, ours bool) {
+// kbench stamp (e2e latency unknown), now is since run start; timed says
+// whether intended is on this run's clock, so the end-to-end latency can be
+// taken (another agent's record places itself in or out of the measured
+// window but times nothing). The caller holds m.mu, taken once per poll.
+func (m *meter) consumed(intended, now time.Duration, bytes int, ours, timed bool) {
 	if ours {
 		m.all++
 	}
@@ -144,10 +156,10 @@ func (m *meter) consumed(intended, now time.Duration, bytes int, ours bool) {
 	if intended >= 0 {
 		measured = intended >= m.warmup
 	}
-	m.iv.consumed1(intended, now, bytes)
-	if measured {
-		m.tot.consumed1(intended, now, bytes)
+	if !timed {
+		intended = -1
 	}
+	m.interval(measured).consumed1(intended, now, bytes)
 	if m.phase != nil {
 		m.phase.consumed1(intended, now, bytes)
 	}
@@ -165,25 +177,31 @@ func (t *tally) consumed1(intended, now time.Duration, bytes int) {
 func (m *meter) fetchError(err error) {
 	m.mu.Lock()
 	k := classify(err)
-	m.iv.errs[k]++
-	m.tot.errs[k]++
+	m.meas.errs[k]++ // counted in the total whenever it happens
 	m.mu.Unlock()
 }
 
-// drainInterval adds the interval tally into dst and resets it.
+// drainInterval adds the interval's tallies into dst, the measured one
+// into the total too, and resets them.
 func (m *meter) drainInterval(dst *tally) {
 	m.mu.Lock()
 	sent := m.sentAll.Load()
-	m.iv.sent, m.ivSent = sent-m.ivSent, sent
-	dst.merge(m.iv)
-	m.iv.reset()
+	dst.sent += sent - m.ivSent
+	m.ivSent = sent
+	dst.merge(m.warm)
+	dst.merge(m.meas)
+	m.tot.merge(m.meas)
+	m.warm.reset()
+	m.meas.reset()
 	m.mu.Unlock()
 }
 
+// total adds the measured window so far into dst.
 func (m *meter) total(dst *tally) {
 	m.mu.Lock()
-	m.tot.sent = m.sentMeasured.Load()
+	m.tot.sent = m.sentAll.Load() - m.sentWarm.Load()
 	dst.merge(m.tot)
+	dst.merge(m.meas)
 	m.mu.Unlock()
 }
 

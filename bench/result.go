@@ -24,6 +24,9 @@ type Result struct {
 	Elapsed     Seconds `json:"elapsed_s"`
 	Measured    Seconds `json:"measured_s"`
 	Interrupted bool    `json:"interrupted"`
+	// StartedLate is how long after the common start time an agent's load
+	// began (agent runs only; set when above LateStart).
+	StartedLate Seconds `json:"started_late_s,omitempty"`
 
 	Produce *ProduceFigures `json:"produce,omitempty"`
 	Consume *ConsumeFigures `json:"consume,omitempty"`
@@ -37,6 +40,11 @@ type Result struct {
 	Invalid []string `json:"invalid_reasons,omitempty"`
 
 	Intervals []IntervalFigures `json:"intervals,omitempty"`
+
+	// Agents holds each agent's figures when the run was spread over
+	// several load machines (kbench agent); the figures above are theirs
+	// merged.
+	Agents []AgentFigures `json:"agents,omitempty"`
 }
 
 // Seconds is a duration written as seconds in JSON.
@@ -178,6 +186,9 @@ func (r *Result) judge() {
 	}
 	if p := r.Produce; p != nil && p.Undelivered > 0 {
 		r.Invalid = append(r.Invalid, fmt.Sprintf("%d records were never acknowledged", p.Undelivered))
+	}
+	if r.StartedLate > 0 {
+		r.Invalid = append(r.Invalid, fmt.Sprintf("load began %.2f s after the common start time of the agents", float64(r.StartedLate)))
 	}
 	r.Invalid = append(r.Invalid, r.Backlog.invalid()...)
 	if c := r.Consume; c != nil && c.Unconsumed > 0 {

@@ -19,7 +19,8 @@ import (
 
 // StampHeader is the record header carrying the run id and the intended
 // send time (8 + 8 bytes, big endian; ns since the run started, monotonic,
-// so only a consumer in the same process can use it).
+// so only a consumer in the same process can use it). Only e2e runs send
+// it: a produce run's records carry just the key and value asked for.
 const StampHeader = "kbench-stamp"
 
 // InProcess is implemented by targets that run inside this process (the
@@ -33,6 +34,15 @@ type InProcess interface {
 type wireStats struct {
 	produceBytes, fetchBytes atomic.Int64
 	batchRaw, batchWire      atomic.Int64
+	_                        [56]byte
+	// io counts every request written and response read, by any client
+	// of the run; on a cache line of its own, as every promise reads it.
+	// The client calls these hooks before it finishes the records a
+	// request or response settles, so a promise that sees io unchanged
+	// since its producer last read the clock knows its record's response
+	// was in before that reading (ackClock).
+	io atomic.Int64
+	_  [56]byte
 }
 
 var (
@@ -42,12 +52,14 @@ var (
 )
 
 func (w *wireStats) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, n int, _, _ time.Duration, _ error) {
+	w.io.Add(1)
 	if key == 0 { // Produce
 		w.produceBytes.Add(int64(n))
 	}
 }
 
 func (w *wireStats) OnBrokerRead(_ kgo.BrokerMetadata, key int16, n int, _, _ time.Duration, _ error) {
+	w.io.Add(1)
 	if key == 1 || key == 78 { // Fetch, ShareFetch
 		w.fetchBytes.Add(int64(n))
 	}
@@ -84,10 +96,10 @@ type run struct {
 	posMu sync.Mutex
 	pos   map[int32]int64 // next offset to consume per partition
 	// A share group's delivered offsets per partition and delivery figures
-	// (share.go); nil unless group.protocol=share.
-	shareSeen map[int32]*shareSeen
-	share     shareDeliveries
-	target    map[int32]int64 // consume mode: stop once every partition reaches this
+	// (sharegroup.go); nil unless group.protocol=share.
+	shareSeen  map[int32]*shareSeen
+	groupStats shareDeliveries
+	target     map[int32]int64 // consume mode: stop once every partition reaches this
 
 	markMu           sync.Mutex
 	measureStart     *mark
@@ -107,6 +119,7 @@ type producer struct {
 	m      *meter
 	mem    sendMemory // producer goroutine only
 	own    ownClock   // sampled time in kbench's own per-record code
+	clock  ackClock   // promise goroutine only
 	closer sync.Once
 }
 
@@ -116,7 +129,7 @@ func (p *producer) close() { p.closer.Do(p.cl.Close) }
 type consumer struct {
 	cl       *kgo.Client
 	m        *meter
-	own      ownClock     // time in kbench's own per-poll code
+	own      ownClock     // sampled time in kbench's own per-poll code
 	assigned atomic.Int64 // partitions held through a group
 	closer   sync.Once
 }
@@ -141,7 +154,7 @@ func Run(ctx context.Context, cfg RunConfig, sink Sink) (*Result, error) {
 		return nil, err
 	}
 	defer adm.close()
-	r := &run{p: p, cfg: cfg, adm: adm, runID: rand.Uint64(), pos: map[int32]int64{}}
+	r := &run{p: p, cfg: cfg, adm: adm, runID: cfg.runID(), pos: map[int32]int64{}}
 	r.bl = newBacklog(r)
 	if r.parts, err = adm.ensureTopic(ctx, cfg.Topic); err != nil {
 		return nil, err
@@ -237,6 +250,7 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 		}
 	}
 
+	late := r.waitStart(ctx)
 	r.start = time.Now()
 	r.started.Store(&r.start)
 	if h := cfg.Hooks; h != nil && h.OnStart != nil {
@@ -333,7 +347,14 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 	if cfg.Mode != ModeProduce {
 		lagAtEnd = r.lag(context.WithoutCancel(ctx))
 	}
-	if cfg.Mode == ModeE2E && !interrupted {
+	switch {
+	case cfg.Mode != ModeE2E || interrupted:
+	case cfg.Share != nil:
+		if h := cfg.Hooks; h != nil && h.BeforeDrain != nil {
+			h.BeforeDrain(ctx)
+		}
+		r.drainShare(ctx)
+	default:
 		r.drain(ctx)
 	}
 	stopConsumers()
@@ -348,6 +369,10 @@ func (r *run) execute(ctx context.Context, sink Sink) (res *Result, err error) {
 	r.markMu.Unlock()
 	res = r.result(manifest, start, endMark, loadEnd, interrupted || ctx.Err() != nil, undelivered, lagAtEnd)
 	res.Intervals = intervals
+	if late > LateStart {
+		res.StartedLate = secs(late)
+		res.judge()
+	}
 	return res, sinkErr
 }
 
@@ -375,9 +400,10 @@ func (r *run) buildProducers(produceCtx context.Context) error {
 		}
 		r.producers = append(r.producers, &producer{
 			id: i, cl: cl, pacer: pc,
-			gen: newGenerator(r.p.work, uint64(i)),
-			m:   newMeter(r.cfg.Warmup),
-			mem: sendMemory{ctx: produceCtx},
+			gen:   newGenerator(r.p.work, uint64(i)),
+			m:     newMeter(r.cfg.Warmup),
+			mem:   sendMemory{ctx: produceCtx},
+			clock: ackClock{io: -1},
 		})
 	}
 	return nil
@@ -398,10 +424,12 @@ func (r *run) produceLoop(loadCtx, produceCtx context.Context, pr *producer) {
 		if stop {
 			return
 		}
-		select {
-		case <-done:
-			return
-		default:
+		if seq%64 == 0 { // a stop is seen within 64 records or at the next wait
+			select {
+			case <-done:
+				return
+			default:
+			}
 		}
 		if wait > 0 {
 			timer.Reset(wait)
@@ -551,16 +579,20 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 			return fmt.Errorf("topic %s has nothing to read from where consuming starts: give --prefill N to write records first, or --num-records N to wait for N new ones", topic)
 		}
 	}
-	share := s.share()
-	if share {
+	shareGroup := s.share()
+	if shareGroup {
 		if err := r.adm.prepareShareGroup(ctx, s.groupID); err != nil {
 			return err
 		}
 	}
 	r.posMu.Lock()
 	for p, o := range start {
+		if !r.owns(p) {
+			delete(r.target, p)
+			continue
+		}
 		r.pos[p] = o
-		if share {
+		if shareGroup {
 			if r.shareSeen == nil {
 				r.shareSeen = map[int32]*shareSeen{}
 			}
@@ -569,19 +601,16 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 	}
 	r.posMu.Unlock()
 
-	n := r.cfg.Consumers
-	if s.groupID == "" {
-		n = min(n, int(r.parts))
-	}
+	first, total, n := r.consumerSlots(s.groupID)
 	for i := range n {
 		c := &consumer{m: newMeter(r.cfg.Warmup)}
 		var extra []kgo.Opt
 		switch {
-		case share:
+		case shareGroup:
 			extra = append(extra, kgo.ConsumeTopics(topic))
 		case s.groupID == "":
 			assign := map[int32]kgo.Offset{}
-			for p := int32(i); p < r.parts; p += int32(n) {
+			for p := int32(first + i); p < r.parts; p += int32(total) {
 				assign[p] = kgo.NewOffset().At(start[p])
 			}
 			extra = append(extra, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: assign}))
@@ -623,7 +652,7 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 			r.consumeLoop(consumeCtx, c)
 		}()
 	}
-	if share {
+	if shareGroup {
 		return r.waitShareGroup(ctx, n)
 	}
 	if s.groupID != "" {
@@ -651,6 +680,7 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 	maxPoll := r.p.consumer.maxPollRecords
 	r.bl.waitResume(ctx)
+	var polls uint64
 	for {
 		fs := c.cl.PollRecords(ctx, maxPoll)
 		if ctx.Err() != nil || fs.IsClientClosed() {
@@ -667,7 +697,14 @@ func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 				c.m.fetchError(err)
 			}
 		})
-		t0 := ownStart()
+		// One poll in ownPollSample is timed: reading a thread's CPU time
+		// is a system call, not negligible per poll of small records.
+		polls++
+		sampled := polls%ownPollSample == 0
+		var t0 ownMark
+		if sampled {
+			t0 = ownStart()
+		}
 		r.posMu.Lock()
 		c.m.mu.Lock()
 		if r.shareSeen != nil {
@@ -677,8 +714,8 @@ func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 		}
 		c.m.mu.Unlock()
 		r.posMu.Unlock()
-		if now >= r.cfg.Warmup {
-			c.own.add(t0, 1)
+		if sampled && now >= r.cfg.Warmup {
+			c.own.add(t0, ownPollSample)
 		}
 	}
 }
@@ -703,8 +740,8 @@ func (r *run) classicConsumed(c *consumer, fs kgo.Fetches, now time.Duration) {
 			if r.cfg.Mode == ModeConsume && r.cfg.NumRecords > 0 && r.taken.Add(1) > r.cfg.NumRecords {
 				continue
 			}
-			intended, ours := r.stamp(rec)
-			c.m.consumed(intended, now, len(rec.Key)+len(rec.Value), ours)
+			intended, ours, timed := r.stamp(rec)
+			c.m.consumed(intended, now, len(rec.Key)+len(rec.Value), ours, timed)
 			if hooks != nil && hooks.OnConsume != nil {
 				hooks.OnConsume(rec)
 			}
@@ -714,17 +751,26 @@ func (r *run) classicConsumed(c *consumer, fs kgo.Fetches, now time.Duration) {
 }
 
 // stamp decodes a consumed record's kbench stamp, without allocating:
-// intended is -1 when the record carries none of this run's. A consume run
-// counts every record as its own.
-func (r *run) stamp(rec *kgo.Record) (intended time.Duration, ours bool) {
+// intended is -1 when the record carries none of this run's, timed set
+// when it is this run's own (its latency can be taken on this clock). An
+// agent's run also reads the other agents' records: their intended send
+// time (on clocks started together) only places them in or out of the
+// measured window. A consume run counts every record as its own.
+func (r *run) stamp(rec *kgo.Record) (intended time.Duration, ours, timed bool) {
 	intended, ours = -1, r.cfg.Mode == ModeConsume
 	for i := range rec.Headers {
 		h := &rec.Headers[i]
-		if h.Key == StampHeader && len(h.Value) == 16 && binary.BigEndian.Uint64(h.Value) == r.runID {
-			intended, ours = time.Duration(binary.BigEndian.Uint64(h.Value[8:])), true
+		if h.Key != StampHeader || len(h.Value) != 16 {
+			continue
+		}
+		switch id := binary.BigEndian.Uint64(h.Value); {
+		case id == r.runID:
+			intended, ours, timed = time.Duration(binary.BigEndian.Uint64(h.Value[8:])), true, true
+		case r.cfg.Share.peer(id):
+			intended = time.Duration(binary.BigEndian.Uint64(h.Value[8:]))
 		}
 	}
-	return intended, ours
+	return intended, ours, timed
 }
 
 // waitConsumed ends a consume run's load phase: every partition read up to
@@ -811,7 +857,9 @@ func (r *run) lag(ctx context.Context) int64 {
 	defer r.posMu.Unlock()
 	var lag int64
 	for p, e := range end {
-		lag += max(e-r.pos[p], 0)
+		if r.owns(p) {
+			lag += max(e-r.pos[p], 0)
+		}
 	}
 	return lag
 }
@@ -926,7 +974,7 @@ func (r *run) result(man Manifest, start *mark, end mark, loadEnd time.Duration,
 		}
 		if r.shareSeen != nil {
 			r.posMu.Lock()
-			f.ShareDeliveries, f.MaxDeliveryCount = r.share.deliveries, r.share.maxDelivery
+			f.ShareDeliveries, f.MaxDeliveryCount = r.groupStats.deliveries, r.groupStats.maxDelivery
 			r.posMu.Unlock()
 		}
 		if start != nil {
@@ -935,8 +983,18 @@ func (r *run) result(man Manifest, start *mark, end mark, loadEnd time.Duration,
 		if r.p.consumer.groupID == "" && r.cfg.Consumers > int(r.parts) {
 			f.IdleConsumers = r.cfg.Consumers - int(r.parts)
 		}
-		if r.cfg.Mode == ModeE2E {
+		switch {
+		case r.cfg.Mode != ModeE2E:
+		case r.cfg.Share != nil:
+			// Other agents read this agent's records: what is left unread
+			// is the lag on the partitions this agent reads.
+			lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			f.Unconsumed = max(r.lag(lctx), 0)
+			cancel()
+		default:
 			f.Unconsumed = max(r.ackedCount()-r.consumedCount(), 0)
+		}
+		if r.cfg.Mode == ModeE2E {
 			res.Latency.E2E = summarize(t.e2e)
 		}
 		res.Consume = f

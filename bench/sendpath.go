@@ -10,23 +10,30 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// sendSlot is one record in flight with everything its acknowledgement
-// needs: the record, its stamp header and the times to measure against.
-// Slots are carved from slabs and never reused, like records from the
-// allocator but one allocation per slotsPerSlab records. (Reusing a slot
-// after its promise was measured to cost more than it saves: the promise
-// runs on another core, and taking the slot's cache lines back costs the
-// producer more than fresh memory does.) The slot is the record's Context —
-// embedding the produce context, so the client cancels records exactly as
-// before — which is how a producer's one promise finds it.
+// sendSlot is one record in flight with what its acknowledgement needs
+// besides the record: its sequence number and the times to measure
+// against. It holds nothing more (the acknowledged size is the record's key
+// and value), so a record costs the producer little more memory than the
+// client's own record does. Slots are carved from slabs and never reused,
+// like records from the allocator but one allocation per slotsPerSlab
+// records. (Reusing a slot after its promise was measured to cost more than
+// it saves: the promise runs on another core, and taking the slot's cache
+// lines back costs the producer more than fresh memory does.) The slot is
+// the record's Context — embedding the produce context, so the client
+// cancels records exactly as before — which is how a producer's one promise
+// finds it.
 type sendSlot struct {
 	context.Context
 	rec              kgo.Record
-	hdr              [1]kgo.RecordHeader
-	stamp            [16]byte
 	seq              uint64
 	intended, actual time.Duration
-	size             int
+}
+
+// stampSlot is the stamp header of one record of an e2e run, the only kind
+// of run whose consumers read it; carved from slabs like sendSlot.
+type stampSlot struct {
+	hdr   [1]kgo.RecordHeader
+	stamp [16]byte
 }
 
 // slotsPerSlab is how many slots one allocation makes.
@@ -40,9 +47,10 @@ const arenaChunk = 64 << 10
 // generated values, from slabs and chunks: the per-record work allocates
 // nothing itself.
 type sendMemory struct {
-	ctx   context.Context
-	slots []sendSlot
-	buf   []byte // the unused rest of the current chunk
+	ctx    context.Context
+	slots  []sendSlot
+	stamps []stampSlot
+	buf    []byte // the unused rest of the current chunk
 }
 
 func (m *sendMemory) slot() *sendSlot {
@@ -52,6 +60,15 @@ func (m *sendMemory) slot() *sendSlot {
 	s := &m.slots[0]
 	m.slots = m.slots[1:]
 	s.Context = m.ctx
+	return s
+}
+
+func (m *sendMemory) stamp() *stampSlot {
+	if len(m.stamps) == 0 {
+		m.stamps = make([]stampSlot, slotsPerSlab)
+	}
+	s := &m.stamps[0]
+	m.stamps = m.stamps[1:]
 	return s
 }
 
@@ -79,6 +96,10 @@ func (m *sendMemory) keep(b []byte) {
 // own per-record code is measured; the sum, scaled up, says how much of the
 // generator's CPU the generator itself took rather than the client.
 const ownSample = 1024
+
+// ownPollSample is how often (one poll in N) a consumer measures the CPU
+// time of its own per-poll code.
+const ownPollSample = 8
 
 // ownSampled picks one record in ownSample by a hash of its sequence
 // number, so the sample does not keep hitting the records that start a new
@@ -120,10 +141,10 @@ var ownOverhead = sync.OnceValue(func() int64 {
 	return max(least, 0)
 })
 
-// record fills slot s with record seq of producer pr: key, value, stamp
-// and the times its acknowledgement measures against. now is the send time,
-// given to the client as the record's timestamp so it need not read the
-// clock again.
+// record fills slot s with record seq of producer pr: key, value, the
+// times its acknowledgement measures against and, in an e2e run, the stamp
+// its consumers read. now is the send time, given to the client as the
+// record's timestamp so it need not read the clock again.
 func (r *run) record(pr *producer, s *sendSlot, seq uint64, intended time.Duration, now time.Time) *kgo.Record {
 	actual := now.Sub(r.start)
 	mem := &pr.mem
@@ -138,12 +159,39 @@ func (r *run) record(pr *producer, s *sendSlot, seq uint64, intended time.Durati
 	} else {
 		val = pr.gen.appendValue(nil, key, r.start.Add(intended))
 	}
-	binary.BigEndian.PutUint64(s.stamp[:], r.runID)
-	binary.BigEndian.PutUint64(s.stamp[8:], uint64(intended))
-	s.hdr[0] = kgo.RecordHeader{Key: StampHeader, Value: s.stamp[:]}
-	s.rec = kgo.Record{Topic: r.cfg.Topic.Name, Key: key, Value: val, Headers: s.hdr[:], Timestamp: now, Context: s}
-	s.seq, s.intended, s.actual, s.size = seq, intended, actual, len(key)+len(val)
-	return &s.rec
+	// Field by field into the zeroed slot: assigning a whole kgo.Record
+	// would copy its zero fields too, under the GC's write barrier.
+	rec := &s.rec
+	rec.Topic, rec.Key, rec.Value, rec.Timestamp, rec.Context = r.cfg.Topic.Name, key, val, now, s
+	if r.cfg.Mode == ModeE2E {
+		st := mem.stamp()
+		binary.BigEndian.PutUint64(st.stamp[:], r.runID)
+		binary.BigEndian.PutUint64(st.stamp[8:], uint64(intended))
+		st.hdr[0] = kgo.RecordHeader{Key: StampHeader, Value: st.stamp[:]}
+		rec.Headers = st.hdr[:]
+	}
+	s.seq, s.intended, s.actual = seq, intended, actual
+	return rec
+}
+
+// ackClock is a producer's acknowledgement time: the clock is read again
+// only when a request was written or a response read since the last
+// reading. That is exact, not an approximation: a record's promise runs
+// after its response was read (or, with acks=0, its request written), and
+// the client counts that in wireStats.io first; with io unchanged since the
+// last reading, the record's response was in before it, so the reading lies
+// between the response and the promise, as a fresh one would. A broker
+// stall shows in full: its responses arrive after it and count as io.
+type ackClock struct {
+	io int64         // wireStats.io at the last reading; -1 before the first
+	at time.Duration // the last reading, since run start
+}
+
+func (c *ackClock) now(r *run) time.Duration {
+	if n := r.wire.io.Load(); n != c.io {
+		c.io, c.at = n, time.Since(r.start)
+	}
+	return c.at
 }
 
 // promise is producer pr's one promise for all its records.
@@ -159,9 +207,9 @@ func (r *run) promise(pr *producer) func(*kgo.Record, error) {
 		if hooks != nil && hooks.OnAck != nil {
 			hooks.OnAck(pr.id, s.seq, rec, err)
 		}
-		acked := time.Since(r.start)
+		acked := pr.clock.now(r)
 		pr.m.mu.Lock()
-		pr.m.ack(s.intended, s.actual, acked, s.size, err)
+		pr.m.ack(s.intended, s.actual, acked, len(rec.Key)+len(rec.Value), err)
 		pr.m.mu.Unlock()
 		if sampled && s.intended >= r.cfg.Warmup {
 			pr.own.add(t0, ownSample)

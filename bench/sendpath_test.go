@@ -135,7 +135,7 @@ func sendBench(tb testing.TB, w Workload, hooks *Hooks) (*run, *producer, func(*
 	pw := parsed(tb, w)
 	pw.buildPool(16 << 10)
 	r := &run{cfg: RunConfig{Topic: TopicConfig{Name: "t"}, Hooks: hooks}, start: time.Now(), runID: 7}
-	pr := &producer{gen: newGenerator(pw, 0), m: newMeter(0), mem: sendMemory{ctx: context.Background()}}
+	pr := &producer{gen: newGenerator(pw, 0), m: newMeter(0), mem: sendMemory{ctx: context.Background()}, clock: ackClock{io: -1}}
 	return r, pr, r.promise(pr)
 }
 
@@ -194,10 +194,15 @@ func TestSendPathAllocations(t *testing.T) {
 }
 
 // TestSendPathRecord: records made one after the other from slab and chunk
-// memory each carry their own key, a json value of that key and their own
-// stamp, none of a neighbour's.
+// memory each carry their own key, a json value of that key and, in an e2e
+// run, their own stamp, none of a neighbour's; a produce run's records carry
+// no header at all.
 func TestSendPathRecord(t *testing.T) {
 	r, pr, promise := sendBench(t, Workload{RecordSize: "64", Payload: "json", Keys: "round-robin"}, nil)
+	if rec := r.record(pr, pr.mem.slot(), 0, 0, r.start); len(rec.Headers) != 0 {
+		t.Fatalf("produce run: record has %d headers, want none", len(rec.Headers))
+	}
+	r.cfg.Mode = ModeE2E
 	for seq := range uint64(200) {
 		intended := time.Duration(seq) * time.Millisecond
 		rec := r.record(pr, pr.mem.slot(), seq, intended, r.start.Add(intended))
@@ -208,8 +213,8 @@ func TestSendPathRecord(t *testing.T) {
 		if err := json.Unmarshal(rec.Value, &ev); err != nil || ev["session_id"] != string(rec.Key) {
 			t.Fatalf("record %d: value %q (%v): want a json event of its key", seq, rec.Value, err)
 		}
-		got, ours := r.stamp(rec)
-		if !ours || got != intended || len(rec.Headers) != 1 || rec.Topic != "t" {
+		got, ours, timed := r.stamp(rec)
+		if !ours || !timed || got != intended || len(rec.Headers) != 1 || rec.Topic != "t" {
 			t.Fatalf("record %d: stamp %v ours %v headers %d topic %q", seq, got, ours, len(rec.Headers), rec.Topic)
 		}
 		pr.m.sent(intended)
@@ -253,10 +258,34 @@ func BenchmarkConsumeRecord(b *testing.B) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for b.Loop() {
-		intended, ours := r.stamp(rec)
-		m.consumed(intended, time.Millisecond, len(rec.Value), ours)
+		intended, ours, timed := r.stamp(rec)
+		m.consumed(intended, time.Millisecond, len(rec.Value), ours, timed)
 	}
-	if m.all == 0 || m.iv.e2e.TotalCount() == 0 {
+	if m.all == 0 || m.meas.e2e.TotalCount() == 0 {
 		b.Fatal("stamp not recognised")
+	}
+}
+
+// TestAckClockReadsAfterIO: acknowledgements share a clock reading only
+// while the client has neither written nor read anything since it was
+// taken; after a response (or, with acks=0, a request) the next
+// acknowledgement reads the clock again. The run's start is moved back to
+// stand for time passing, so no test waits.
+func TestAckClockReadsAfterIO(t *testing.T) {
+	r, pr, _ := sendBench(t, Workload{RecordSize: "10"}, nil)
+	first := pr.clock.now(r)
+	r.start = r.start.Add(-time.Hour)
+	if got := pr.clock.now(r); got != first {
+		t.Fatalf("no request or response since the last reading: got %v, want the shared %v", got, first)
+	}
+	r.wire.OnBrokerRead(kgo.BrokerMetadata{}, 0, 100, 0, 0, nil)
+	if got := pr.clock.now(r); got < first+time.Hour {
+		t.Fatalf("after a response: got %v, want a fresh reading past %v", got, first+time.Hour)
+	}
+	again := pr.clock.now(r)
+	r.start = r.start.Add(-time.Hour)
+	r.wire.OnBrokerWrite(kgo.BrokerMetadata{}, 0, 100, 0, 0, nil)
+	if got := pr.clock.now(r); got < again+time.Hour {
+		t.Fatalf("after a request (acks=0): got %v, want a fresh reading past %v", got, again+time.Hour)
 	}
 }

@@ -3,162 +3,138 @@ package bench
 import (
 	"context"
 	"fmt"
-	"math/bits"
+	"math/rand/v2"
+	"slices"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// Share-group consumption (group.protocol=share, KIP-932). The broker hands
-// each record to one member at a time and takes it back for another member
-// when the holder neither acknowledges it within the record lock nor keeps
-// its connection: records arrive out of order and can arrive twice. So a
-// share run tracks, per partition, which offsets it has seen (a bitmap from
-// the offset the run started at) instead of a position: a second delivery
-// of a seen offset is counted as redelivered and not measured again, and a
-// partition's position is the first offset not yet seen.
-
-// shareSeen is one partition's delivered offsets from base on.
-type shareSeen struct {
-	base  int64
-	words []uint64
+// Share makes a run one agent's part of a run spread over several load
+// machines (kbench agent). Each agent runs the ordinary run with its share
+// of the producers, consumers and rate; what changes:
+//   - load starts at Start (wall clock), common to every agent;
+//   - the agent's consumers read only their share of the partitions:
+//     partition p belongs to global consumer p mod Consumers, and this
+//     agent's consumers are numbered FirstConsumer, FirstConsumer+1, ...;
+//   - records carry Stamp as their run id, so an agent times end-to-end
+//     latency only for records its own producers wrote (one clock per
+//     sample) and counts the others as consumed without a latency;
+//   - the e2e drain waits for the agent's partitions to be read to their
+//     end rather than for its own records, which other agents consume.
+type Share struct {
+	Agent         string    `json:"agent"`
+	Stamp         uint64    `json:"stamp"`
+	Start         time.Time `json:"start"`
+	FirstConsumer int       `json:"first_consumer"`
+	Consumers     int       `json:"consumers"` // over every agent
+	// Peers are the other agents' stamps.
+	Peers []uint64 `json:"peers,omitempty"`
 }
 
-// mark records offset and reports whether it was new.
-func (s *shareSeen) mark(offset int64) bool {
-	i := offset - s.base
-	w, bit := int(i/64), uint64(1)<<(i%64)
-	for w >= len(s.words) {
-		s.words = append(s.words, 0)
-	}
-	if s.words[w]&bit != 0 {
-		return false
-	}
-	s.words[w] |= bit
-	return true
+// peer reports whether id is another agent's stamp of the same run; a
+// linear scan, as a run has a handful of agents.
+func (s *Share) peer(id uint64) bool {
+	return s != nil && slices.Contains(s.Peers, id)
 }
 
-// next is the first offset at or after from not yet seen.
-func (s *shareSeen) next(from int64) int64 {
-	i := from - s.base
-	for w := int(i / 64); w < len(s.words); w++ {
-		rest := ^s.words[w]
-		if w == int(i/64) {
-			rest &= ^uint64(0) << (i % 64)
-		}
-		if rest != 0 {
-			return s.base + int64(w*64+bits.TrailingZeros64(rest))
-		}
-	}
-	return s.base + int64(len(s.words)*64)
-}
+// LateStart is how late an agent may start load after the common start
+// time before its run counts as invalid: it would not have overlapped the
+// others' load as planned.
+const LateStart = 250 * time.Millisecond
 
-// shareDeliveries counts what a share run saw beyond first deliveries.
-type shareDeliveries struct {
-	deliveries  int64 // every record handed to a consumer, from the run's start offsets
-	maxDelivery int32 // the highest delivery count the broker reported
-}
-
-// prepareShareGroup makes the group start at the log start of partitions
-// it has not read yet (Kafka's default is the end), so a run misses none of
-// the records it counts from its start offsets on.
-func (a *admin) prepareShareGroup(ctx context.Context, group string) error {
-	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
-	res := kmsg.NewIncrementalAlterConfigsRequestResource()
-	res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeGroupConfig, group
-	c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-	c.Name, c.Value = "share.auto.offset.reset", kmsg.StringPtr("earliest")
-	res.Configs = append(res.Configs, c)
-	req.Resources = append(req.Resources, res)
-	resp, err := req.RequestWith(ctx, a.cl)
-	if err == nil && len(resp.Resources) == 1 {
-		err = kerr.ErrorForCode(resp.Resources[0].ErrorCode)
+// validate reports a share that cannot be run.
+func (s *Share) validate(c RunConfig) error {
+	if s.Consumers < 1 || s.FirstConsumer < 0 || s.FirstConsumer+c.Consumers > s.Consumers {
+		return fmt.Errorf("agent share: consumers %d from %d of %d do not fit", c.Consumers, s.FirstConsumer, s.Consumers)
 	}
-	if err != nil {
-		return fmt.Errorf("set share.auto.offset.reset=earliest on share group %s: %w", group, err)
+	if c.Consumer["group.id"] != "" {
+		return fmt.Errorf("agent share: consumers of a group (group.id) cannot be split over agents; assign partitions directly")
 	}
 	return nil
 }
 
-// shareAssigned reports the members of a share group and how many of the
-// topic's partitions they hold between them.
-func (a *admin) shareAssigned(ctx context.Context, group, topic string) (members, partitions int, err error) {
-	req := kmsg.NewPtrShareGroupDescribeRequest()
-	req.GroupIDs = []string{group}
-	resp, err := req.RequestWith(ctx, a.cl)
+// runID is the id a run's records carry in their stamp.
+func (c RunConfig) runID() uint64 {
+	if c.Share != nil && c.Share.Stamp != 0 {
+		return c.Share.Stamp
+	}
+	return rand.Uint64()
+}
+
+// owns reports whether this run's consumers read partition p.
+func (r *run) owns(p int32) bool {
+	s := r.cfg.Share
+	if s == nil {
+		return true
+	}
+	g := int(p) % s.Consumers
+	return g >= s.FirstConsumer && g < s.FirstConsumer+r.cfg.Consumers
+}
+
+// consumerSlots returns the first global consumer number of this run, the
+// global consumer count, and how many of this run's consumers get a
+// partition (the others would idle, so they are not started).
+func (r *run) consumerSlots(groupID string) (first, total, active int) {
+	n := r.cfg.Consumers
+	first, total = 0, n
+	if s := r.cfg.Share; s != nil {
+		first, total = s.FirstConsumer, s.Consumers
+	}
+	active = n
+	if groupID == "" {
+		active = max(min(n, int(r.parts)-first), 0)
+	}
+	return first, total, active
+}
+
+// waitStart holds the load until the share's common start time and says
+// how late it began (0 when on time or not an agent run).
+func (r *run) waitStart(ctx context.Context) time.Duration {
+	s := r.cfg.Share
+	if s == nil {
+		return 0
+	}
+	if d := time.Until(s.Start); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		return 0
+	}
+	return time.Since(s.Start)
+}
+
+// drainShare lets an agent's consumers read their partitions to the end
+// after producing stopped: caught up twice in a row, 100 ms apart, since
+// other agents may still be flushing their last records.
+func (r *run) drainShare(ctx context.Context) {
+	deadline := time.Now().Add(r.cfg.DrainTimeout)
+	caught := 0
+	for caught < 2 && time.Now().Before(deadline) {
+		if r.lag(ctx) == 0 {
+			caught++
+		} else {
+			caught = 0
+		}
+		if sleepCtx(ctx, 100*time.Millisecond) != nil {
+			return
+		}
+	}
+}
+
+// PrepareTopic creates (or recreates) the run's topic and returns its
+// partition count: a run spread over agents prepares it once, before any
+// agent starts, so agents never race to delete and create it.
+func PrepareTopic(ctx context.Context, cfg RunConfig) (int32, error) {
+	p, err := cfg.withDefaults().prepare()
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	if len(resp.Groups) != 1 {
-		return 0, 0, fmt.Errorf("share group %s: %d groups described", group, len(resp.Groups))
+	adm, err := newAdmin(ctx, p)
+	if err != nil {
+		return 0, err
 	}
-	g := resp.Groups[0]
-	if g.ErrorCode == kerr.GroupIDNotFound.Code {
-		return 0, 0, nil // nobody joined yet
-	}
-	if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
-		return 0, 0, err
-	}
-	held := map[int32]bool{}
-	for _, m := range g.Members {
-		for _, tp := range m.Assignment.TopicPartitions {
-			if tp.Topic == topic {
-				for _, p := range tp.Partitions {
-					held[p] = true
-				}
-			}
-		}
-	}
-	return len(g.Members), len(held), nil
-}
-
-// waitShareGroup waits until all n consumers are members and every
-// partition is assigned.
-func (r *run) waitShareGroup(ctx context.Context, n int) error {
-	group, topic := r.p.consumer.groupID, r.cfg.Topic.Name
-	return pollUntil(ctx, 30*time.Second, fmt.Sprintf("share group %s to assign all %d partitions to its %d consumers", group, r.parts, n), func() (bool, error) {
-		members, held, err := r.adm.shareAssigned(ctx, group, topic)
-		if kerr.IsRetriable(err) {
-			return false, nil // the coordinator is still loading or moving
-		}
-		if err != nil {
-			return false, err
-		}
-		return members == n && held == int(r.parts), nil
-	})
-}
-
-// shareConsumed measures one poll of a share consumer. Caller holds posMu
-// and the consumer meter's lock.
-func (r *run) shareConsumed(c *consumer, fs kgo.Fetches, now time.Duration) {
-	hooks := r.cfg.Hooks
-	fs.EachRecord(func(rec *kgo.Record) {
-		seen := r.shareSeen[rec.Partition]
-		if seen == nil || rec.Offset < seen.base {
-			return // before the run started
-		}
-		r.share.deliveries++
-		r.share.maxDelivery = max(r.share.maxDelivery, rec.DeliveryCount())
-		if !seen.mark(rec.Offset) {
-			r.redelivered.Add(1)
-			return
-		}
-		if pos := r.pos[rec.Partition]; rec.Offset == pos {
-			r.pos[rec.Partition] = seen.next(pos)
-		}
-		if r.cfg.Mode == ModeConsume && r.cfg.NumRecords > 0 && r.taken.Add(1) > r.cfg.NumRecords {
-			return
-		}
-		intended, ours := r.stamp(rec)
-		c.m.consumed(intended, now, len(rec.Key)+len(rec.Value), ours)
-		if hooks != nil && hooks.OnConsume != nil {
-			hooks.OnConsume(rec)
-		}
-	})
-	// Processed means accepted. Without this a closing client would
-	// release its last poll's records, and the next run of the same group
-	// would read them again.
-	c.cl.MarkAcks(kgo.AckAccept)
+	defer adm.close()
+	return adm.ensureTopic(ctx, p.cfg.Topic)
 }

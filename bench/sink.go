@@ -238,6 +238,7 @@ func WriteSummary(w io.Writer, r *Result) error {
 		fmt.Fprintf(&b, "%-12s %10d %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f\n", row.name, l.Count, l.P50, l.P90, l.P99, l.P999, l.P9999, l.Max)
 	}
 	writeBacklog(&b, r.Backlog)
+	writeAgents(&b, r)
 	if len(r.Errors) > 0 {
 		b.WriteString("\nerrors:\n")
 		for _, e := range r.Errors {

@@ -247,6 +247,10 @@ func (t *Target) startCluster(ctx context.Context, o Options) error {
 	return nil
 }
 
+// ListeningLine is the line a Command target prints once it accepts
+// connections: the protocol's stdout side, as broker/cluster defines it.
+func ListeningLine(who, addr string) string { return cluster.ListeningLine(who, addr, "") }
+
 // Bootstrap lists the brokers' addresses, for a client's seed list.
 func (t *Target) Bootstrap() []string { return t.bootstrap }
 

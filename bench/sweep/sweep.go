@@ -41,6 +41,9 @@ type Options struct {
 	// Dial, if set, replaces how clients open broker connections (tests,
 	// throttling proxies).
 	Dial func(ctx context.Context, network, host string) (net.Conn, error)
+	// Run makes each load run; default bench.Run (kbench agent's
+	// coordinator spreads runs over load machines instead).
+	Run func(ctx context.Context, cfg bench.RunConfig, sink bench.Sink) (*bench.Result, error)
 }
 
 // Summary is how a sweep session ended.
@@ -501,7 +504,11 @@ func (e *engine) run(ctx context.Context, tg bench.Target, gen int, pt *profiles
 		e.event(Event{Kind: IntervalDone, Point: pt, Run: name, Rate: rate, Interval: iv})
 		return nil
 	})
-	res, err := bench.Run(ctx, cfg, bench.Sinks{bench.NewHlogSink(f), live})
+	run := e.o.Run
+	if run == nil {
+		run = bench.Run
+	}
+	res, err := run(ctx, cfg, bench.Sinks{bench.NewHlogSink(f), live})
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("hlog: %w", cerr)
 	}

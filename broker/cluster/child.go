@@ -43,7 +43,7 @@ func brokerArgs(id int32, port int, dataDir, controller string, extra []string) 
 }
 
 // ListeningLine is the line a server prints once it accepts connections:
-// who names it ("kbench broker 1", "selftest ceiling"), detail may be empty.
+// who names it ("kbench broker 1", "selfbench ceiling"), detail may be empty.
 func ListeningLine(who, addr, detail string) string {
 	line := who + listeningMarker + addr
 	if detail != "" {

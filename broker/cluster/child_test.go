@@ -10,7 +10,7 @@ func TestListeningLine(t *testing.T) {
 		ok         bool
 	}{
 		{ListeningLine("kbench broker 2", "127.0.0.1:9092", "data dir /tmp/x"), "127.0.0.1:9092", true},
-		{ListeningLine("selftest ceiling", "[::1]:5", ""), "[::1]:5", true},
+		{ListeningLine("selfbench ceiling", "[::1]:5", ""), "[::1]:5", true},
 		{"kbench broker 1 listening on", "", false},
 		{"listening for nothing", "", false},
 		{"metrics on http://127.0.0.1:1/metrics", "", false},

@@ -166,18 +166,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	// Brokers start in parallel: each waits for its own readiness, and
 	// startup time then does not grow with the broker count.
-	errs := make([]error, len(c.brokers))
-	var wg sync.WaitGroup
-	for i, b := range c.brokers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b.ops.Lock()
-			defer b.ops.Unlock()
-			errs[i] = c.spawn(ctx, b)
-		}()
-	}
-	wg.Wait()
+	errs := c.eachBroker(func(b *broker) error { return c.spawn(ctx, b) })
 	if err := errors.Join(errs...); err != nil {
 		c.Close()
 		return nil, err
@@ -195,6 +184,24 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		}
 	}()
 	return c, nil
+}
+
+// eachBroker runs op on every broker at once, each under its ops lock, and
+// returns their errors in broker order.
+func (c *Cluster) eachBroker(op func(*broker) error) []error {
+	errs := make([]error, len(c.brokers))
+	var wg sync.WaitGroup
+	for i, b := range c.brokers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b.ops.Lock()
+			defer b.ops.Unlock()
+			errs[i] = op(b)
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 // pickPorts returns n consecutive ports from base, or n free ports when base
@@ -250,19 +257,7 @@ func (c *Cluster) shutdown() error {
 			errs = append(errs, err)
 		}
 	}
-	var wg sync.WaitGroup
-	stopErrs := make([]error, len(c.brokers))
-	for i, b := range c.brokers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b.ops.Lock()
-			defer b.ops.Unlock()
-			stopErrs[i] = c.stopProc(b, false)
-		}()
-	}
-	wg.Wait()
-	errs = append(errs, stopErrs...)
+	errs = append(errs, c.eachBroker(func(b *broker) error { return c.stopProc(b, false) })...)
 	c.ctrl.Close()
 	return errors.Join(errs...)
 }

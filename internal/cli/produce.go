@@ -51,6 +51,7 @@ type loadOptions struct {
 	faults        []string
 	audit         bool
 	outDir        string
+	agents        agentFlags
 	flags         *pflag.FlagSet
 	version       string
 	stdout        io.Writer
@@ -186,6 +187,7 @@ func newLoadCommand(mode bench.Mode, stdout, stderr io.Writer) (*cobra.Command, 
 	f.StringVar(&o.jsonPath, "json", "", "write every figure, the settings and a manifest to this JSON file")
 	f.StringVar(&o.hlogPath, "hlog", "", "write interval histograms (ns; tags service, response, e2e) to this HdrHistogram log file")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines, only the summary")
+	o.agents.register(f)
 	f.StringVar(&o.metricsListen, "metrics-listen", "", metricsListenHelp)
 	if produces {
 		f.StringVar(&o.omb.path, "omb-json", "", "also write the results in OpenMessaging Benchmark's result JSON (publishRate, consumeRate, backlog, publish and end-to-end latency per interval and aggregated, milliseconds)")
@@ -306,6 +308,11 @@ func runLoad(ctx context.Context, o *loadOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("--fault: %w", err)
 	}
+	run, leave, err := o.agents.runner(ctx, cmp.Or(o.bootstrap, cfg.Client["bootstrap.servers"]), cfg.Client, o.stderr)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	tg, err := o.target(ctx, &cfg)
 	if err != nil {
 		return err
@@ -353,7 +360,7 @@ func runLoad(ctx context.Context, o *loadOptions) (err error) {
 	if s := liveSink(exp); s != nil {
 		sinks = append(sinks, s)
 	}
-	res, runErr := bench.Run(ctx, cfg, sinks)
+	res, runErr := run(ctx, cfg, sinks)
 	if res == nil {
 		return errors.Join(runErr, healAndPrint(ctx, d, o.stdout))
 	}

@@ -77,7 +77,8 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newProduceCmd(stdout, stderr),
 		newConsumeCmd(stdout, stderr),
 		newE2ECmd(stdout, stderr),
-		newSelftestCmd(stdout, stderr),
+		newSelfbenchCmd(stdout, stderr),
+		newSelftestAlias(stdout, stderr),
 		newSweepCmd(stdout, stderr),
 		newProfilesCmd(stdout, stderr),
 		newReportCmd(stdout, stderr),
@@ -85,6 +86,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newVerifyCmd(stdout, stderr),
 		newABCmd(stdout, stderr),
 		newCompareCmd(stdout, stderr),
+		newAgentCmd(stdout, stderr),
 	)
 	return root
 }

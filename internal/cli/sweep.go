@@ -32,6 +32,7 @@ type sweepOptions struct {
 	commandConfig string
 	set           []string
 	progress      string
+	agents        agentFlags
 	version       string
 	stdout        io.Writer
 	stderr        io.Writer
@@ -92,6 +93,7 @@ topic settings change: on a real cluster, give it a topic of its own.`,
 	f.StringVar(&o.commandConfig, "command-config", "", "client.properties file with connection and security properties for every client")
 	f.StringArrayVar(&o.set, "set", nil, "override a profile field, PATH=VALUE with VALUE in YAML; repeatable")
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (a bar on a terminal, else lines), bar, lines or none")
+	o.agents.register(f)
 	return cmd
 }
 
@@ -151,6 +153,14 @@ func runSweep(ctx context.Context, o *sweepOptions) error {
 		return err
 	}
 	opts.Client = client
+	run, leave, err := o.agents.runner(ctx, p.Target.Bootstrap, client, o.stderr)
+	if err != nil {
+		return err
+	}
+	defer leave()
+	if o.agents.set() {
+		opts.Run = sweepOnAgents(run, o.stderr)
+	}
 	metricsCtx, stopMetrics := context.WithCancel(ctx)
 	defer stopMetrics()
 	exp, err := startLiveMetrics(metricsCtx, o.metricsListen, p.Name, o.stderr)
