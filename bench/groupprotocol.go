@@ -13,8 +13,10 @@ import (
 // GroupProtocols are the consumer group protocols a consumer can use, as
 // Kafka's group.protocol names them: classic (JoinGroup/SyncGroup, the
 // client assigns; assignors from partition.assignment.strategy) and consumer
-// (KIP-848: the broker assigns with the assignor group.remote.assignor names).
-var GroupProtocols = []string{"classic", "consumer"}
+// (KIP-848: the broker assigns with the assignor group.remote.assignor
+// names), and share (KIP-932: a share group, each record handed to one
+// member and acknowledged by it, members sharing partitions).
+var GroupProtocols = []string{"classic", "consumer", "share"}
 
 // RemoteAssignors are the broker-side assignors of the consumer protocol.
 var RemoteAssignors = []string{"uniform", "range"}

@@ -333,7 +333,7 @@ func propSpecs() []propSpec {
 			}
 			return nil
 		}},
-		{Property{"group.protocol", RoleConsumer, "classic", "consumer group protocol: " + strings.Join(GroupProtocols, " or ") + " (KIP-848, the broker assigns)"}, func(s *clientSettings, v string) error {
+		{Property{"group.protocol", RoleConsumer, "classic", "group protocol: " + strings.Join(GroupProtocols, ", ") + " (consumer: KIP-848, the broker assigns; share: a KIP-932 share group that hands each record to one member and has it acknowledged, members sharing partitions)"}, func(s *clientSettings, v string) error {
 			return oneOf(&s.groupProtocol, strings.ToLower(v), GroupProtocols...)
 		}},
 		{Property{"group.remote.assignor", RoleConsumer, "uniform", "broker-side assignor of group.protocol=consumer: " + strings.Join(RemoteAssignors, " or ")}, func(s *clientSettings, v string) error {
@@ -444,6 +444,14 @@ func (s *clientSettings) check() error {
 	for _, store := range []string{"truststore", "keystore"} {
 		if _, ok := s.explicit["ssl."+store+".location"]; ok && !strings.EqualFold(s.explicit["ssl."+store+".type"], "PEM") {
 			return fmt.Errorf("ssl.%s.location needs ssl.%s.type=PEM (JKS and PKCS12 stores are not supported)", store, store)
+		}
+	}
+	if s.groupProtocol == "share" {
+		if s.groupID == "" {
+			return fmt.Errorf("group.protocol=share needs group.id (--group)")
+		}
+		if s.instanceID != "" {
+			return fmt.Errorf("group.instance.id does not apply to share groups (group.protocol=share)")
 		}
 	}
 	if (s.certFile == "") != (s.keyFile == "") {
@@ -626,6 +634,11 @@ func (s *clientSettings) consumerOptions() []kgo.Opt {
 	if s.groupID == "" {
 		return opts
 	}
+	if s.share() {
+		// Where a share group starts is the group's share.auto.offset.reset,
+		// set through the admin API, not a client option.
+		return append(opts, kgo.ShareGroup(s.groupID), kgo.ShareMaxRecords(int32(min(s.maxPollRecords, math.MaxInt32))))
+	}
 	opts = append(opts,
 		kgo.ConsumerGroup(s.groupID),
 		kgo.RebalanceTimeout(s.maxPollInterval),
@@ -660,6 +673,9 @@ func (s *clientSettings) consumerOptions() []kgo.Opt {
 	}
 	return opts
 }
+
+// share reports whether the consumers form a share group.
+func (s *clientSettings) share() bool { return s.groupID != "" && s.groupProtocol == "share" }
 
 func (s *clientSettings) tlsConfig() (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}

@@ -242,6 +242,9 @@ func TestPropertyMapping(t *testing.T) {
 				want(cl.OptValue(kgo.SessionTimeout), 10*time.Second), want(cl.OptValue(kgo.HeartbeatInterval), time.Second),
 				want(cl.OptValue(kgo.RebalanceTimeout), time.Minute))
 		}},
+		{"group.protocol=share", RoleConsumer, map[string]string{"group.id": "sg", "group.protocol": "share", "max.poll.records": "50"}, func(_ *clientSettings, cl *kgo.Client) error {
+			return errors.Join(want(cl.OptValue(kgo.ShareGroup), "sg"), want(cl.OptValue(kgo.ConsumerGroup), ""), want(cl.OptValue(kgo.ShareMaxRecords), int32(50)))
+		}},
 		{"auto.offset.reset", RoleConsumer, map[string]string{"auto.offset.reset": "earliest"}, func(_ *clientSettings, cl *kgo.Client) error {
 			return want(cl.OptValue(kgo.ConsumeResetOffset).(kgo.Offset).EpochOffset().Offset, -2)
 		}},
@@ -340,6 +343,8 @@ func TestPropertyErrors(t *testing.T) {
 		{"client assignor with the consumer protocol", RoleConsumer, map[string]string{"group.protocol": "consumer", "partition.assignment.strategy": "range"}, []string{"partition.assignment.strategy", "group.protocol=consumer"}},
 		{"session timeout with the consumer protocol", RoleConsumer, map[string]string{"group.protocol": "consumer", "session.timeout.ms": "10000"}, []string{"session.timeout.ms", "not supported"}},
 		{"remote assignor with the classic protocol", RoleConsumer, map[string]string{"group.remote.assignor": "range"}, []string{"group.remote.assignor", "group.protocol=consumer"}},
+		{"bad group protocol", RoleConsumer, map[string]string{"group.protocol": "queue"}, []string{"group.protocol", "classic", "share"}},
+		{"share group without group.id", RoleConsumer, map[string]string{"group.protocol": "share"}, []string{"group.protocol=share", "group.id"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -85,9 +85,15 @@ type ConsumeFigures struct {
 	LagAtEnd int64 `json:"lag_at_end"`
 	// Unconsumed counts acknowledged records the consumers never read (e2e).
 	Unconsumed int64 `json:"unconsumed"`
-	// Redelivered counts records read again after a group rebalance; only
-	// their first delivery is measured.
+	// Redelivered counts records read again after a group rebalance (a
+	// share group: delivered again after a lock expired or a consumer
+	// left); only their first delivery is measured.
 	Redelivered int64 `json:"redelivered"`
+	// ShareDeliveries counts every record a share group handed out from the
+	// run's start offsets on, redeliveries included; MaxDeliveryCount is the
+	// highest delivery count the broker reported. Share groups only.
+	ShareDeliveries  int64 `json:"share_deliveries,omitempty"`
+	MaxDeliveryCount int32 `json:"max_delivery_count,omitempty"`
 	// IdleConsumers got no partition (more consumers than partitions).
 	IdleConsumers int `json:"idle_consumers,omitempty"`
 }

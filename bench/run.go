@@ -60,7 +60,7 @@ func (w *wireStats) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, n int, _, _ t
 
 func (w *wireStats) OnBrokerRead(_ kgo.BrokerMetadata, key int16, n int, _, _ time.Duration, _ error) {
 	w.io.Add(1)
-	if key == 1 { // Fetch
+	if key == 1 || key == 78 { // Fetch, ShareFetch
 		w.fetchBytes.Add(int64(n))
 	}
 }
@@ -93,9 +93,13 @@ type run struct {
 	producers []*producer
 	consumers []*consumer
 
-	posMu  sync.Mutex
-	pos    map[int32]int64 // next offset to consume per partition
-	target map[int32]int64 // consume mode: stop once every partition reaches this
+	posMu sync.Mutex
+	pos   map[int32]int64 // next offset to consume per partition
+	// A share group's delivered offsets per partition and delivery figures
+	// (sharegroup.go); nil unless group.protocol=share.
+	shareSeen  map[int32]*shareSeen
+	groupStats shareDeliveries
+	target     map[int32]int64 // consume mode: stop once every partition reaches this
 
 	markMu           sync.Mutex
 	measureStart     *mark
@@ -575,12 +579,24 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 			return fmt.Errorf("topic %s has nothing to read from where consuming starts: give --prefill N to write records first, or --num-records N to wait for N new ones", topic)
 		}
 	}
+	shareGroup := s.share()
+	if shareGroup {
+		if err := r.adm.prepareShareGroup(ctx, s.groupID); err != nil {
+			return err
+		}
+	}
 	r.posMu.Lock()
 	for p, o := range start {
-		if r.owns(p) {
-			r.pos[p] = o
-		} else {
+		if !r.owns(p) {
 			delete(r.target, p)
+			continue
+		}
+		r.pos[p] = o
+		if shareGroup {
+			if r.shareSeen == nil {
+				r.shareSeen = map[int32]*shareSeen{}
+			}
+			r.shareSeen[p] = &shareSeen{base: o}
 		}
 	}
 	r.posMu.Unlock()
@@ -589,13 +605,16 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 	for i := range n {
 		c := &consumer{m: newMeter(r.cfg.Warmup)}
 		var extra []kgo.Opt
-		if s.groupID == "" {
+		switch {
+		case shareGroup:
+			extra = append(extra, kgo.ConsumeTopics(topic))
+		case s.groupID == "":
 			assign := map[int32]kgo.Offset{}
 			for p := int32(first + i); p < r.parts; p += int32(total) {
 				assign[p] = kgo.NewOffset().At(start[p])
 			}
 			extra = append(extra, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: assign}))
-		} else {
+		default:
 			extra = append(extra, kgo.ConsumeTopics(topic),
 				kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 					c.assigned.Add(int64(len(m[topic])))
@@ -623,11 +642,12 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 			return fmt.Errorf("consumer client: %w", err)
 		}
 		c.cl = cl
-		if r.bl != nil || s.groupID != "" {
+		if r.bl != nil || s.groupID != "" && !shareGroup {
 			// Until the backlog is built, or the group settled: a member
 			// that is assigned partitions first (at once, with
 			// group.protocol=consumer) would otherwise consume before the
-			// measurement starts.
+			// measurement starts. (A share group's members share
+			// partitions; waitShareGroup waits for its assignment.)
 			cl.PauseFetchTopics(topic)
 		}
 		r.consumers = append(r.consumers, c)
@@ -636,6 +656,9 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 			defer wg.Done()
 			r.consumeLoop(consumeCtx, c)
 		}()
+	}
+	if shareGroup {
+		return r.waitShareGroup(ctx, n)
 	}
 	if s.groupID != "" {
 		// Wait for a settled group: every partition held and, when there are
@@ -670,7 +693,6 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 }
 
 func (r *run) consumeLoop(ctx context.Context, c *consumer) {
-	hooks := r.cfg.Hooks
 	maxPoll := r.p.consumer.maxPollRecords
 	r.bl.waitResume(ctx)
 	var polls uint64
@@ -700,36 +722,47 @@ func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 		}
 		r.posMu.Lock()
 		c.m.mu.Lock()
-		fs.EachPartition(func(p kgo.FetchTopicPartition) {
-			if len(p.Records) == 0 {
-				return
-			}
-			pos := r.pos[p.Partition]
-			for _, rec := range p.Records {
-				if rec.Offset < pos {
-					// A rebalance handed this partition over from an older
-					// position: the record was measured the first time.
-					r.redelivered.Add(1)
-					continue
-				}
-				pos = rec.Offset + 1
-				if r.cfg.Mode == ModeConsume && r.cfg.NumRecords > 0 && r.taken.Add(1) > r.cfg.NumRecords {
-					continue
-				}
-				intended, ours, timed := r.stamp(rec)
-				c.m.consumed(intended, now, len(rec.Key)+len(rec.Value), ours, timed)
-				if hooks != nil && hooks.OnConsume != nil {
-					hooks.OnConsume(rec)
-				}
-			}
-			r.pos[p.Partition] = pos
-		})
+		if r.shareSeen != nil {
+			r.shareConsumed(c, fs, now)
+		} else {
+			r.classicConsumed(c, fs, now)
+		}
 		c.m.mu.Unlock()
 		r.posMu.Unlock()
 		if sampled && now >= r.cfg.Warmup {
 			c.own.add(t0, ownPollSample)
 		}
 	}
+}
+
+// classicConsumed measures one poll of a classic consumer. Caller holds posMu
+// and the consumer meter's lock.
+func (r *run) classicConsumed(c *consumer, fs kgo.Fetches, now time.Duration) {
+	hooks := r.cfg.Hooks
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) == 0 {
+			return
+		}
+		pos := r.pos[p.Partition]
+		for _, rec := range p.Records {
+			if rec.Offset < pos {
+				// A rebalance handed this partition over from an older
+				// position: the record was measured the first time.
+				r.redelivered.Add(1)
+				continue
+			}
+			pos = rec.Offset + 1
+			if r.cfg.Mode == ModeConsume && r.cfg.NumRecords > 0 && r.taken.Add(1) > r.cfg.NumRecords {
+				continue
+			}
+			intended, ours, timed := r.stamp(rec)
+			c.m.consumed(intended, now, len(rec.Key)+len(rec.Value), ours, timed)
+			if hooks != nil && hooks.OnConsume != nil {
+				hooks.OnConsume(rec)
+			}
+		}
+		r.pos[p.Partition] = pos
+	})
 }
 
 // stamp decodes a consumed record's kbench stamp, without allocating:
@@ -953,6 +986,11 @@ func (r *run) result(man Manifest, start *mark, end mark, loadEnd time.Duration,
 			MiBPerSec:     perSec(t.consumedBytes, cw) / mib,
 			LagAtEnd:      lagAtEnd,
 			Redelivered:   r.redelivered.Load(),
+		}
+		if r.shareSeen != nil {
+			r.posMu.Lock()
+			f.ShareDeliveries, f.MaxDeliveryCount = r.groupStats.deliveries, r.groupStats.maxDelivery
+			r.posMu.Unlock()
 		}
 		if start != nil {
 			f.WireMiBPerSec = perSec(end.fetch-start.fetch, window) / mib

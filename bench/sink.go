@@ -208,6 +208,10 @@ func WriteSummary(w io.Writer, r *Result) error {
 			fmt.Fprintf(&b, ", %d idle consumers", c.IdleConsumers)
 		}
 		b.WriteString("\n")
+		if c.ShareDeliveries > 0 {
+			fmt.Fprintf(&b, "share group: %d deliveries, %d of them redeliveries of a record already delivered, highest delivery count %d\n",
+				c.ShareDeliveries, c.Redelivered, c.MaxDeliveryCount)
+		}
 	}
 	fmt.Fprintf(&b, "generator cpu: %.2f of %d cores", r.CPU.Cores, r.CPU.Available)
 	if r.CPU.IncludesBroker {

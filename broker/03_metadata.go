@@ -51,6 +51,7 @@ func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) reply {
 		if rt.Topic != nil {
 			name = *rt.Topic
 		} else if rt.TopicID != ([16]byte{}) {
+			// v12: a topic asked for by id alone.
 			if t := b.topicByID(rt.TopicID); t != nil {
 				resp.Topics = append(resp.Topics, b.topicMetadata(t, img))
 			} else {
@@ -157,7 +158,8 @@ func (b *Broker) topicMetadata(t *topic, img *clusterImage) kmsg.MetadataRespons
 	return mt
 }
 
-// topicByID finds a topic by its id (Metadata v12).
+// topicByID finds a topic by its id (Metadata v12, share assignments); nil
+// if there is none.
 func (b *Broker) topicByID(id [16]byte) *topic {
 	for _, t := range b.topics.snapshot() {
 		if t.id == id {

@@ -66,9 +66,18 @@ func (b *Broker) handleDescribeConfigs(r *kmsg.DescribeConfigsRequest) *kmsg.Des
 			for _, kv := range b.brokerConfigs() {
 				add(kv[0], kv[1], false, true, kmsg.ConfigSourceStaticBrokerConfig)
 			}
+		case kmsg.ConfigResourceTypeGroupConfig:
+			for _, kv := range b.describeGroupConfigs(rr.ResourceName) {
+				explicit := b.isExplicitGroupConfig(rr.ResourceName, kv[0])
+				src := kmsg.ConfigSourceDefaultConfig
+				if explicit {
+					src = kmsg.ConfigSourceGroupConfig
+				}
+				add(kv[0], kv[1], !explicit, false, src)
+			}
 		default:
 			sr.ErrorCode = kerr.InvalidRequest.Code
-			sr.ErrorMessage = strp("only topic and broker resources are supported")
+			sr.ErrorMessage = strp("only topic, broker and group resources are supported")
 		}
 		resp.Resources = append(resp.Resources, sr)
 	}

@@ -16,7 +16,11 @@ func (b *Broker) handleDeleteGroups(r *kmsg.DeleteGroupsRequest) *kmsg.DeleteGro
 		dg := kmsg.NewDeleteGroupsResponseGroup()
 		dg.Group = id
 		if dg.ErrorCode = b.notCoordinator(id); dg.ErrorCode == 0 {
-			dg.ErrorCode = b.groups.deleteGroup(id, time.Now())
+			if code, share := b.deleteShareGroup(id); share {
+				dg.ErrorCode = code
+			} else {
+				dg.ErrorCode = b.groups.deleteGroup(id, time.Now())
+			}
 		}
 		resp.Groups = append(resp.Groups, dg)
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 // IncrementalAlterConfigs v0-v1 (v1 flexible): SET and DELETE per key on topic
-// resources. APPEND/SUBTRACT only apply to list configs; the one list config
+// resources and (share_config.go) group resources. APPEND/SUBTRACT only apply to list configs; the one list config
 // kbench has, cleanup.policy, is set whole (delete, compact or both), so they
 // are rejected.
 
@@ -20,9 +20,14 @@ func (b *Broker) handleIncrementalAlterConfigs(r *kmsg.IncrementalAlterConfigsRe
 		sr.ResourceName = rr.ResourceName
 		resp.Resources = append(resp.Resources, sr)
 		res := &resp.Resources[len(resp.Resources)-1]
+		if rr.ResourceType == kmsg.ConfigResourceTypeGroupConfig {
+			err := b.alterGroupConfigs(rr, r.ValidateOnly)
+			res.ErrorCode, res.ErrorMessage = errorCode(err), errMessage(err)
+			continue
+		}
 		if rr.ResourceType != kmsg.ConfigResourceTypeTopic {
 			res.ErrorCode = kerr.InvalidRequest.Code
-			res.ErrorMessage = strp("only topic configs can be altered; broker configs are set by kbench broker flags")
+			res.ErrorMessage = strp("only topic and group configs can be altered; broker configs are set by kbench broker flags")
 			continue
 		}
 		t := b.topics.get(rr.ResourceName)

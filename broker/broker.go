@@ -31,6 +31,7 @@ type Broker struct {
 	markers  markerClients
 	coord    coordState // internal partitions loaded as coordinator (internal_topics.go)
 	groups   *groupCoordinator
+	share    shareState // share groups (KIP-932): share_*.go
 	inflight *byteSemaphore
 	sec      *listenerSecurity // TLS and SASL (sasl.go)
 	limits   *connLimiter      // connection caps (limits.go)
@@ -116,9 +117,10 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	b.advHost, b.advPort = host, port
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go b.acceptLoop()
 	go b.housekeeping()
+	go b.shareTicker()
 	if b.clustered() {
 		if err := b.register(ctx); err != nil {
 			b.Close()

@@ -210,14 +210,20 @@ func (b *Broker) applyConfigs(r *kmsg.AlterConfigsRequest) *kmsg.AlterConfigsRes
 				cfg[c.Name] = *c.Value
 			}
 		}
-		b.link.configs[rr.ResourceName] = cfg
 		sr := kmsg.NewAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
 		resp.Resources = append(resp.Resources, sr)
+		if rr.ResourceType == kmsg.ConfigResourceTypeGroupConfig {
+			if err := b.setGroupConfigs(rr.ResourceName, cfg); err != nil {
+				b.cfg.Logf("apply configs of group %s: %v", rr.ResourceName, err)
+			}
+			continue
+		}
+		b.link.configs[rr.ResourceName] = cfg
 	}
 	b.link.mu.Unlock()
 	for _, rr := range r.Resources {
-		if b.topics.get(rr.ResourceName) != nil {
+		if rr.ResourceType != kmsg.ConfigResourceTypeGroupConfig && b.topics.get(rr.ResourceName) != nil {
 			b.link.mu.Lock()
 			cfg := b.link.configs[rr.ResourceName]
 			b.link.mu.Unlock()

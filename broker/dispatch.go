@@ -52,6 +52,16 @@ var advertised = []apiRange{
 	{60, 0}, // DescribeCluster
 	{68, 1}, // ConsumerGroupHeartbeat (KIP-848; v1: regex, client-made member ids)
 	{69, 1}, // ConsumerGroupDescribe
+	{76, 1}, // ShareGroupHeartbeat (v0: Kafka 4.0 early access, served as v1)
+	{77, 1}, // ShareGroupDescribe
+	{78, 2}, // ShareFetch (v2: acquire mode, renew acks)
+	{79, 2}, // ShareAcknowledge
+	{85, 1}, // WriteShareGroupState (share coordinator: the partition leader)
+	{86, 0}, // DeleteShareGroupState
+	{87, 1}, // ReadShareGroupStateSummary
+	{90, 1}, // DescribeShareGroupOffsets
+	{91, 0}, // AlterShareGroupOffsets
+	{92, 0}, // DeleteShareGroupOffsets
 }
 
 // internal lists keys accepted only from the controller, never advertised.
@@ -143,6 +153,26 @@ func (b *Broker) dispatch(c *conn, h *reqHeader, req kmsg.Request) reply {
 		return coordinatorWrite(func() kmsg.Response { return b.handleDeleteGroups(r) })
 	case *kmsg.OffsetDeleteRequest:
 		return coordinatorWrite(func() kmsg.Response { return b.handleOffsetDelete(r) })
+	case *kmsg.ShareGroupHeartbeatRequest:
+		return reply{msg: b.handleShareGroupHeartbeat(c, h, r)}
+	case *kmsg.ShareGroupDescribeRequest:
+		return reply{msg: b.handleShareGroupDescribe(r)}
+	case *kmsg.ShareFetchRequest:
+		return b.handleShareFetch(c, r)
+	case *kmsg.ShareAcknowledgeRequest:
+		return reply{msg: b.handleShareAcknowledge(r)}
+	case *kmsg.WriteShareGroupStateRequest:
+		return reply{msg: b.handleWriteShareGroupState(r)}
+	case *kmsg.DeleteShareGroupStateRequest:
+		return reply{msg: b.handleDeleteShareGroupState(r)}
+	case *kmsg.ReadShareGroupStateSummaryRequest:
+		return reply{msg: b.handleReadShareGroupStateSummary(r)}
+	case *kmsg.DescribeShareGroupOffsetsRequest:
+		return coordinatorWrite(func() kmsg.Response { return b.handleDescribeShareGroupOffsets(r) })
+	case *kmsg.AlterShareGroupOffsetsRequest:
+		return coordinatorWrite(func() kmsg.Response { return b.handleAlterShareGroupOffsets(r) })
+	case *kmsg.DeleteShareGroupOffsetsRequest:
+		return coordinatorWrite(func() kmsg.Response { return b.handleDeleteShareGroupOffsets(r) })
 	case *kmsg.SASLHandshakeRequest:
 		return c.handleSaslHandshake(r)
 	case *kmsg.SASLAuthenticateRequest:

@@ -57,6 +57,7 @@ type Controller struct {
 	epoch           int32
 	nextBrokerEpoch int64
 	topics          map[string]*Topic
+	groups          map[string]*GroupConfig
 	brokers         map[int32]*Broker
 	pushers         map[int32]*pusher
 	version         int64 // bumped on every change; pushers send when behind

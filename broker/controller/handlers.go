@@ -350,8 +350,11 @@ func (c *Controller) handleIncrementalAlterConfigs(r *kmsg.IncrementalAlterConfi
 			sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
 			t := c.topics[rr.ResourceName]
 			switch {
+			case rr.ResourceType == kmsg.ConfigResourceTypeGroupConfig:
+				sr.ErrorCode, sr.ErrorMessage = c.alterGroupConfigs(rr, r.ValidateOnly)
+				changed = changed || (sr.ErrorCode == 0 && !r.ValidateOnly)
 			case rr.ResourceType != kmsg.ConfigResourceTypeTopic:
-				sr.ErrorCode, sr.ErrorMessage = kerr.InvalidRequest.Code, strp("only topic configs can be altered")
+				sr.ErrorCode, sr.ErrorMessage = kerr.InvalidRequest.Code, strp("only topic and group configs can be altered")
 			case t == nil:
 				sr.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			default:
@@ -401,4 +404,41 @@ func (c *Controller) publish(mutate func() bool) (int64, bool) {
 	}
 	c.changed()
 	return c.version, true
+}
+
+// alterGroupConfigs applies SET and DELETE to a group's configs. Caller holds mu.
+func (c *Controller) alterGroupConfigs(rr kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) (int16, *string) {
+	if rr.ResourceName == "" {
+		return kerr.InvalidRequest.Code, strp("a group config needs a group name")
+	}
+	cfg := map[string]string{}
+	g := c.groups[rr.ResourceName]
+	if g != nil {
+		for k, v := range g.Configs {
+			cfg[k] = v
+		}
+	}
+	for _, op := range rr.Configs {
+		switch {
+		case op.Op == kmsg.IncrementalAlterConfigOpSet && op.Value != nil:
+			cfg[op.Name] = *op.Value
+		case op.Op == kmsg.IncrementalAlterConfigOpDelete:
+			delete(cfg, op.Name)
+		default:
+			return kerr.InvalidConfig.Code, strp(fmt.Sprintf("operation %v on %s is not supported (SET with a value, DELETE)", op.Op, op.Name))
+		}
+	}
+	if err := topicconf.ValidateGroup(cfg); err != nil {
+		return kerr.InvalidConfig.Code, strp(err.Error())
+	}
+	if validateOnly {
+		return 0, nil
+	}
+	if g == nil {
+		g = &GroupConfig{}
+		c.groups[rr.ResourceName] = g
+	}
+	g.Configs = cfg
+	g.Version++
+	return 0, nil
 }

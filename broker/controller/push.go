@@ -182,6 +182,32 @@ func (c *Controller) buildPush(b *Broker, sent map[string]int64) (*kmsg.UpdateMe
 			versions[t.ID] = t.ConfigVersion
 		}
 	}
+	names := make([]string, 0, len(c.groups))
+	for name := range c.groups {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		g := c.groups[name]
+		key := "group:" + name // topic ids are hex, so the keys never collide
+		if sent[key] == g.Version {
+			continue
+		}
+		if cfg == nil {
+			cfg = kmsg.NewPtrAlterConfigsRequest()
+			cfg.Version = 1
+		}
+		r := kmsg.NewAlterConfigsRequestResource()
+		r.ResourceType = kmsg.ConfigResourceTypeGroupConfig
+		r.ResourceName = name
+		for k, v := range g.Configs {
+			cf := kmsg.NewAlterConfigsRequestResourceConfig()
+			cf.Name, cf.Value = k, strp(v)
+			r.Configs = append(r.Configs, cf)
+		}
+		cfg.Resources = append(cfg.Resources, r)
+		versions[key] = g.Version
+	}
 	return um, cfg, versions
 }
 

@@ -57,12 +57,22 @@ type persisted struct {
 	BrokerEpoch int64             `json:"nextBrokerEpoch"`
 	Topics      map[string]*Topic `json:"topics"`
 	Brokers     []*Broker         `json:"brokers,omitempty"`
+	// Groups are group-level configs (share groups' settings).
+	Groups map[string]*GroupConfig `json:"groupConfigs,omitempty"`
+}
+
+// GroupConfig is one group's configs, versioned like a topic's so pushers
+// send only what a broker has not seen.
+type GroupConfig struct {
+	Configs map[string]string `json:"configs"`
+	Version int64             `json:"version"`
 }
 
 func (c *Controller) statePath() string { return filepath.Join(c.cfg.Dir, "controller.json") }
 
 func (c *Controller) load() error {
 	c.topics = map[string]*Topic{}
+	c.groups = map[string]*GroupConfig{}
 	raw, err := os.ReadFile(c.statePath())
 	if os.IsNotExist(err) {
 		return nil
@@ -79,6 +89,9 @@ func (c *Controller) load() error {
 	if p.Topics != nil {
 		c.topics = p.Topics
 	}
+	if p.Groups != nil {
+		c.groups = p.Groups
+	}
 	now := time.Now()
 	for _, b := range p.Brokers {
 		b.Restored, b.lastHeartbeat = !b.Fenced, now
@@ -94,7 +107,7 @@ func (c *Controller) save() error {
 		brokers = append(brokers, b)
 	}
 	sortBrokers(brokers)
-	raw, err := json.MarshalIndent(persisted{Epoch: c.epoch, BrokerEpoch: c.nextBrokerEpoch, Topics: c.topics, Brokers: brokers}, "", " ")
+	raw, err := json.MarshalIndent(persisted{Epoch: c.epoch, BrokerEpoch: c.nextBrokerEpoch, Topics: c.topics, Brokers: brokers, Groups: c.groups}, "", " ")
 	if err != nil {
 		return err
 	}

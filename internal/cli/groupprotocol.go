@@ -10,8 +10,10 @@ import (
 
 // groupProtocolHelp documents --group-protocol; its values are
 // bench.GroupProtocols.
-var groupProtocolHelp = "consumer group protocol with --group: " + strings.Join(bench.GroupProtocols, " or ") +
-	" (Kafka: group.protocol; consumer is KIP-848, the broker assigns: choose its assignor with --consumer-props group.remote.assignor=uniform|range)"
+var groupProtocolHelp = "group protocol with --group: " + strings.Join(bench.GroupProtocols, ", ") +
+	" (Kafka: group.protocol). consumer is KIP-848: the broker assigns, choose its assignor with --consumer-props group.remote.assignor=uniform|range." +
+	" share is a KIP-932 share group: each record goes to one consumer and is acknowledged, consumers may share partitions;" +
+	" a record not acknowledged within the group's share.record.lock.duration.ms is delivered again"
 
 // checkGroupProtocol validates --group-protocol.
 func checkGroupProtocol(v string) error {
