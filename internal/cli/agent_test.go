@@ -202,6 +202,30 @@ axes:
 		}
 	})
 
+	t.Run("a tune measures its candidates on the agents", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "tune")
+		out, errOut, err := kbenchCtx(ctx, "tune", "--bootstrap", addr, "--agents", "a1,a2", "--rf", "1", "--min-insync", "1",
+			"--rate", "600", "--slo", "p99<=5s", "--space", "linger.ms=0,5", "--space", "batch.size=16KiB", "--space", "compression=none",
+			"--space", "max.in.flight=5", "--budget", "20s", "--set", "workload.duration=1s", "--set", "workload.warmup=500ms",
+			"--set", "topic.name=agents-tune", "--out", dir, "--progress", "none")
+		if err != nil {
+			t.Fatalf("tune --agents: %v\n%s\n%s", err, out, errOut)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "results.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) < 2 {
+			t.Fatalf("got %d measurements, want at least the two candidates\n%s", len(lines), out)
+		}
+		for _, l := range lines {
+			if !strings.Contains(l, `"agents":[{"name":"a1"`) || !strings.Contains(l, `{"name":"a2"`) {
+				t.Errorf("a measurement not made on agents a1 and a2: %.300s", l)
+			}
+		}
+	})
+
 	t.Run("Ctrl-C stops every agent", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		time.AfterFunc(5*time.Second, cancel) // 3 s to the common start, then load

@@ -110,6 +110,7 @@ report/tune.md the recommendation, the gains and every step; kbench plan --from 
 	f.StringArrayVar(&o.set, "set", nil, "override a profile field, PATH=VALUE with VALUE in YAML (workload.duration=5s); repeatable")
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (a bar on a terminal, else lines), bar, lines or none")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the space, the start and the grid's size, run nothing")
+	o.agents.register(f)
 	return cmd
 }
 
@@ -166,7 +167,7 @@ func runTune(ctx context.Context, o *tuneOptions) error {
 		return fmt.Errorf("--progress %q: valid values are auto, bar, lines, none", o.progress)
 	}
 	to := tune.Options{Dir: o.resume, Resume: o.resume != "", Budget: o.budget, Config: tune.Config{Noise: o.noise}}
-	var latency string
+	var latency, bootstrap string
 	maxRate := true
 	if o.resume != "" {
 		for _, name := range []string{"slo", "rate", "maximize", "space", "acks", "idempotence", "rf", "min-insync", "noise", "out", "bootstrap", "command-config", "set", "profile", "dry-run"} {
@@ -182,6 +183,7 @@ func runTune(ctx context.Context, o *tuneOptions) error {
 			to.Budget = time.Duration(f.Budget)
 		}
 		latency, maxRate = f.Grid.SLO.Latency, f.Grid.Base.Rate.Kind == profiles.RateMaxSustainable
+		bootstrap = f.Grid.Target.Bootstrap
 		client, err := clientProps(f.Grid.Target)
 		if err != nil {
 			return err
@@ -212,6 +214,7 @@ func runTune(ctx context.Context, o *tuneOptions) error {
 			to.Dir = filepath.Join("runs", time.Now().Format("20060102-150405")+"-tune")
 		}
 		latency, maxRate = pr.Grid.SLO.Latency, pr.Grid.Base.Rate.Kind == profiles.RateMaxSustainable
+		bootstrap = pr.Grid.Target.Bootstrap
 		client, err := clientProps(pr.Grid.Target)
 		if err != nil {
 			return err
@@ -219,6 +222,16 @@ func runTune(ctx context.Context, o *tuneOptions) error {
 		to.Sweep.Client = client
 	}
 	to.Sweep.Version = o.version
+	// With --agents every measurement's load runs on the agents, as a
+	// sweep's does.
+	run, leave, err := o.agents.runner(ctx, bootstrap, to.Sweep.Client, o.stderr)
+	if err != nil {
+		return err
+	}
+	defer leave()
+	if o.agents.set() {
+		to.Sweep.Run = sweepOnAgents(run, o.stderr)
+	}
 	to.Sweep.Progress = o.printer(latency)
 	w := o.stderr
 	to.Step = func(r tune.Record, st *tune.State) {
