@@ -40,7 +40,7 @@ type AgentResult struct {
 // MergeIntervals adds up the same interval of several agents: counters
 // are summed, histograms added exactly, and the CPU is the agents' total.
 func MergeIntervals(ivs []*Interval) *Interval {
-	out := &Interval{Service: newHist(), Response: newHist(), E2E: newHist()}
+	out, sum := &Interval{}, newTally()
 	for i, iv := range ivs {
 		if i == 0 {
 			out.Mode, out.Index, out.RunStart, out.Start, out.End = iv.Mode, iv.Index, iv.RunStart, iv.Start, iv.End
@@ -48,19 +48,10 @@ func MergeIntervals(ivs []*Interval) *Interval {
 		out.Start, out.End = min(out.Start, iv.Start), max(out.End, iv.End)
 		out.Warmup = out.Warmup || iv.Warmup
 		out.Final = out.Final || iv.Final
-		out.Sent += iv.Sent
-		out.Acked += iv.Acked
-		out.Failed += iv.Failed
-		out.AckedBytes += iv.AckedBytes
-		out.Consumed += iv.Consumed
-		out.ConsumedBytes += iv.ConsumedBytes
 		out.CPUCores += iv.CPUCores
-		for _, h := range [][2]*hdr.Histogram{{out.Service, iv.Service}, {out.Response, iv.Response}, {out.E2E, iv.E2E}} {
-			if h[1] != nil {
-				h[0].Merge(h[1])
-			}
-		}
+		sum.merge(tallyOf(iv))
 	}
+	sum.fill(out)
 	return out
 }
 

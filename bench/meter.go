@@ -43,14 +43,33 @@ func (t *tally) merge(o *tally) {
 	t.ackedBytes += o.ackedBytes
 	t.consumed += o.consumed
 	t.consumedBytes += o.consumedBytes
-	t.service.Merge(o.service)
-	t.response.Merge(o.response)
-	t.e2e.Merge(o.e2e)
+	// An interval from an agent has no histogram for what it did not measure.
+	for _, h := range [][2]*hdr.Histogram{{t.service, o.service}, {t.response, o.response}, {t.e2e, o.e2e}} {
+		if h[1] != nil {
+			h[0].Merge(h[1])
+		}
+	}
 	t.lastAck = max(t.lastAck, o.lastAck)
 	t.lastConsume = max(t.lastConsume, o.lastConsume)
 	for k, v := range o.errs {
 		t.errs[k] += v
 	}
+}
+
+// tallyOf is an interval's counters and histograms, to merge with others.
+func tallyOf(iv *Interval) *tally {
+	return &tally{
+		sent: iv.Sent, acked: iv.Acked, failed: iv.Failed, ackedBytes: iv.AckedBytes,
+		consumed: iv.Consumed, consumedBytes: iv.ConsumedBytes,
+		service: iv.Service, response: iv.Response, e2e: iv.E2E,
+	}
+}
+
+// fill sets iv's counters and histograms to t's.
+func (t *tally) fill(iv *Interval) {
+	iv.Sent, iv.Acked, iv.Failed, iv.AckedBytes = t.sent, t.acked, t.failed, t.ackedBytes
+	iv.Consumed, iv.ConsumedBytes = t.consumed, t.consumedBytes
+	iv.Service, iv.Response, iv.E2E = t.service, t.response, t.e2e
 }
 
 func (t *tally) reset() {

@@ -891,10 +891,8 @@ func (r *run) snapshot(idx int) *Interval {
 	iv := &Interval{
 		Mode: r.cfg.Mode, Index: idx, RunStart: r.start,
 		Start: prev.at, End: now.at, Warmup: prev.at < r.cfg.Warmup,
-		Sent: t.sent, Acked: t.acked, Failed: t.failed, AckedBytes: t.ackedBytes,
-		Consumed: t.consumed, ConsumedBytes: t.consumedBytes,
-		Service: t.service, Response: t.response, E2E: t.e2e,
 	}
+	t.fill(iv)
 	// CPU time is accounted in scheduler ticks, so a very short interval
 	// would show noise; it is left at 0.
 	if d := now.at - prev.at; d >= 100*time.Millisecond {
