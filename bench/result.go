@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/kbench/kbench/internal/atomicfile"
 )
 
 // Result is everything a run measured, self-describing and JSON
@@ -221,12 +223,8 @@ func errorCounts(m map[errKey]int64) []ErrorCount {
 
 // WriteJSON writes r to path, indented.
 func (r *Result) WriteJSON(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode result: %w", err)
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write result: %w", err)
+	if err := atomicfile.WriteJSON(path, r, false); err != nil {
+		return fmt.Errorf("result: %w", err)
 	}
 	return nil
 }

@@ -2,15 +2,14 @@ package codecs
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/kbench/kbench/internal/atomicfile"
 	"github.com/kbench/kbench/internal/units"
 )
 
@@ -115,12 +114,5 @@ func WriteRecommendations(w io.Writer, rep *Report) error {
 
 // WriteJSON writes rep to path as indented JSON.
 func WriteJSON(path string, rep *Report) error {
-	data, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding report: %w", err)
-	}
-	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing report: %w", err)
-	}
-	return nil
+	return atomicfile.WriteJSON(path, rep, false)
 }

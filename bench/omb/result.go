@@ -21,17 +21,16 @@
 package omb
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/kbench/kbench/bench"
+	"github.com/kbench/kbench/internal/atomicfile"
 )
 
 // Result is OMB's TestResult, plus kbench's response time.
@@ -212,11 +211,7 @@ func FromRun(meta Meta, res *bench.Result, hists []bench.LoggedHistogram) (*Resu
 
 // WriteFile writes r as indented JSON.
 func (r *Result) WriteFile(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	return atomicfile.WriteJSON(path, r, false)
 }
 
 func tagsOf(m bench.Mode) []string {

@@ -1,7 +1,6 @@
 package selfbench
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -9,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kbench/kbench/internal/atomicfile"
 	"github.com/kbench/kbench/internal/stats"
 )
 
@@ -167,10 +167,6 @@ func (r *GenReport) WriteJSON(dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return "", err
-	}
 	path := filepath.Join(dir, "generator.json")
-	return path, os.WriteFile(path, append(b, '\n'), 0o644)
+	return path, atomicfile.WriteJSON(path, r, false)
 }

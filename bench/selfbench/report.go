@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kbench/kbench/internal/atomicfile"
 	"github.com/kbench/kbench/internal/stats"
 )
 
@@ -138,12 +139,8 @@ func (s *Stat) UnmarshalJSON(b []byte) error {
 
 // WriteJSON writes the report, indented.
 func (r *Report) WriteJSON(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode selfbench report: %w", err)
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write selfbench report: %w", err)
+	if err := atomicfile.WriteJSON(path, r, false); err != nil {
+		return fmt.Errorf("selfbench report: %w", err)
 	}
 	return nil
 }

@@ -17,9 +17,8 @@ import (
 	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/bench/audit"
 	"github.com/kbench/kbench/bench/faults"
-	"github.com/kbench/kbench/profiles"
-
 	"github.com/kbench/kbench/internal/atomicfile"
+	"github.com/kbench/kbench/profiles"
 )
 
 // SchemaVersion is written in every manifest and result line; readers
@@ -180,12 +179,8 @@ var describeRe = regexp.MustCompile(`(?:^|-g)([0-9a-f]{7,40})(-dirty)?$`)
 
 func writeManifest(dir string, m *Manifest) error {
 	m.Updated = time.Now()
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode manifest: %w", err)
-	}
-	if err := atomicfile.Write(filepath.Join(dir, ManifestFile), append(b, '\n'), true); err != nil {
-		return fmt.Errorf("write manifest: %w", err)
+	if err := atomicfile.WriteJSON(filepath.Join(dir, ManifestFile), m, true); err != nil {
+		return fmt.Errorf("manifest: %w", err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@
 package atomicfile
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,6 +36,16 @@ func Write(path string, data []byte, sync bool) error {
 		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
 	return nil
+}
+
+// WriteJSON replaces path with v as indented JSON ending in a newline, as
+// Write does.
+func WriteJSON(path string, v any, sync bool) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
+	}
+	return Write(path, append(b, '\n'), sync)
 }
 
 // SyncDir fsyncs a directory, making renames and creations in it durable.
