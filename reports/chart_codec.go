@@ -8,7 +8,6 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -182,30 +181,17 @@ func codecChart(g *codecGroup) (figure, string, error) {
 		p.Y.Label.TextStyle.Font.Size = vg.Points(9)
 		// Bars fill about 70 % of each codec's slot in a 4.5 inch panel.
 		w := vg.Points(min(0.7*300/float64(len(g.codecs))/float64(len(g.sizes)), 40))
-		top := 0.0
+		series := make([]barSeries, len(g.sizes))
 		for i, size := range g.sizes {
 			vals, spread := codecBars(g, m, size)
-			for j := range vals {
-				top = max(top, vals[j])
-			}
-			b, err := plotter.NewBarChart(vals, w)
-			if err != nil {
-				return figure{}, "", fmt.Errorf("codec chart: %w", err)
-			}
-			b.Color = plotutil.Color(i)
-			b.LineStyle.Width = 0
-			b.Offset = vg.Length(float64(i)-float64(len(g.sizes)-1)/2) * w
-			p.Add(b)
-			p.Legend.Add("batch.size="+sizeLabel(size), b)
-			if eb := spread.errorBars(); eb != nil {
-				eb.CapWidth = min(eb.CapWidth, w/2)
-				p.Add(shifted{Plotter: eb, dx: b.Offset})
-				for _, iv := range spread {
-					top = max(top, iv.hi)
-				}
-				ranged = true
-			}
+			series[i] = barSeries{name: "batch.size=" + sizeLabel(size), v: vals, spread: spread}
 		}
+		// Caps as errorBars draws them, but no wider than half a bar.
+		top, r, err := addBars(p, w, min(vg.Points(6), w/2), series)
+		if err != nil {
+			return figure{}, "", fmt.Errorf("codec chart: %w", err)
+		}
+		ranged = ranged || r
 		p.NominalX(g.codecs...)
 		p.Y.Min = 0
 		legendRoom(p, top, 0.25)

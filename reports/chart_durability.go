@@ -217,55 +217,22 @@ func p99CostChart(levels []LevelOutcome) (*figure, string) {
 	}
 	pl := newPlot(fmt.Sprintf("Latency cost at a common %s records/s, no faults", formatCount(rate)), "durability level", "response time (ms)")
 	w := vg.Points(14)
-	top := 0.0
-	ranged := false
-	for i, s := range []struct {
-		name   string
-		v      plotter.Values
-		spread intervals
-	}{{"p50", p50, c.p50Rng}, {"p99", p99, c.p99Rng}} {
-		b, err := plotter.NewBarChart(s.v, w)
-		if err != nil {
-			return nil, ""
-		}
-		b.Color = seriesColor(i)
-		b.LineStyle.Width = 0
-		b.Offset = vg.Length(float64(i)-0.5) * w
-		pl.Add(b)
-		pl.Legend.Add(s.name, b)
-		for _, v := range s.v {
-			top = max(top, v)
-		}
-		if eb := s.spread.errorBars(); eb != nil {
-			eb.CapWidth = w / 2
-			pl.Add(shifted{Plotter: eb, dx: b.Offset})
-			for _, iv := range s.spread {
-				top = max(top, iv.hi)
-			}
-			ranged = true
-		}
+	top, ranged, err := addBars(pl, w, w/2, []barSeries{{"p50", p50, c.p50Rng}, {"p99", p99, c.p99Rng}})
+	if err != nil {
+		return nil, ""
 	}
-	var xy plotter.XYLabels
 	above := slices.Clone(p99) // labels go above the bars and their error bars
 	for _, iv := range append(slices.Clone(c.p50Rng), c.p99Rng...) {
 		above[int(iv.at)] = max(above[int(iv.at)], iv.hi)
 	}
+	labels := make([]string, len(names))
 	for i := range names {
-		xy.XYs = append(xy.XYs, plotter.XY{X: float64(i), Y: above[i] + top*0.03})
-		xy.Labels = append(xy.Labels, fmt.Sprintf("%s / %s ms", formatFig(p50[i]), formatFig(p99[i])))
+		above[i] += top * 0.03
+		labels[i] = fmt.Sprintf("%s / %s ms", formatFig(p50[i]), formatFig(p99[i]))
 	}
-	lb, err := plotter.NewLabels(xy)
-	if err != nil {
+	if err := nameBars(pl, names, labels, above, 8.5); err != nil {
 		return nil, ""
 	}
-	for i := range lb.TextStyle {
-		lb.TextStyle[i].XAlign = draw.XCenter
-		lb.TextStyle[i].Font.Size = vg.Points(8.5)
-	}
-	pl.Add(lb)
-	pl.NominalX(names...)
-	pl.X.Tick.Label.Font.Size = vg.Points(8)
-	pl.X.Min, pl.X.Max = -0.6, float64(len(names))-0.4
 	pl.Y.Min, pl.Y.Max = 0, top*1.35 // room above the bars for the legend
 	pl.Add(plotter.NewGrid())
 	f := single(pl)

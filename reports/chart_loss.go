@@ -4,9 +4,7 @@ import (
 	"fmt"
 
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
 )
 
 // lossChart draws the durability audit's measured loss: lost and
@@ -27,44 +25,24 @@ func lossChart(points []*Point) (*figure, string) {
 		return nil, ""
 	}
 	pl := newPlot("Measured loss: acknowledged records lost or duplicated", "point (durability setting)", "records")
-	w := vg.Points(12)
-	top := 1.0
-	for i, s := range []struct {
-		name string
-		v    plotter.Values
-	}{{"lost (acknowledged, not readable)", lost}, {"duplicated (readable more than once)", dup}} {
-		b, err := plotter.NewBarChart(s.v, w)
-		if err != nil {
-			return nil, ""
-		}
-		b.Color = plotutil.Color(i)
-		b.LineStyle.Width = 0
-		b.Offset = vg.Length(float64(i)-0.5) * w
-		pl.Add(b)
-		pl.Legend.Add(s.name, b)
-		for _, v := range s.v {
-			top = max(top, v)
-		}
-	}
-	// The counts as text above each pair of bars, so zero reads as zero
-	// rather than as a missing bar.
-	var xy plotter.XYLabels
-	for i := range names {
-		xy.XYs = append(xy.XYs, plotter.XY{X: float64(i), Y: max(lost[i], dup[i]) + top*0.04})
-		xy.Labels = append(xy.Labels, fmt.Sprintf("%.0f lost, %.0f duplicated", lost[i], dup[i]))
-	}
-	lb, err := plotter.NewLabels(xy)
+	top, _, err := addBars(pl, vg.Points(12), 0, []barSeries{
+		{name: "lost (acknowledged, not readable)", v: lost},
+		{name: "duplicated (readable more than once)", v: dup},
+	})
 	if err != nil {
 		return nil, ""
 	}
-	for i := range lb.TextStyle {
-		lb.TextStyle[i].XAlign = draw.XCenter
-		lb.TextStyle[i].Font.Size = vg.Points(9)
+	top = max(top, 1)
+	// The counts as text above each pair of bars, so zero reads as zero
+	// rather than as a missing bar.
+	ys, labels := make([]float64, len(names)), make([]string, len(names))
+	for i := range names {
+		ys[i] = max(lost[i], dup[i]) + top*0.04
+		labels[i] = fmt.Sprintf("%.0f lost, %.0f duplicated", lost[i], dup[i])
 	}
-	pl.Add(lb)
-	pl.NominalX(names...)
-	pl.X.Tick.Label.Font.Size = vg.Points(8)
-	pl.X.Min, pl.X.Max = -0.6, float64(len(names))-0.4
+	if err := nameBars(pl, names, labels, ys, 9); err != nil {
+		return nil, ""
+	}
 	pl.Y.Min, pl.Y.Max = 0, top*1.3
 	pl.Add(plotter.NewGrid())
 	f := single(pl)
