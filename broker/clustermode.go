@@ -427,46 +427,51 @@ func forwardError(req kmsg.Request) kmsg.Response {
 	switch r := req.(type) {
 	case *kmsg.CreateTopicsRequest:
 		resp := r.ResponseKind().(*kmsg.CreateTopicsResponse)
-		for _, t := range r.Topics {
-			st := kmsg.NewCreateTopicsResponseTopic()
+		resp.Topics = answerEach(r.Topics, func(t kmsg.CreateTopicsRequestTopic, st *kmsg.CreateTopicsResponseTopic) {
 			st.Topic, st.ErrorCode = t.Topic, code
-			resp.Topics = append(resp.Topics, st)
-		}
+		})
 		return resp
 	case *kmsg.DeleteTopicsRequest:
 		resp := r.ResponseKind().(*kmsg.DeleteTopicsResponse)
-		for _, n := range r.TopicNames {
-			st := kmsg.NewDeleteTopicsResponseTopic()
-			st.Topic, st.ErrorCode = strp(n), code
-			resp.Topics = append(resp.Topics, st)
-		}
+		resp.Topics = answerEach(r.TopicNames, func(n string, st *kmsg.DeleteTopicsResponseTopic) { st.Topic, st.ErrorCode = strp(n), code })
 		return resp
 	case *kmsg.CreatePartitionsRequest:
 		resp := r.ResponseKind().(*kmsg.CreatePartitionsResponse)
-		for _, t := range r.Topics {
-			st := kmsg.NewCreatePartitionsResponseTopic()
+		resp.Topics = answerEach(r.Topics, func(t kmsg.CreatePartitionsRequestTopic, st *kmsg.CreatePartitionsResponseTopic) {
 			st.Topic, st.ErrorCode = t.Topic, code
-			resp.Topics = append(resp.Topics, st)
-		}
+		})
 		return resp
 	case *kmsg.AlterConfigsRequest:
 		resp := r.ResponseKind().(*kmsg.AlterConfigsResponse)
-		for _, rr := range r.Resources {
-			sr := kmsg.NewAlterConfigsResponseResource()
+		resp.Resources = answerEach(r.Resources, func(rr kmsg.AlterConfigsRequestResource, sr *kmsg.AlterConfigsResponseResource) {
 			sr.ResourceType, sr.ResourceName, sr.ErrorCode = rr.ResourceType, rr.ResourceName, code
-			resp.Resources = append(resp.Resources, sr)
-		}
+		})
 		return resp
 	case *kmsg.IncrementalAlterConfigsRequest:
 		resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
-		for _, rr := range r.Resources {
-			sr := kmsg.NewIncrementalAlterConfigsResponseResource()
+		resp.Resources = answerEach(r.Resources, func(rr kmsg.IncrementalAlterConfigsRequestResource, sr *kmsg.IncrementalAlterConfigsResponseResource) {
 			sr.ResourceType, sr.ResourceName, sr.ErrorCode = rr.ResourceType, rr.ResourceName, code
-			resp.Resources = append(resp.Resources, sr)
-		}
+		})
 		return resp
 	}
 	panic(fmt.Sprintf("broker: forwardError for key %d", req.Key()))
+}
+
+// answerEach makes a response entry per request entry, each from kmsg's
+// defaults (as kmsg.NewX does) filled in by fill; nil for none.
+func answerEach[In, Out any, P interface {
+	*Out
+	Default()
+}](in []In, fill func(In, *Out)) []Out {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]Out, len(in))
+	for i := range in {
+		P(&out[i]).Default()
+		fill(in[i], &out[i])
+	}
+	return out
 }
 
 // alterISR proposes a new ISR to the controller and applies its answer.
