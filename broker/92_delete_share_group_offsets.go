@@ -12,31 +12,21 @@ import (
 
 func (b *Broker) handleDeleteShareGroupOffsets(r *kmsg.DeleteShareGroupOffsetsRequest) *kmsg.DeleteShareGroupOffsetsResponse {
 	resp := r.ResponseKind().(*kmsg.DeleteShareGroupOffsetsResponse)
-	if resp.ErrorCode = b.notCoordinator(r.GroupID); resp.ErrorCode != 0 {
-		return resp
-	}
-	if code, msg := b.emptyShareGroup(r.GroupID, false); code != 0 {
-		resp.ErrorCode, resp.ErrorMessage = code, strp(msg)
+	if resp.ErrorCode, resp.ErrorMessage = b.emptyShareGroup(r.GroupID, false); resp.ErrorCode != 0 {
 		return resp
 	}
 	for _, rt := range r.Topics {
 		st := kmsg.NewDeleteShareGroupOffsetsResponseTopic()
 		st.Topic = rt.Topic
-		parts, ok := b.sharePartsOf(rt.Topic, nil)
+		parts, ok := b.applyShareOffsets(r.GroupID, rt.Topic, nil, nil)
 		if !ok {
 			st.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			resp.Topics = append(resp.Topics, st)
-			continue
 		}
-		b.shareState(r.GroupID, shareStateDelete, parts)
 		for _, p := range parts {
 			st.TopicID = p.id
 			if p.code != 0 {
 				st.ErrorCode = p.code
 			}
-		}
-		if st.ErrorCode == 0 {
-			b.noteShareStateTopic(r.GroupID, rt.Topic, false)
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
