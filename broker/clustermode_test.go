@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -221,38 +220,11 @@ func TestLeaderKillUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	acked := map[string]bool{}
-	var lastAck time.Time
-	var failed []error
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			v := fmt.Sprintf("r%07d", i)
-			cl.Produce(ctx, &kgo.Record{Value: []byte(v)}, func(_ *kgo.Record, err error) {
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					failed = append(failed, err)
-					return
-				}
-				acked[v] = true
-				lastAck = time.Now()
-			})
-			time.Sleep(200 * time.Microsecond)
-		}
-	}()
+	s := streamAcks(ctx, cl, 1, 200*time.Microsecond, func(r *kgo.Record) string { return string(r.Value) })
 	ackedAfter := func(t0 time.Time) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return lastAck.After(t0)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.lastAck.After(t0)
 	}
 	time.Sleep(time.Second)
 	for p := 0; p < 3; p++ {
@@ -277,23 +249,22 @@ func TestLeaderKillUnderLoad(t *testing.T) {
 		tc.start(victim)
 		tc.waitISR("failover", []int32{1, 2, 3}, 30*time.Second)
 	}
-	close(stop)
-	<-done
+	s.halt()
 	if err := cl.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(failed) > 0 {
-		t.Fatalf("%d records failed, first: %v", len(failed), failed[0])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.failed) > 0 {
+		t.Fatalf("%d records failed, first: %v", len(s.failed), s.failed[0])
 	}
-	got := countValues(t, tc.addrs()[0], "failover", false, len(acked))
-	for v := range acked {
+	got := countValues(t, tc.addrs()[0], "failover", false, len(s.acked))
+	for v := range s.acked {
 		if got[v] != 1 {
-			t.Fatalf("acknowledged record %s read %d times, want exactly 1 (acked %d)", v, got[v], len(acked))
+			t.Fatalf("acknowledged record %s read %d times, want exactly 1 (acked %d)", v, got[v], len(s.acked))
 		}
 	}
-	t.Logf("%d records acknowledged across 3 leader kills, each read back exactly once", len(acked))
+	t.Logf("%d records acknowledged across 3 leader kills, each read back exactly once", len(s.acked))
 }
 
 // TestDivergentReplicaTruncates makes a leader write batches its followers

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -152,49 +151,18 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 4, 1, nil, "crash"); err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	acked := map[string]bool{}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			v := fmt.Sprintf("r%07d", i)
-			cl.Produce(ctx, &kgo.Record{Value: []byte(v)}, func(r *kgo.Record, err error) {
-				if err == nil {
-					mu.Lock()
-					acked[strconv.Itoa(int(r.Partition))+"/"+v] = true
-					mu.Unlock()
-				}
-			})
-			if i%200 == 0 {
-				time.Sleep(time.Millisecond)
-			}
-		}
-	}()
+	s := streamAcks(ctx, cl, 200, time.Millisecond, func(r *kgo.Record) string {
+		return strconv.Itoa(int(r.Partition)) + "/" + string(r.Value)
+	})
 	deadline := time.Now().Add(20 * time.Second)
-	for {
-		mu.Lock()
-		n := len(acked)
-		mu.Unlock()
-		if n >= 20000 || time.Now().After(deadline) {
-			break
-		}
+	for s.count() < 20000 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	close(stop)
-	<-done
+	s.halt()
 	cl.Close()
-	mu.Lock()
-	nAcked := len(acked)
-	mu.Unlock()
+	nAcked := s.count()
 	if nAcked < 1000 {
 		t.Fatalf("only %d records acknowledged before the kill", nAcked)
 	}
@@ -202,7 +170,7 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 	cmd2, addr2 := start()
 	defer func() { cmd2.Process.Kill(); cmd2.Wait() }()
 	got := consumeAll(ctx, t, addr2, "crash", nAcked)
-	for k := range acked {
+	for k := range s.acked {
 		if _, ok := got[k]; !ok {
 			t.Fatalf("acknowledged record %s lost after kill -9 (acked %d, read %d)", k, nAcked, len(got))
 		}
