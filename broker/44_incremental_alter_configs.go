@@ -5,6 +5,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kbench/kbench/internal/topicconf"
 )
 
 // IncrementalAlterConfigs v0-v1 (v1 flexible): SET and DELETE per key on topic
@@ -35,26 +37,10 @@ func (b *Broker) handleIncrementalAlterConfigs(r *kmsg.IncrementalAlterConfigsRe
 			res.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			continue
 		}
-		configs := make(map[string]string, len(t.configs))
-		for k, v := range t.configs {
-			configs[k] = v
-		}
-		var err error
-		for _, c := range rr.Configs {
-			switch c.Op {
-			case kmsg.IncrementalAlterConfigOpSet:
-				if c.Value == nil {
-					err = fmt.Errorf("%w: SET %s without a value", errInvalidConfig, c.Name)
-				} else {
-					configs[c.Name] = *c.Value
-				}
-			case kmsg.IncrementalAlterConfigOpDelete:
-				delete(configs, c.Name)
-			default:
-				err = fmt.Errorf("%w: operation %v on %s is not supported (SET, DELETE)", errInvalidConfig, c.Op, c.Name)
-			}
-		}
-		if err == nil {
+		configs, err := topicconf.Apply(t.configs, rr.Configs)
+		if err != nil {
+			err = fmt.Errorf("%w: %v", errInvalidConfig, err)
+		} else {
 			err = b.topics.setConfigs(rr.ResourceName, configs, r.ValidateOnly)
 		}
 		res.ErrorCode = errorCode(err)

@@ -125,19 +125,9 @@ func (b *Broker) alterGroupConfigs(rr kmsg.IncrementalAlterConfigsRequestResourc
 	if rr.ResourceName == "" {
 		return fmt.Errorf("%w: a group config needs a group name", errInvalidConfig)
 	}
-	cfg := map[string]string{}
-	for k, v := range b.groupConfigs(rr.ResourceName) {
-		cfg[k] = v
-	}
-	for _, c := range rr.Configs {
-		switch {
-		case c.Op == kmsg.IncrementalAlterConfigOpSet && c.Value != nil:
-			cfg[c.Name] = *c.Value
-		case c.Op == kmsg.IncrementalAlterConfigOpDelete:
-			delete(cfg, c.Name)
-		default:
-			return fmt.Errorf("%w: operation %v on %s is not supported (SET with a value, DELETE)", errInvalidConfig, c.Op, c.Name)
-		}
+	cfg, err := topicconf.Apply(b.groupConfigs(rr.ResourceName), rr.Configs)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errInvalidConfig, err)
 	}
 	if err := topicconf.ValidateGroup(cfg); err != nil {
 		return fmt.Errorf("%w: %v", errInvalidConfig, err)

@@ -358,25 +358,13 @@ func (c *Controller) handleIncrementalAlterConfigs(r *kmsg.IncrementalAlterConfi
 			case t == nil:
 				sr.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			default:
-				cfg := make(map[string]string, len(t.Configs))
-				for k, v := range t.Configs {
-					cfg[k] = v
+				cfg, err := topicconf.Apply(t.Configs, rr.Configs)
+				if err != nil {
+					sr.ErrorCode, sr.ErrorMessage = kerr.InvalidConfig.Code, strp(err.Error())
+					break
 				}
-				for _, op := range rr.Configs {
-					switch {
-					case op.Op == kmsg.IncrementalAlterConfigOpSet && op.Value != nil:
-						cfg[op.Name] = *op.Value
-					case op.Op == kmsg.IncrementalAlterConfigOpDelete:
-						delete(cfg, op.Name)
-					default:
-						sr.ErrorCode = kerr.InvalidConfig.Code
-						sr.ErrorMessage = strp(fmt.Sprintf("operation %v on %s is not supported (SET with a value, DELETE)", op.Op, op.Name))
-					}
-				}
-				if sr.ErrorCode == 0 {
-					sr.ErrorCode, sr.ErrorMessage = c.setConfigs(rr.ResourceName, cfg, r.ValidateOnly)
-					changed = changed || (sr.ErrorCode == 0 && !r.ValidateOnly)
-				}
+				sr.ErrorCode, sr.ErrorMessage = c.setConfigs(rr.ResourceName, cfg, r.ValidateOnly)
+				changed = changed || (sr.ErrorCode == 0 && !r.ValidateOnly)
 			}
 			resp.Resources = append(resp.Resources, sr)
 		}
@@ -411,22 +399,14 @@ func (c *Controller) alterGroupConfigs(rr kmsg.IncrementalAlterConfigsRequestRes
 	if rr.ResourceName == "" {
 		return kerr.InvalidRequest.Code, strp("a group config needs a group name")
 	}
-	cfg := map[string]string{}
+	var current map[string]string
 	g := c.groups[rr.ResourceName]
 	if g != nil {
-		for k, v := range g.Configs {
-			cfg[k] = v
-		}
+		current = g.Configs
 	}
-	for _, op := range rr.Configs {
-		switch {
-		case op.Op == kmsg.IncrementalAlterConfigOpSet && op.Value != nil:
-			cfg[op.Name] = *op.Value
-		case op.Op == kmsg.IncrementalAlterConfigOpDelete:
-			delete(cfg, op.Name)
-		default:
-			return kerr.InvalidConfig.Code, strp(fmt.Sprintf("operation %v on %s is not supported (SET with a value, DELETE)", op.Op, op.Name))
-		}
+	cfg, err := topicconf.Apply(current, rr.Configs)
+	if err != nil {
+		return kerr.InvalidConfig.Code, strp(err.Error())
 	}
 	if err := topicconf.ValidateGroup(cfg); err != nil {
 		return kerr.InvalidConfig.Code, strp(err.Error())

@@ -6,9 +6,12 @@ package topicconf
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
@@ -105,4 +108,25 @@ func intMin(min int64) func(string) error {
 		}
 		return nil
 	}
+}
+
+// Apply returns a copy of cfg with IncrementalAlterConfigs operations
+// applied in order: SET with a value sets a key, DELETE removes it. Any
+// other operation is an error naming it, and then nothing is applied.
+func Apply(cfg map[string]string, ops []kmsg.IncrementalAlterConfigsRequestResourceConfig) (map[string]string, error) {
+	out := make(map[string]string, len(cfg)+len(ops))
+	maps.Copy(out, cfg)
+	for _, op := range ops {
+		switch {
+		case op.Op == kmsg.IncrementalAlterConfigOpSet && op.Value != nil:
+			out[op.Name] = *op.Value
+		case op.Op == kmsg.IncrementalAlterConfigOpDelete:
+			delete(out, op.Name)
+		case op.Op == kmsg.IncrementalAlterConfigOpSet:
+			return nil, fmt.Errorf("SET %s without a value", op.Name)
+		default:
+			return nil, fmt.Errorf("operation %v on %s is not supported (SET with a value, DELETE)", op.Op, op.Name)
+		}
+	}
+	return out, nil
 }
