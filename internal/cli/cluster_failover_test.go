@@ -3,17 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/kbench/kbench/broker/cluster"
 )
 
 // TestClusterFailoverRealBrokers runs three real broker processes (the test
@@ -23,36 +18,10 @@ import (
 // every acknowledged record is read back exactly once; then it restarts the
 // killed broker and waits for a full ISR.
 func TestClusterFailoverRealBrokers(t *testing.T) {
-	var logMu sync.Mutex
-	testDone := false
-	t.Cleanup(func() { logMu.Lock(); testDone = true; logMu.Unlock() })
-	logf := func(format string, args ...any) {
-		logMu.Lock()
-		defer logMu.Unlock()
-		if !testDone {
-			t.Logf(format, args...)
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	dir := t.TempDir()
-	const session = 2 * time.Second // the controller's default
-	c, err := cluster.Start(ctx, cluster.Config{Brokers: 3, Dir: dir, Env: []string{kbenchChildEnv + "=1"}, SessionTimeout: session, Logf: logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	defer func() {
-		if t.Failed() {
-			for i := 1; i <= 3; i++ {
-				raw, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("broker-%d.log", i)))
-				if len(raw) > 6000 {
-					raw = raw[len(raw)-6000:]
-				}
-				t.Logf("broker-%d.log (tail):\n%s", i, raw)
-			}
-		}
-	}()
+	c := startRealCluster(t, ctx)
+	const session = realSession
 
 	const topic = "failover"
 	// MetadataMinAge: franz-go otherwise refreshes metadata at most every
@@ -63,16 +32,7 @@ func TestClusterFailoverRealBrokers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	minISR := "2"
-	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": &minISR}, topic); err != nil {
-		t.Fatal(err)
-	}
-	hctx, hcancel := context.WithTimeout(ctx, 15*time.Second)
-	err = c.WaitHealthy(hctx)
-	hcancel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	createRF3Topic(t, ctx, c, cl, topic, 1)
 	leader, err := c.LeaderOf(topic, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -222,10 +182,6 @@ func TestClusterFailoverRealBrokers(t *testing.T) {
 	if err := c.Restart(leader); err != nil {
 		t.Fatal(err)
 	}
-	hctx, hcancel = context.WithTimeout(ctx, 20*time.Second)
-	defer hcancel()
-	if err := c.WaitHealthy(hctx); err != nil {
-		t.Fatal(err)
-	}
+	waitHealthy(t, ctx, c, 20*time.Second)
 	t.Logf("broker %d restarted and back in the ISR after %s", leader, time.Since(start).Round(time.Millisecond))
 }

@@ -26,9 +26,13 @@ import (
 // pausing the broker that coordinates a group or a transactional id loses
 // nothing a client was told is done.
 
-// startCoordinatorCluster starts three real brokers and dumps their log
-// tails when the test fails.
-func startCoordinatorCluster(t *testing.T, ctx context.Context) *cluster.Cluster {
+// realSession is the session timeout of startRealCluster's brokers (the
+// controller's default).
+const realSession = 2 * time.Second
+
+// startRealCluster starts three real broker processes (verbose logs) and
+// dumps their log tails when the test fails.
+func startRealCluster(t *testing.T, ctx context.Context) *cluster.Cluster {
 	t.Helper()
 	var logMu sync.Mutex
 	testDone := false
@@ -41,7 +45,7 @@ func startCoordinatorCluster(t *testing.T, ctx context.Context) *cluster.Cluster
 		}
 	}
 	dir := t.TempDir()
-	c, err := cluster.Start(ctx, cluster.Config{Brokers: 3, Dir: dir, Env: []string{kbenchChildEnv + "=1"}, SessionTimeout: 2 * time.Second, Logf: logf, BrokerArgs: []string{"-v"}})
+	c, err := cluster.Start(ctx, cluster.Config{Brokers: 3, Dir: dir, Env: []string{kbenchChildEnv + "=1"}, SessionTimeout: realSession, Logf: logf, BrokerArgs: []string{"-v"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +62,28 @@ func startCoordinatorCluster(t *testing.T, ctx context.Context) *cluster.Cluster
 		c.Close()
 	})
 	return c
+}
+
+// waitHealthy waits up to d for every partition of the cluster to have its
+// full ISR.
+func waitHealthy(t *testing.T, ctx context.Context, c *cluster.Cluster, d time.Duration) {
+	t.Helper()
+	hctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	if err := c.WaitHealthy(hctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// createRF3Topic creates topic with parts partitions, replication factor 3
+// and min.insync.replicas 2, and waits for its full ISR.
+func createRF3Topic(t *testing.T, ctx context.Context, c *cluster.Cluster, cl *kgo.Client, topic string, parts int32) {
+	t.Helper()
+	minISR := "2"
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, parts, 3, map[string]*string{"min.insync.replicas": &minISR}, topic); err != nil {
+		t.Fatal(err)
+	}
+	waitHealthy(t, ctx, c, 15*time.Second)
 }
 
 // findCoordinator asks the cluster which broker coordinates key.
@@ -185,19 +211,10 @@ func consumeAndCommit(ctx context.Context, t *testing.T, c *cluster.Cluster, gro
 func TestCoordinatorFailoverKeepsOffsets(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
-	c := startCoordinatorCluster(t, ctx)
+	c := startRealCluster(t, ctx)
 	const topic, group = "orders", "billing"
 	cl := newTestClient(t, c, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
-	minISR := "2"
-	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 3, map[string]*string{"min.insync.replicas": &minISR}, topic); err != nil {
-		t.Fatal(err)
-	}
-	hctx, hcancel := context.WithTimeout(ctx, 15*time.Second)
-	err := c.WaitHealthy(hctx)
-	hcancel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	createRF3Topic(t, ctx, c, cl, topic, 3)
 	var recs []*kgo.Record
 	for i := range 6000 {
 		recs = append(recs, &kgo.Record{Value: fmt.Appendf(nil, "r%05d", i)})
@@ -223,12 +240,7 @@ func TestCoordinatorFailoverKeepsOffsets(t *testing.T) {
 	if err := c.Restart(coord); err != nil {
 		t.Fatal(err)
 	}
-	hctx, hcancel = context.WithTimeout(ctx, 30*time.Second)
-	err = c.WaitHealthy(hctx)
-	hcancel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	waitHealthy(t, ctx, c, 30*time.Second)
 	for p, o := range consumeAndCommit(ctx, t, c, group, topic, 1500) {
 		want[p] = o
 	}
@@ -265,20 +277,11 @@ func TestCoordinatorFailoverKeepsOffsets(t *testing.T) {
 func TestTxnCoordinatorFailover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	c := startCoordinatorCluster(t, ctx)
+	c := startRealCluster(t, ctx)
 	const topic = "ledger"
 	admin := newTestClient(t, c)
 	adm := kadm.NewClient(admin)
-	minISR := "2"
-	if _, err := adm.CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": &minISR}, topic); err != nil {
-		t.Fatal(err)
-	}
-	hctx, hcancel := context.WithTimeout(ctx, 15*time.Second)
-	err := c.WaitHealthy(hctx)
-	hcancel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	createRF3Topic(t, ctx, c, admin, topic, 1)
 	const txnTimeout = 6 * time.Second
 	newTxnProducer := func(id string) *kgo.Client {
 		return newTestClient(t, c, kgo.DefaultProduceTopic(topic), kgo.TransactionalID(id), kgo.TransactionTimeout(txnTimeout),
@@ -330,12 +333,7 @@ func TestTxnCoordinatorFailover(t *testing.T) {
 	if err := c.Restart(coord); err != nil {
 		t.Fatal(err)
 	}
-	hctx, hcancel = context.WithTimeout(ctx, 30*time.Second)
-	err = c.WaitHealthy(hctx)
-	hcancel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	waitHealthy(t, ctx, c, 30*time.Second)
 
 	// 2. A zombie is fenced by InitProducerId on the new coordinator.
 	zombie := newTxnProducer("zombie")
@@ -399,19 +397,10 @@ func TestCoordinatorFailoverConfluentKafka(t *testing.T) {
 	script, _ := filepath.Abs("testdata/group_failover.py")
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	c := startCoordinatorCluster(t, ctx)
+	c := startRealCluster(t, ctx)
 	const topic, group = "payments", "ledger-writer"
 	cl := newTestClient(t, c)
-	minISR := "2"
-	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 3, map[string]*string{"min.insync.replicas": &minISR}, topic); err != nil {
-		t.Fatal(err)
-	}
-	hctx, hcancel := context.WithTimeout(ctx, 15*time.Second)
-	err := c.WaitHealthy(hctx)
-	hcancel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	createRF3Topic(t, ctx, c, cl, topic, 3)
 	bootstrap := strings.Join(c.Bootstrap(), ",")
 	py := func(args ...string) map[string]int64 {
 		t.Helper()
