@@ -56,21 +56,32 @@ func OpenSession(o Options) (*Session, error) {
 		m = newManifest(o.Profile, cmpOr(o.Version, "dev"), "", 0)
 		m.Sessions = 1
 	}
+	e, rw, err := openEngine(o, m, []int{m.Profile.Base.Brokers}, time.Now(), prior)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{e: e, rw: rw, Lines: prior}, nil
+}
+
+// openEngine starts a session of the run in o.Dir: it marks the manifest m
+// running (its target described with the broker counts in shapes), opens
+// the clusters and the results file, and counts the prior lines as done.
+func openEngine(o Options, m *Manifest, shapes []int, start time.Time, prior []Line) (*engine, *resultsWriter, error) {
 	p := m.Profile
-	m.Target = describeTarget(p.Target.Bootstrap, []int{p.Base.Brokers})
+	m.Target = describeTarget(p.Target.Bootstrap, shapes)
 	m.Status = StatusRunning
 	if err := writeManifest(o.Dir, m); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cl, err := newClusters(p.Target.Bootstrap, filepath.Join(o.Dir, BrokerLogDir), o.Binary)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rw, err := openResults(o.Dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	e := &engine{o: o, p: p, m: m, clusters: cl, progress: o.Progress, start: time.Now(), done: map[string]*Line{}, cur: -1}
+	e := &engine{o: o, p: p, m: m, clusters: cl, progress: o.Progress, start: start, done: map[string]*Line{}, cur: -1}
 	if e.progress == nil {
 		e.progress = ProgressFunc(func(Event) {})
 	}
@@ -79,7 +90,7 @@ func OpenSession(o Options) (*Session, error) {
 		e.done[prior[i].Point.ID] = &prior[i]
 	}
 	e.finished = len(e.done)
-	return &Session{e: e, rw: rw, Lines: prior}, nil
+	return e, rw, nil
 }
 
 // Run runs pt with search in place of the profile's rate search, records

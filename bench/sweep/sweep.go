@@ -102,29 +102,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			shapes = append(shapes, p.Points[i].Brokers)
 		}
 	}
-	m.Target = describeTarget(p.Target.Bootstrap, shapes)
-	m.Status = StatusRunning
-	if err := writeManifest(o.Dir, m); err != nil {
-		return nil, err
-	}
-	cl, err := newClusters(p.Target.Bootstrap, filepath.Join(o.Dir, BrokerLogDir), o.Binary)
+	e, rw, err := openEngine(o, m, shapes, start, prior)
 	if err != nil {
 		return nil, err
-	}
-	rw, err := openResults(o.Dir)
-	if err != nil {
-		return nil, err
-	}
-	e := &engine{o: o, p: p, m: m, clusters: cl, progress: o.Progress, start: start, done: map[string]*Line{}, cur: -1}
-	if e.progress == nil {
-		e.progress = ProgressFunc(func(Event) {})
-	}
-	e.est, _, _ = Estimate(p)
-	for i := range prior {
-		e.done[prior[i].Point.ID] = &prior[i]
 	}
 	sum := &Summary{Dir: o.Dir, Points: len(p.Points), Skipped: len(e.done)}
-	e.finished = len(e.done)
 	e.event(Event{Kind: SweepStarted})
 
 	var runErr error
@@ -177,7 +159,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if sum.Interrupted || len(sum.Lines) < len(p.Points) {
 		m.Status = StatusInterrupted
 	}
-	errs := []error{runErr, rw.close(), cl.close(), writeManifest(o.Dir, m)}
+	errs := []error{runErr, rw.close(), e.clusters.close(), writeManifest(o.Dir, m)}
 	e.event(Event{Kind: SweepFinished, Summary: sum})
 	return sum, errors.Join(errs...)
 }
