@@ -117,12 +117,8 @@ func (tc *testCluster) waitISR(topic string, want []int32, within time.Duration)
 func TestISRTimeline(t *testing.T) {
 	tc := startCluster(t, 3)
 	ctx := testCtx(t, 120*time.Second)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.addrs()...), kgo.DefaultProduceTopic("isr"), kgo.RequiredAcks(kgo.AllISRAcks()),
+	cl := tc.client(t, kgo.DefaultProduceTopic("isr"), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordDeliveryTimeout(8*time.Second), kgo.ProducerLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	resp, err := adm.CreateTopic(ctx, 3, 3, map[string]*string{"min.insync.replicas": strp("2")}, "isr")
 	if err == nil {
@@ -192,6 +188,18 @@ func TestISRTimeline(t *testing.T) {
 	}
 }
 
+// client is a franz-go client seeded with every broker of the cluster,
+// closed when the test ends.
+func (tc *testCluster) client(t *testing.T, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(tc.addrs()...)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
 // leaderOf reads a partition's leader from the controller.
 func (tc *testCluster) leaderOf(topic string, p int) int32 {
 	st := tc.ctrl.Snapshot().Topics[topic]
@@ -207,12 +215,8 @@ func (tc *testCluster) leaderOf(topic string, p int) int32 {
 func TestLeaderKillUnderLoad(t *testing.T) {
 	tc := startCluster(t, 3)
 	ctx := testCtx(t, 150*time.Second)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.addrs()...), kgo.DefaultProduceTopic("failover"), kgo.RequiredAcks(kgo.AllISRAcks()),
+	cl := tc.client(t, kgo.DefaultProduceTopic("failover"), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(time.Millisecond), kgo.RecordDeliveryTimeout(60*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	resp, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 3, map[string]*string{"min.insync.replicas": strp("2")}, "failover")
 	if err == nil {
 		err = resp.Err
@@ -274,12 +278,8 @@ func TestLeaderKillUnderLoad(t *testing.T) {
 func TestDivergentReplicaTruncates(t *testing.T) {
 	tc := startCluster(t, 3)
 	ctx := testCtx(t, 90*time.Second)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.addrs()...), kgo.DefaultProduceTopic("diverge"), kgo.RequiredAcks(kgo.LeaderAck()),
+	cl := tc.client(t, kgo.DefaultProduceTopic("diverge"), kgo.RequiredAcks(kgo.LeaderAck()),
 		kgo.DisableIdempotentWrite(), kgo.ProducerLinger(0), kgo.RecordDeliveryTimeout(30*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 3, nil, "diverge"); err != nil {
 		t.Fatal(err)
 	}
@@ -359,11 +359,7 @@ func TestClusterMetadataClients(t *testing.T) {
 	kcat := requireTool(t, "kcat")
 	tc := startCluster(t, 3)
 	ctx := testCtx(t, 60*time.Second)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.addrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := tc.client(t)
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 3, nil, "meta"); err != nil {
 		t.Fatal(err)
 	}
@@ -404,11 +400,7 @@ func TestClusterMetadataClients(t *testing.T) {
 func TestAlterConfigsOnPartialReplicas(t *testing.T) {
 	tc := startCluster(t, 3)
 	ctx := testCtx(t, 30*time.Second)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.addrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := tc.client(t)
 	adm := kadm.NewClient(cl)
 	if r, err := adm.CreateTopic(ctx, 3, 1, nil, "partial"); err != nil || r.Err != nil {
 		t.Fatalf("create topic: %v %v", err, r.Err)

@@ -21,11 +21,7 @@ func TestInternalTopicsCluster(t *testing.T) {
 	kcat := requireTool(t, "kcat")
 	tc := startCluster(t, 3)
 	ctx := testCtx(t, 60*time.Second)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.addrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := tc.client(t)
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		req := kmsg.NewPtrFindCoordinatorRequest()
 		req.CoordinatorKey = "g"

@@ -178,11 +178,7 @@ func TestMetricsISR(t *testing.T) {
 		tc.start(id)
 	}
 	ctx := testCtx(t, 60*time.Second)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.addrs()...), kgo.DefaultProduceTopic("isr-metrics"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := tc.client(t, kgo.DefaultProduceTopic("isr-metrics"))
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 3, nil, "isr-metrics"); err != nil {
 		t.Fatal(err)
 	}

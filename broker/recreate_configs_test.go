@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -19,11 +18,7 @@ import (
 func TestRecreatedTopicConfigsReachEveryBroker(t *testing.T) {
 	tc := startCluster(t, 3)
 	ctx := testCtx(t, 60*time.Second)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.addrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := tc.client(t)
 	adm := kadm.NewClient(cl)
 	create := func(configs map[string]*string) {
 		t.Helper()

@@ -124,12 +124,8 @@ func newReplPair(t *testing.T, topic string) *replPair {
 	t.Helper()
 	tc := startCluster(t, 2)
 	ctx := testCtx(t, 30*time.Second)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.addrs()...), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.LeaderAck()),
+	cl := tc.client(t, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.LeaderAck()),
 		kgo.DisableIdempotentWrite(), kgo.ProducerLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
 	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 2, nil, topic); err != nil || resp.Err != nil {
 		t.Fatalf("create topic: %v %v", err, resp.Err)
 	}
@@ -439,12 +435,8 @@ func TestWholeClusterRestartKeepsAcked(t *testing.T) {
 	tc := startCluster(t, 3)
 	ctx := testCtx(t, 90*time.Second)
 	const topic, n = "acked", 2000 // 2 MB: more than one replica fetch (1 MiB)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.addrs()...), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
+	cl := tc.client(t, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordDeliveryTimeout(20*time.Second), kgo.ProducerBatchCompression(kgo.NoCompression()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": strp("2")}, topic); err != nil || resp.Err != nil {
 		t.Fatalf("create topic: %v %v", err, resp.Err)
 	}

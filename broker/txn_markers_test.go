@@ -16,12 +16,8 @@ import (
 func TestTxnMarkersReplicatedBeforeComplete(t *testing.T) {
 	tc := startCluster(t, 3)
 	ctx := testCtx(t, 60*time.Second)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.addrs()...), kgo.DefaultProduceTopic("mk"), kgo.TransactionalID("mk-txn"),
+	cl := tc.client(t, kgo.DefaultProduceTopic("mk"), kgo.TransactionalID("mk-txn"),
 		kgo.TransactionTimeout(20*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	minISR := "2"
 	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": &minISR}, "mk"); err != nil || resp.Err != nil {
 		t.Fatalf("create: %v %v", err, resp.Err)
