@@ -43,18 +43,13 @@ func (b *Broker) handleOffsetCommit(r *kmsg.OffsetCommitRequest) *kmsg.OffsetCom
 	} else {
 		codes = b.groups.commit(r.Group, generation, member, r.InstanceID, parts, time.Now())
 	}
-	i := 0
-	for _, t := range r.Topics {
-		st := kmsg.NewOffsetCommitResponseTopic()
+	i := 0 // codes are in request order
+	resp.Topics = answerEach(r.Topics, func(t kmsg.OffsetCommitRequestTopic, st *kmsg.OffsetCommitResponseTopic) {
 		st.Topic = t.Topic
-		for _, p := range t.Partitions {
-			sp := kmsg.NewOffsetCommitResponseTopicPartition()
-			sp.Partition = p.Partition
-			sp.ErrorCode = codes[i]
+		st.Partitions = answerEach(t.Partitions, func(p kmsg.OffsetCommitRequestTopicPartition, sp *kmsg.OffsetCommitResponseTopicPartition) {
+			sp.Partition, sp.ErrorCode = p.Partition, codes[i]
 			i++
-			st.Partitions = append(st.Partitions, sp)
-		}
-		resp.Topics = append(resp.Topics, st)
-	}
+		})
+	})
 	return resp
 }

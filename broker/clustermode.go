@@ -457,23 +457,6 @@ func forwardError(req kmsg.Request) kmsg.Response {
 	panic(fmt.Sprintf("broker: forwardError for key %d", req.Key()))
 }
 
-// answerEach makes a response entry per request entry, each from kmsg's
-// defaults (as kmsg.NewX does) filled in by fill; nil for none.
-func answerEach[In, Out any, P interface {
-	*Out
-	Default()
-}](in []In, fill func(In, *Out)) []Out {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make([]Out, len(in))
-	for i := range in {
-		P(&out[i]).Default()
-		fill(in[i], &out[i])
-	}
-	return out
-}
-
 // alterISR proposes a new ISR to the controller and applies its answer.
 func (b *Broker) alterISR(p *partition, isr []int32, epochs [2]int32) {
 	go func() {

@@ -42,3 +42,20 @@ func errMessage(err error) *string {
 	}
 	return strp(err.Error())
 }
+
+// answerEach makes a response entry per request entry, each from kmsg's
+// defaults (as kmsg.NewX does) filled in by fill; nil for none.
+func answerEach[In, Out any, P interface {
+	*Out
+	Default()
+}](in []In, fill func(In, *Out)) []Out {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]Out, len(in))
+	for i := range in {
+		P(&out[i]).Default()
+		fill(in[i], &out[i])
+	}
+	return out
+}

@@ -237,21 +237,14 @@ func (c *groupCoordinator) stageTxnOffsets(r *kmsg.TxnOffsetCommitRequest) []kms
 			failStored(codes, code)
 		}
 	}
-	var out []kmsg.TxnOffsetCommitResponseTopic
-	i := 0
-	for _, t := range r.Topics {
-		rt := kmsg.NewTxnOffsetCommitResponseTopic()
+	i := 0 // codes are in request order
+	return answerEach(r.Topics, func(t kmsg.TxnOffsetCommitRequestTopic, rt *kmsg.TxnOffsetCommitResponseTopic) {
 		rt.Topic = t.Topic
-		for _, p := range t.Partitions {
-			rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
-			rp.Partition = p.Partition
-			rp.ErrorCode = codes[i]
+		rt.Partitions = answerEach(t.Partitions, func(p kmsg.TxnOffsetCommitRequestTopicPartition, rp *kmsg.TxnOffsetCommitResponseTopicPartition) {
+			rp.Partition, rp.ErrorCode = p.Partition, codes[i]
 			i++
-			rt.Partitions = append(rt.Partitions, rp)
-		}
-		out = append(out, rt)
-	}
-	return out
+		})
+	})
 }
 
 // completeTxn applies (commit) or discards the offsets producerID staged
