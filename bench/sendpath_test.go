@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
@@ -126,6 +127,43 @@ func TestPayloadPoolValues(t *testing.T) {
 	}
 	if _, err := (Workload{PayloadPool: "lots"}).parse(); err == nil {
 		t.Error("payload pool \"lots\" accepted")
+	}
+}
+
+// TestPayloadPoolWalk: values are read through the pool in order, each at
+// a block boundary and never overlapping the values drawn within one pass,
+// so a batch (the pool holds 64 of them) never holds the same bytes twice;
+// a pass ends at the pool's end and the next starts at a random block.
+func TestPayloadPoolWalk(t *testing.T) {
+	w := parsed(t, Workload{RecordSize: "uniform:50:300"})
+	w.buildPool(16 << 10)
+	g := newGenerator(w, 3)
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(w.pool)))
+	passes, prevEnd := 0, -1
+	for i := range 50000 {
+		v := g.value(nil, time.Time{})
+		off := int(uintptr(unsafe.Pointer(unsafe.SliceData(v))) - base)
+		switch {
+		case off%64 != 0:
+			t.Fatalf("value %d at pool offset %d: not at a 64-byte block boundary", i, off)
+		case off+len(v) > len(w.pool):
+			t.Fatalf("value %d runs past the pool: offset %d, %d bytes, pool %d", i, off, len(v), len(w.pool))
+		case prevEnd >= 0 && off >= prevEnd:
+			if gap := off - prevEnd; gap > 128 {
+				t.Fatalf("value %d at offset %d, %d bytes past the one before: want the next block or the one after", i, off, gap)
+			}
+		default: // a new pass from a random block
+			passes++
+		}
+		prevEnd = off + len(v)
+	}
+	if passes < 2 {
+		t.Fatalf("%d passes over a %d-byte pool in 50000 values of 50..300 bytes: want several", passes, len(w.pool))
+	}
+	// Two generators (two producers) start their walks at different blocks.
+	a, b := newGenerator(w, 1).value(nil, time.Time{}), newGenerator(w, 2).value(nil, time.Time{})
+	if unsafe.SliceData(a) == unsafe.SliceData(b) {
+		t.Error("two producers start reading the pool at the same block")
 	}
 }
 

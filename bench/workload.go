@@ -289,14 +289,16 @@ type generator struct {
 	// valueRoom is then room enough for most.
 	writes    bool
 	valueRoom int
-	zipf      *rand.Zipf
-	words     []string
-	pages     []string
-	refs      []string
-	uas       []string
-	ctry      []string
-	kinds     []string
-	devs      []string
+	// poolOff is where the next value is read from the payload pool.
+	poolOff int
+	zipf    *rand.Zipf
+	words   []string
+	pages   []string
+	refs    []string
+	uas     []string
+	ctry    []string
+	kinds   []string
+	devs    []string
 }
 
 // filler is the repeated text that makes random payloads compressible.
@@ -306,6 +308,7 @@ func newGenerator(w *parsedWorkload, stream uint64) *generator {
 	rng := rand.New(rand.NewPCG(w.seed, stream))
 	g := &generator{w: w, rng: rng, writes: w.payload.kind == "json" || w.payload.kind == "random" && w.pool == nil}
 	g.valueRoom = w.size.largest()
+	g.poolOff = len(w.pool) // the first value starts the walk at a random block
 	if w.payload.kind == "json" {
 		g.valueRoom = max(g.valueRoom, 384) + 64
 	}
@@ -413,8 +416,19 @@ func (g *generator) appendValue(dst, key []byte, now time.Time) []byte {
 	}
 	n := g.w.size.sample(g.rng)
 	if pool := g.w.pool; n <= len(pool) {
-		// At a block boundary, so values have the block layout of fresh ones.
-		off := 64 * g.rng.IntN((len(pool)-n)/64+1)
+		// Values are read through the pool in order, each at a block
+		// boundary (so it has the block layout of a fresh value) and one
+		// or two blocks past the end of the one before; past the end of
+		// the pool the walk starts again at a random block. Reading in
+		// order lets the CPU prefetch: values at random offsets of a pool
+		// larger than its caches cost more to copy into the request than
+		// all the rest of kbench's per-record work. A batch never holds
+		// a value twice from one pass, the pool being 64 batches long.
+		off := g.poolOff
+		if off+n > len(pool) {
+			off = 64 * g.rng.IntN((len(pool)-n)/64+1)
+		}
+		g.poolOff = off + (n+63)&^63 + 64*int(g.rng.Uint32()&1)
 		return pool[off : off+n : off+n]
 	}
 	return g.random(dst, n)
