@@ -260,7 +260,7 @@ type Profile struct {
 	// Excluded counts the points the exclude rules removed.
 	Excluded int `json:"excluded"`
 	// Faults run during every run of every point, times after the warmup
-	// (package faults: healed when the load ends); Audit reads each run's
+	// (package faults; bench/faults/inject heals them when the load ends); Audit reads each run's
 	// records back afterwards (package audit).
 	Faults faults.Schedule `json:"faults,omitempty"`
 	Audit  bool            `json:"audit,omitempty"`

@@ -19,6 +19,7 @@ import (
 	"github.com/kbench/kbench/bench/audit"
 	"github.com/kbench/kbench/bench/durability"
 	fault "github.com/kbench/kbench/bench/faults"
+	"github.com/kbench/kbench/bench/faults/inject"
 	"github.com/kbench/kbench/target"
 )
 
@@ -452,7 +453,7 @@ func healAndPrint(ctx context.Context, d *durability.Session, w io.Writer) error
 	default:
 		fmt.Fprintf(w, "  heal FAILED: %s\n", h.Err)
 	}
-	fmt.Fprintf(w, "  record: %s\n", filepath.Join(d.Dir(), fault.ReportFile))
+	fmt.Fprintf(w, "  record: %s\n", filepath.Join(d.Dir(), inject.ReportFile))
 	return err
 }
 

@@ -1,4 +1,4 @@
-// Package rebalance measures consumer group rebalances: how long after a
+// Package measure measures consumer group rebalances: how long after a
 // membership event (a member joins, leaves cleanly, or crashes) every
 // partition is owned and consumed again, how many partitions changed owner,
 // and how many records were delivered twice, per group protocol.
@@ -7,7 +7,10 @@
 // revocations, losses and deliveries, each with its time on one monotonic
 // clock); a pure checker reads the history afterwards. The event's time is
 // taken on the same clock, just before the event is caused.
-package rebalance
+//
+// What a sweep is (protocols, events, options, result rows) is package
+// rebalance's: profiles and reports use it without this package.
+package measure
 
 import (
 	"cmp"

@@ -1,4 +1,4 @@
-package rebalance
+package measure
 
 import (
 	"context"
@@ -12,48 +12,18 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbench/kbench/bench/rebalance"
 )
-
-// Protocol is how a group assigns partitions.
-type Protocol string
-
-// The protocols compared.
-const (
-	// Eager is the classic protocol with the range assignor: every member
-	// gives up everything at each rebalance.
-	Eager Protocol = "classic-eager"
-	// Cooperative is the classic protocol with cooperative-sticky: only
-	// moving partitions are revoked, in a second rebalance.
-	Cooperative Protocol = "classic-cooperative"
-	// Consumer is KIP-848: the broker assigns (uniform), members reconcile
-	// on their heartbeats.
-	Consumer Protocol = "consumer"
-)
-
-// Protocols lists the valid protocols in report order.
-var Protocols = []Protocol{Eager, Cooperative, Consumer}
-
-// Event is what happens to the group.
-type Event string
-
-// The events measured, in the order a group goes through them.
-const (
-	Join  Event = "join"  // one more member starts
-	Leave Event = "leave" // that member closes, leaving the group
-	Crash Event = "crash" // a member's connections are cut: it never leaves, its session expires
-)
-
-// Events lists the valid events in the order they run.
-var Events = []Event{Join, Leave, Crash}
 
 // Options configure a measurement of one group.
 type Options struct {
 	Bootstrap []string
 	Topic     string // exists, with Partitions partitions
 	Group     string
-	Protocol  Protocol
+	Protocol  rebalance.Protocol
 	Members   int
-	Events    []Event
+	Events    []rebalance.Event
 	// Classic members' session timeout and heartbeat interval; consumer
 	// groups get theirs from the broker (the target is started with the
 	// same values).
@@ -68,7 +38,7 @@ type Options struct {
 
 // Measurement is one event's outcome.
 type Measurement struct {
-	Event   Event
+	Event   rebalance.Event
 	Members int // group size before the event
 	Outcome
 	Err error // not converged within the timeout, or the event failed
@@ -149,15 +119,15 @@ func (m *member) crash() {
 }
 
 // groupOpts are the options of a member of protocol p.
-func (o *Options) groupOpts(p Protocol) []kgo.Opt {
+func (o *Options) groupOpts(p rebalance.Protocol) []kgo.Opt {
 	opts := []kgo.Opt{kgo.ConsumerGroup(o.Group), kgo.ConsumeTopics(o.Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
 		kgo.FetchMaxWait(100 * time.Millisecond)}
 	switch p {
-	case Eager:
+	case rebalance.Eager:
 		opts = append(opts, kgo.Balancers(kgo.RangeBalancer()))
-	case Cooperative:
+	case rebalance.Cooperative:
 		opts = append(opts, kgo.Balancers(kgo.CooperativeStickyBalancer()))
-	case Consumer:
+	case rebalance.Consumer:
 		return append(opts, kgo.ServerSideBalancer(), kgo.Balancers(kgo.StickyBalancer()))
 	}
 	return append(opts, kgo.SessionTimeout(o.Session), kgo.HeartbeatInterval(o.Heartbeat))
@@ -289,16 +259,16 @@ func Run(ctx context.Context, o Options) ([]Measurement, error) {
 		ms := Measurement{Event: ev, Members: len(g.members)}
 		at := g.rec.now()
 		switch ev {
-		case Join:
+		case rebalance.Join:
 			joined, err = g.start(ctx)
-		case Leave:
+		case rebalance.Leave:
 			m := joined
 			if m == nil {
 				m = g.members[len(g.members)-1]
 			}
 			joined = nil
 			g.stop(m)
-		case Crash:
+		case rebalance.Crash:
 			m := g.members[0]
 			m.crash()
 			g.drop(m)

@@ -1,10 +1,11 @@
-package rebalance
+package measure
 
 import (
 	"context"
 	"testing"
 	"time"
 
+	"github.com/kbench/kbench/bench/rebalance"
 	"github.com/kbench/kbench/broker"
 )
 
@@ -21,12 +22,12 @@ func TestSweepRealBroker(t *testing.T) {
 	defer b.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var rows []Row
-	err = Sweep(ctx, SweepOptions{
-		Bootstrap: []string{b.Addr()}, Sizes: []int{2}, Protocols: []Protocol{Consumer, Eager}, Events: Events,
+	var rows []rebalance.Row
+	err = Sweep(ctx, rebalance.SweepOptions{
+		Bootstrap: []string{b.Addr()}, Sizes: []int{2}, Protocols: []rebalance.Protocol{rebalance.Consumer, rebalance.Eager}, Events: rebalance.Events,
 		PartitionsPerMember: 2, RatePerPartition: 50, Session: 6 * time.Second, Heartbeat: 500 * time.Millisecond,
 		Settle: time.Second, Timeout: 20 * time.Second, Logf: t.Logf,
-	}, func(r Row) { rows = append(rows, r) })
+	}, func(r rebalance.Row) { rows = append(rows, r) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func TestSweepRealBroker(t *testing.T) {
 			continue
 		}
 		switch {
-		case r.Event == Crash && r.RebalanceS < 3:
+		case r.Event == rebalance.Crash && r.RebalanceS < 3:
 			t.Errorf("%s crash: rebalanced in %.2fs, before the 6s session could expire", r.Protocol, r.RebalanceS)
 		case r.Moved < 1:
 			t.Errorf("%s %s: %d partitions moved, want at least 1", r.Protocol, r.Event, r.Moved)
