@@ -75,9 +75,9 @@ func Prepare(profile string, set []string, space [][2]string) (*Prepared, error)
 		for _, name := range order {
 			s = append(s, "axes."+name+"="+axes[name])
 		}
-		return profiles.Load(profile, s)
+		return profiles.LoadWith(profile, profiles.Options{Set: s, PointsUnchecked: true})
 	}
-	p, err := profiles.Load(profile, set)
+	p, err := profiles.LoadWith(profile, profiles.Options{Set: set, PointsUnchecked: true})
 	if err != nil {
 		return nil, err
 	}
