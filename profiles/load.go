@@ -42,6 +42,7 @@ type rawProfile struct {
 	Faults      yaml.Node    `yaml:"faults"`
 	Audit       yaml.Node    `yaml:"audit"`
 	Frontier    *rawFrontier `yaml:"frontier"`
+	Tune        *rawTune     `yaml:"tune"`
 }
 
 type rawTarget struct {
@@ -101,6 +102,7 @@ func sections() map[reflect.Type]string {
 		reflect.TypeFor[rawSearch]():   "search",
 		reflect.TypeFor[rawSLO]():      "slo",
 		reflect.TypeFor[rawFrontier](): "frontier",
+		reflect.TypeFor[rawTune]():     "tune",
 	}
 }
 
@@ -702,6 +704,7 @@ func (p *parser) build(prof *Profile, raw *rawProfile, dir string) {
 	p.checkSearchUse(prof, raw)
 	p.checkFaults(prof, prof.Faults, &raw.Faults, "faults")
 	p.frontier(prof, raw)
+	p.tune(prof, raw.Tune)
 }
 
 // durability reads the fault schedule and the audit switch.
