@@ -323,7 +323,7 @@ func (e *engine) runPoint(ctx context.Context, pt *profiles.Point) (*Line, error
 	// Settings the load generator rejects fail the point before the
 	// cluster is touched: nothing broke, so nothing is restarted (kbench
 	// tune's points are checked only as they run).
-	if err := e.check(pt); err != nil {
+	if err := checkSettings(pt); err != nil {
 		line.Status, line.Error = PointFailed, err.Error()
 		line.SLO = Verdict{Reasons: []string{"the point failed: " + err.Error()}}
 		return line, nil
@@ -490,11 +490,10 @@ func topicKey(tc bench.TopicConfig, gen int) string {
 	return fmt.Sprintf("%d|%s|%d|%d|%v", gen, tc.Name, tc.Partitions, tc.ReplicationFactor, props(tc.Configs))
 }
 
-// check is the load generator's own check of the point's settings, with
-// the run's client properties, before it connects anywhere.
-func (e *engine) check(pt *profiles.Point) error {
+// checkSettings is the load generator's own check of the point's settings (as
+// the profile loader makes it), before anything connects anywhere.
+func checkSettings(pt *profiles.Point) error {
 	cfg := pt.RunConfig(pt.Rate.PerSec)
-	cfg.Client = maps.Clone(e.o.Client)
 	tg, err := bench.NewExternal("127.0.0.1:1") // never dialled
 	if err != nil {
 		return err

@@ -171,6 +171,13 @@ tune:
 	if f.Status != "done" || len(f.Steps) != 2 || f.Stop != tune.StopBudget {
 		t.Fatalf("tune.json: status %s, %d measurements, stop %q; want done after the 2 of --max-runs", f.Status, len(f.Steps), f.Stop)
 	}
+	md, err := os.ReadFile(filepath.Join(run, "report", "tune.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "(budget 120 s, at most 2 measurements)"; !strings.Contains(string(md), want) {
+		t.Errorf("tune.md lacks %q", want)
+	}
 	b, err := os.ReadFile(filepath.Join(run, "manifest.json"))
 	if err != nil {
 		t.Fatal(err)
