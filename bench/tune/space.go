@@ -71,6 +71,11 @@ func Prepare(profile string, set []string, space []profiles.SpaceAxis) (*Prepare
 		axes[a.Name], from[a.Name] = "["+strings.Join(quoted, ", ")+"]", where
 	}
 	if p.Tune != nil && len(p.Tune.Space) > 0 {
+		for _, item := range set {
+			if strings.HasPrefix(item, "axes.") || strings.HasPrefix(item, "axes=") {
+				return nil, fmt.Errorf("--set %s: profile %s has a tune.space, which tune searches instead of its axes; give --space SETTING=V1,V2 (or --set 'tune.space=[...]')", item, p.Name)
+			}
+		}
 		for _, a := range p.Tune.Space {
 			add(a, "tune.space "+a.Name)
 		}

@@ -36,6 +36,7 @@ func TestTuneFlagErrors(t *testing.T) {
 		{[]string{"--noise", "2"}, "--noise 2: want the relative noise of one measurement in (0, 1]"},
 		{[]string{"--budget", "-1m"}, "--budget -1m0s: want a duration of at least 0"},
 		{[]string{"--set", "tune.max_run=3"}, "tune.max_run is not a field; valid at tune: budget, max_runs, noise, max_repeats, confirm, space"},
+		{[]string{"--set", "axes.linger.ms=[0,5]"}, "--set axes.linger.ms=[0,5]: profile tune has a tune.space, which tune searches instead of its axes; give --space"},
 		{[]string{"--set", "tune.noise=0"}, `tune.noise: "0": want the relative noise of one measurement in (0, 1]`},
 		{[]string{"--resume", t.TempDir(), "--max-runs", "3"}, "--resume continues the recorded search: --max-runs does not apply"},
 		{[]string{"--resume", t.TempDir(), "--slo", "p99<=20ms"}, "--resume continues the recorded search: --slo does not apply"},
