@@ -42,7 +42,7 @@ var configFailures = []failureKind{
 		texts: []string{"connection refused", "no such host", "network is unreachable"}},
 }
 
-// topicSettings are the settings that shape the topic or the cluster.
+// topicSetting reports whether a setting shapes the topic or the cluster.
 func topicSetting(name string) bool {
 	switch name {
 	case "partitions", "replication.factor", "min.insync.replicas", "brokers":

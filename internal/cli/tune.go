@@ -129,7 +129,7 @@ report/tune.md the recommendation, the gains and every step; kbench plan --from 
 	f.StringVar(&o.commandConfig, "command-config", "", "client.properties file with connection and security properties for every client")
 	f.StringArrayVar(&o.set, "set", nil, "override a profile field, PATH=VALUE with VALUE in YAML (workload.duration=5s); repeatable")
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (a bar on a terminal, else lines), bar, lines or none")
-	f.BoolVar(&o.dryRun, "dry-run", false, "print the space, the start and the grid's size, run nothing")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the space, the start, the grid's size and the search settings (budget, measurements, noise); run nothing")
 	o.agents.register(f)
 	return cmd
 }

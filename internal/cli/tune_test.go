@@ -162,6 +162,10 @@ tune:
 			t.Errorf("dry run with flags lacks %q:\n%s", want, out)
 		}
 	}
+	out = mustKbench(t, "tune", "--profile", prof, "--rate", "2000", "--dry-run", "--budget", "0")
+	if want := "search:    time budget none, measurements 3,"; !strings.Contains(out, want) {
+		t.Errorf("dry run with --budget 0 lacks %q:\n%s", want, out)
+	}
 
 	run := filepath.Join(dir, "run")
 	mustKbench(t, "tune", "--profile", prof, "--rate", "2000", "--max-runs", "2", "--out", run, "--progress", "none")
