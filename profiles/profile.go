@@ -267,6 +267,9 @@ type Profile struct {
 	// Frontier, when set, measures each point's capacity without faults
 	// and its outcome under audited fault scenarios, in separate runs.
 	Frontier *Frontier `json:"frontier,omitempty"`
+	// Tune is how kbench tune searches the profile; other commands
+	// ignore it.
+	Tune *Tune `json:"tune,omitempty"`
 
 	// YAML is the file's text, kept for the run manifest and resume.
 	YAML string `json:"-"`
