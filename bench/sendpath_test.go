@@ -13,8 +13,8 @@ import (
 	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/pierrec/lz4/v4"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
