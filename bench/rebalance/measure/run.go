@@ -145,7 +145,19 @@ func (g *group) start(ctx context.Context) (*member, error) {
 	m := &member{id: g.nextID, done: make(chan struct{})}
 	g.nextID++
 	track := func(kind entryKind) func(context.Context, *kgo.Client, map[string][]int32) {
-		return func(_ context.Context, _ *kgo.Client, ps map[string][]int32) {
+		return func(ctx context.Context, cl *kgo.Client, ps map[string][]int32) {
+			if kind == revoked && !m.cut.Load() {
+				// A callback of ours replaces franz-go's default one, which
+				// commits before giving partitions up; without this commit
+				// the next owner resumes at an older commit or, with none,
+				// at the end, and the records between are never delivered.
+				// Every polled record is recorded, so all of them count as
+				// delivered (a failed commit shows as records delivered
+				// again).
+				if err := cl.CommitUncommittedOffsets(ctx); err != nil && g.o.Logf != nil {
+					g.o.Logf("member %d: commit before giving up partitions: %v", m.id, err)
+				}
+			}
 			for _, p := range ps[g.o.Topic] {
 				g.rec.add(kind, m.id, p, 0, 0)
 			}
@@ -252,6 +264,15 @@ func Run(ctx context.Context, o Options) ([]Measurement, error) {
 	}
 	if _, err := g.settle(ctx, 0); err != nil {
 		return nil, fmt.Errorf("group of %d did not start: %w", o.Members, err)
+	}
+	// Every partition has delivered since it was assigned: commit, so that
+	// the first event finds a committed offset for every partition (a
+	// crashed member's partitions would otherwise start at the end if its
+	// first autocommit is still to come).
+	for _, m := range g.members {
+		if err := m.cl.CommitUncommittedOffsets(ctx); err != nil {
+			return nil, fmt.Errorf("group of %d: first commit: %w", o.Members, err)
+		}
 	}
 	var out []Measurement
 	var joined *member
