@@ -99,19 +99,7 @@ func TestGroupConfluentRebalanceDelivery(t *testing.T) {
 	for _, assignor := range []string{"range", "cooperative-sticky"} {
 		for _, nodes := range []int{1, 3} {
 			t.Run(fmt.Sprintf("%s/brokers=%d", assignor, nodes), func(t *testing.T) {
-				var addrs []string
-				if nodes == 1 {
-					b := startBroker(t)
-					b.groups.configure(func(s *groupSettings) { s.initialDelay = 0 })
-					addrs = []string{b.Addr()}
-				} else {
-					tc := startCluster(t, nodes)
-					for _, b := range tc.brokers {
-						b.groups.configure(func(s *groupSettings) { s.initialDelay = 0 })
-					}
-					addrs = tc.addrs()
-				}
-				out := run(t, 90*time.Second, nil, debianPython, script, strings.Join(addrs, ","), "py-rb", "py-rb-group", assignor, strconv.Itoa(nodes))
+				out := run(t, 90*time.Second, nil, debianPython, script, strings.Join(startGroupTarget(t, nodes), ","), "py-rb", "py-rb-group", assignor, strconv.Itoa(nodes))
 				if !bytes.HasPrefix(out, []byte("OK ")) {
 					t.Fatalf("script output: %s", out)
 				}

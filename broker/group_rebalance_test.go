@@ -28,22 +28,25 @@ func TestGroupRebalanceDeliversEveryOffset(t *testing.T) {
 	}{{"eager", kgo.RangeBalancer()}, {"cooperative", kgo.CooperativeStickyBalancer()}} {
 		for _, nodes := range []int{1, 3} {
 			t.Run(fmt.Sprintf("%s/brokers=%d", bal.name, nodes), func(t *testing.T) {
-				var addr string
-				if nodes == 1 {
-					b := startBroker(t)
-					b.groups.configure(func(s *groupSettings) { s.initialDelay = 0 })
-					addr = b.Addr()
-				} else {
-					tc := startCluster(t, nodes)
-					for _, b := range tc.brokers {
-						b.groups.configure(func(s *groupSettings) { s.initialDelay = 0 })
-						addr = b.Addr()
-					}
-				}
-				checkRebalanceDelivery(t, addr, int16(nodes), bal.b)
+				checkRebalanceDelivery(t, startGroupTarget(t, nodes)[0], int16(nodes), bal.b)
 			})
 		}
 	}
+}
+
+// startGroupTarget starts one broker or a cluster of nodes brokers, with
+// no initial rebalance delay, and returns their addresses.
+func startGroupTarget(t *testing.T, nodes int) []string {
+	if nodes == 1 {
+		b := startBroker(t)
+		b.groups.configure(func(s *groupSettings) { s.initialDelay = 0 })
+		return []string{b.Addr()}
+	}
+	tc := startCluster(t, nodes)
+	for _, b := range tc.brokers {
+		b.groups.configure(func(s *groupSettings) { s.initialDelay = 0 })
+	}
+	return tc.addrs()
 }
 
 // delivery is every offset some member delivered, per partition.
