@@ -88,8 +88,10 @@ type Outcome struct {
 	// Again counts the extra deliveries of records delivered more than
 	// once, beyond those counted before the event (at-least-once
 	// redelivery); Skipped the records that no member delivered, beyond
-	// those before the event (a new owner without a committed offset starts
-	// at the end: auto.offset.reset=latest). Filled by redelivery.
+	// those before the event. Members commit what they delivered before
+	// giving partitions up and every partition has a committed offset
+	// before the first event, so a skipped record is a lost one. Filled by
+	// redelivery.
 	Again, Skipped int64
 	// LastChange is when the last assignment change after the event was
 	// observed (the measurement waits for a quiet period after it).

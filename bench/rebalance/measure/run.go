@@ -86,9 +86,10 @@ type member struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	cut   atomic.Bool
-	mu    sync.Mutex
-	conns []net.Conn
+	cut     atomic.Bool
+	crashed atomic.Bool // stays set when cut is cleared for the final Close
+	mu      sync.Mutex
+	conns   []net.Conn
 }
 
 func (m *member) dial(ctx context.Context, network, host string) (net.Conn, error) {
@@ -107,6 +108,7 @@ func (m *member) dial(ctx context.Context, network, host string) (net.Conn, erro
 }
 
 func (m *member) crash() {
+	m.crashed.Store(true)
 	m.cut.Store(true)
 	m.cancel()
 	m.mu.Lock()
@@ -145,7 +147,20 @@ func (g *group) start(ctx context.Context) (*member, error) {
 	m := &member{id: g.nextID, done: make(chan struct{})}
 	g.nextID++
 	track := func(kind entryKind) func(context.Context, *kgo.Client, map[string][]int32) {
-		return func(_ context.Context, _ *kgo.Client, ps map[string][]int32) {
+		return func(ctx context.Context, cl *kgo.Client, ps map[string][]int32) {
+			if kind == revoked && !m.crashed.Load() {
+				// A callback of ours replaces franz-go's default one, which
+				// commits before giving partitions up; without this commit
+				// the next owner resumes at an older commit or, with none,
+				// at the end, and the records between are never delivered.
+				// Every polled record is recorded, so all of them count as
+				// delivered (a failed commit shows as records delivered
+				// again). A crashed member does not commit: records it
+				// polled after its crash are not recorded.
+				if err := cl.CommitUncommittedOffsets(ctx); err != nil && g.o.Logf != nil {
+					g.o.Logf("member %d: commit before giving up partitions: %v", m.id, err)
+				}
+			}
 			for _, p := range ps[g.o.Topic] {
 				g.rec.add(kind, m.id, p, 0, 0)
 			}
@@ -252,6 +267,15 @@ func Run(ctx context.Context, o Options) ([]Measurement, error) {
 	}
 	if _, err := g.settle(ctx, 0); err != nil {
 		return nil, fmt.Errorf("group of %d did not start: %w", o.Members, err)
+	}
+	// Every partition has delivered since it was assigned: commit, so that
+	// the first event finds a committed offset for every partition (a
+	// crashed member's partitions would otherwise start at the end if its
+	// first autocommit is still to come).
+	for _, m := range g.members {
+		if err := m.cl.CommitUncommittedOffsets(ctx); err != nil {
+			return nil, fmt.Errorf("group of %d: first commit: %w", o.Members, err)
+		}
 	}
 	var out []Measurement
 	var joined *member
