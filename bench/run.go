@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"runtime"
 	"slices"
@@ -142,9 +141,7 @@ func (c *consumer) close() { c.closer.Do(c.cl.Close) }
 // result may come with an error from a sink.
 func Run(ctx context.Context, cfg RunConfig, sink Sink) (*Result, error) {
 	cfg = cfg.withDefaults()
-	if cfg.Workload.Seed == 0 {
-		cfg.Workload.Seed = rand.Uint64() | 1
-	}
+	cfg.Workload.PickSeed()
 	p, err := cfg.prepare()
 	if err != nil {
 		return nil, err

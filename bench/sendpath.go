@@ -208,9 +208,11 @@ func (r *run) promise(pr *producer) func(*kgo.Record, error) {
 			hooks.OnAck(pr.id, s.seq, rec, err)
 		}
 		acked := pr.clock.now(r)
-		pr.m.mu.Lock()
-		pr.m.ack(s.intended, s.actual, acked, len(rec.Key)+len(rec.Value), err)
-		pr.m.mu.Unlock()
+		if err == nil {
+			pr.m.acked(s.intended, s.actual, acked, len(rec.Key)+len(rec.Value))
+		} else {
+			pr.m.failedAck(s.intended, s.actual, acked, len(rec.Key)+len(rec.Value), err)
+		}
 		if sampled && s.intended >= r.cfg.Warmup {
 			pr.own.add(t0, ownSample)
 		}

@@ -7,11 +7,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -126,6 +129,43 @@ func TestPayloadPoolValues(t *testing.T) {
 	}
 	if _, err := (Workload{PayloadPool: "lots"}).parse(); err == nil {
 		t.Error("payload pool \"lots\" accepted")
+	}
+}
+
+// TestPayloadPoolWalk: values are read through the pool in order, each at
+// a block boundary and never overlapping the values drawn within one pass,
+// so a batch (the pool holds 64 of them) never holds the same bytes twice;
+// a pass ends at the pool's end and the next starts at a random block.
+func TestPayloadPoolWalk(t *testing.T) {
+	w := parsed(t, Workload{RecordSize: "uniform:50:300"})
+	w.buildPool(16 << 10)
+	g := newGenerator(w, 3)
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(w.pool)))
+	passes, prevEnd := 0, -1
+	for i := range 50000 {
+		v := g.value(nil, time.Time{})
+		off := int(uintptr(unsafe.Pointer(unsafe.SliceData(v))) - base)
+		switch {
+		case off%64 != 0:
+			t.Fatalf("value %d at pool offset %d: not at a 64-byte block boundary", i, off)
+		case off+len(v) > len(w.pool):
+			t.Fatalf("value %d runs past the pool: offset %d, %d bytes, pool %d", i, off, len(v), len(w.pool))
+		case prevEnd >= 0 && off >= prevEnd:
+			if gap := off - prevEnd; gap > 128 {
+				t.Fatalf("value %d at offset %d, %d bytes past the one before: want the next block or the one after", i, off, gap)
+			}
+		default: // a new pass from a random block
+			passes++
+		}
+		prevEnd = off + len(v)
+	}
+	if passes < 2 {
+		t.Fatalf("%d passes over a %d-byte pool in 50000 values of 50..300 bytes: want several", passes, len(w.pool))
+	}
+	// Two generators (two producers) start their walks at different blocks.
+	a, b := newGenerator(w, 1).value(nil, time.Time{}), newGenerator(w, 2).value(nil, time.Time{})
+	if unsafe.SliceData(a) == unsafe.SliceData(b) {
+		t.Error("two producers start reading the pool at the same block")
 	}
 }
 
@@ -287,5 +327,66 @@ func TestAckClockReadsAfterIO(t *testing.T) {
 	r.wire.OnBrokerWrite(kgo.BrokerMetadata{}, 0, 100, 0, 0, nil)
 	if got := pr.clock.now(r); got < again+time.Hour {
 		t.Fatalf("after a request (acks=0): got %v, want a fresh reading past %v", got, again+time.Hour)
+	}
+}
+
+// TestAckRing: acknowledgements recorded without the mutex while other
+// goroutines drain intervals, read progress and swap the phase all reach
+// the tallies exactly once, in the warmup or the measured tally their
+// intended time says; run under -race it also checks the ring's hand-over.
+func TestAckRing(t *testing.T) {
+	const n = 100000
+	warmup := time.Duration(n/4) * time.Microsecond
+	m := newMeter(warmup)
+	done := make(chan struct{})
+	var written atomic.Bool
+	var drained []*tally
+	go func() {
+		defer close(done)
+		for {
+			d := newTally()
+			m.drainInterval(d)
+			drained = append(drained, d)
+			if _, pending := m.progress(); pending == 0 && written.Load() {
+				return
+			}
+		}
+	}()
+	for i := range n {
+		intended := time.Duration(i) * time.Microsecond
+		m.sent(intended)
+		if i%1000 == 999 {
+			m.failedAck(intended, intended, intended+time.Millisecond, 100, kerr.NotEnoughReplicas)
+			continue
+		}
+		m.acked(intended, intended, intended+time.Millisecond, 100)
+	}
+	written.Store(true)
+	<-done
+	last := newTally()
+	m.drainInterval(last)
+	sum := newTally()
+	for _, d := range append(drained, last) {
+		sum.merge(d)
+	}
+	if want := int64(n - n/1000); sum.acked != want || sum.service.TotalCount() != want || sum.ackedBytes != 100*want {
+		t.Errorf("intervals hold %d acks (%d timed, %d bytes), want %d", sum.acked, sum.service.TotalCount(), sum.ackedBytes, want)
+	}
+	if sum.failed != n/1000 {
+		t.Errorf("intervals hold %d failures, want %d", sum.failed, n/1000)
+	}
+	tot := newTally()
+	m.total(tot)
+	wantMeasured := int64(0)
+	for i := n / 4; i < n; i++ {
+		if i%1000 != 999 {
+			wantMeasured++
+		}
+	}
+	if tot.acked != wantMeasured || tot.response.Max() < int64(time.Millisecond/time.Microsecond) {
+		t.Errorf("measured window holds %d acks, want %d (those sent after warmup)", tot.acked, wantMeasured)
+	}
+	if done, pending := m.progress(); done != n || pending != 0 {
+		t.Errorf("progress: %d done, %d pending, want %d and 0", done, pending, n)
 	}
 }

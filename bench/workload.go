@@ -289,14 +289,16 @@ type generator struct {
 	// valueRoom is then room enough for most.
 	writes    bool
 	valueRoom int
-	zipf      *rand.Zipf
-	words     []string
-	pages     []string
-	refs      []string
-	uas       []string
-	ctry      []string
-	kinds     []string
-	devs      []string
+	// poolOff is where the next value is read from the payload pool.
+	poolOff int
+	zipf    *rand.Zipf
+	words   []string
+	pages   []string
+	refs    []string
+	uas     []string
+	ctry    []string
+	kinds   []string
+	devs    []string
 }
 
 // filler is the repeated text that makes random payloads compressible.
@@ -306,6 +308,7 @@ func newGenerator(w *parsedWorkload, stream uint64) *generator {
 	rng := rand.New(rand.NewPCG(w.seed, stream))
 	g := &generator{w: w, rng: rng, writes: w.payload.kind == "json" || w.payload.kind == "random" && w.pool == nil}
 	g.valueRoom = w.size.largest()
+	g.poolOff = len(w.pool) // the first value starts the walk at a random block
 	if w.payload.kind == "json" {
 		g.valueRoom = max(g.valueRoom, 384) + 64
 	}
@@ -327,6 +330,46 @@ func newGenerator(w *parsedWorkload, stream uint64) *generator {
 		g.devs = []string{"desktop", "mobile", "mobile", "tablet"}
 	}
 	return g
+}
+
+// Records is the record stream of one producer of a run with this workload:
+// the keys and values it sends, in the order it sends them. The same
+// workload (seed and payload pool included), producer and batch size give
+// the same bytes, so records measured outside a run (kbench codecs) are
+// the records a run sends. Not safe for concurrent use.
+type Records struct {
+	g   *generator
+	seq uint64
+}
+
+// Records returns the stream of producer (0 for the first) in a run whose
+// batch.size is batchBytes, which sizes the default payload pool. The seed
+// is used as given: a run picks one for seed 0 (PickSeed).
+func (w Workload) Records(producer, batchBytes int) (*Records, error) {
+	p, err := w.parse()
+	if err != nil {
+		return nil, err
+	}
+	p.buildPool(batchBytes)
+	return &Records{g: newGenerator(p, uint64(producer))}, nil
+}
+
+// Next returns the next record's key (nil when records are unkeyed) and
+// value, as the producer makes them; at is the time a json event says it
+// happened. The value may be shared with the payload pool: do not write to it.
+func (r *Records) Next(at time.Time) (key, value []byte) {
+	key = r.g.key(r.seq)
+	value = r.g.value(key, at)
+	r.seq++
+	return key, value
+}
+
+// PickSeed gives a workload with seed 0 a random seed, as a run does, so
+// the seed recorded with the results reproduces them.
+func (w *Workload) PickSeed() {
+	if w.Seed == 0 {
+		w.Seed = rand.Uint64() | 1
+	}
 }
 
 // maxKeyLen is the longest key: "key-" and 20 digits.
@@ -373,17 +416,35 @@ func (g *generator) appendValue(dst, key []byte, now time.Time) []byte {
 	}
 	n := g.w.size.sample(g.rng)
 	if pool := g.w.pool; n <= len(pool) {
-		// At a block boundary, so values have the block layout of fresh ones.
-		off := 64 * g.rng.IntN((len(pool)-n)/64+1)
+		// Values are read through the pool in order, each at a block
+		// boundary (so it has the block layout of a fresh value) and one
+		// or two blocks past the end of the one before; past the end of
+		// the pool the walk starts again at a random block. Reading in
+		// order lets the CPU prefetch: values at random offsets of a pool
+		// larger than its caches cost more to copy into the request than
+		// all the rest of kbench's per-record work. A batch never holds
+		// a value twice from one pass, the pool being 64 batches long.
+		off := g.poolOff
+		if off+n > len(pool) {
+			off = 64 * g.rng.IntN((len(pool)-n)/64+1)
+		}
+		g.poolOff = off + (n+63)&^63 + 64*int(g.rng.Uint32()&1)
 		return pool[off : off+n : off+n]
 	}
 	return g.random(dst, n)
 }
 
+// DefaultPayloadPool is the payload pool size used when Workload.PayloadPool
+// is empty, for batches of up to batchBytes: the larger of 1 MiB and 64
+// batches (small enough to stay in the CPU's caches at the default
+// batch.size).
+func DefaultPayloadPool(batchBytes int) int {
+	return max(defaultPoolBytes, defaultPoolBatches*batchBytes)
+}
+
 // buildPool fills the payload pool of a random-payload workload, for
-// batches of up to batchBytes: the size asked for, or by default the larger
-// of 1 MiB and 64 batches (small enough to stay in the CPU's caches at the
-// default batch.size); in any case at least twice the largest size the
+// batches of up to batchBytes: the size asked for, or DefaultPayloadPool;
+// in any case at least twice the largest size the
 // distribution usually draws (a larger draw is generated afresh).
 func (w *parsedWorkload) buildPool(batchBytes int) {
 	if w.payload.kind != "random" || w.poolBytes == 0 || w.pool != nil {
@@ -391,7 +452,7 @@ func (w *parsedWorkload) buildPool(batchBytes int) {
 	}
 	size := w.poolBytes
 	if size < 0 {
-		size = max(defaultPoolBytes, defaultPoolBatches*batchBytes)
+		size = DefaultPayloadPool(batchBytes)
 	}
 	g := newGenerator(w, math.MaxUint64)
 	w.pool = g.random(nil, max(size, 2*w.size.largest()))

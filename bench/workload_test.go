@@ -84,7 +84,10 @@ func TestKeys(t *testing.T) {
 	if z["key-0"] < 1000 {
 		t.Errorf("zipf:1000:1.2: hottest key seen %d times of 10000, want a hot key (>= 1000)", z["key-0"])
 	}
-	for _, bad := range []string{"hash", "uniform:0", "zipf:10:1", "zipf:10", "round-robin:x"} {
+	if k := distinct("uniform:3", 100); len(k) != 3 {
+		t.Errorf("uniform:3: %d distinct keys over 100 records, want 3", len(k))
+	}
+	for _, bad := range []string{"hash", "uniform:0", "uniform:x", "zipf:10:1", "zipf:10", "round-robin:x"} {
 		if _, err := (Workload{Keys: bad}).parse(); err == nil {
 			t.Errorf("keys %q: got no error", bad)
 		}
@@ -100,6 +103,41 @@ func TestSeedReproducible(t *testing.T) {
 		if !bytes.Equal(ka, kb) || !bytes.Equal(a.value(ka, now), b.value(kb, now)) {
 			t.Fatalf("record %d differs between generators with the same seed and stream", i)
 		}
+	}
+	// Another seed, another stream, for every payload kind.
+	for _, payload := range []string{"random", "json"} {
+		w := Workload{Payload: payload, Keys: "uniform:1000", RecordSize: "100"}
+		x, y := newGenerator(mustParse(t, w), 0), newGenerator(mustParse(t, Workload{Payload: payload, Keys: "uniform:1000", RecordSize: "100", Seed: 43}), 0)
+		if bytes.Equal(x.value(x.key(0), now), y.value(y.key(0), now)) {
+			t.Errorf("%s: seeds 42 and 43 gave the same first value", payload)
+		}
+	}
+}
+
+// TestRecordsStream: the exported stream gives, for the same workload and
+// producer, the keys and values a run's producer puts into its records.
+func TestRecordsStream(t *testing.T) {
+	for name, w := range sendWorkloads(t) {
+		t.Run(name, func(t *testing.T) {
+			_, pr, _ := sendBench(t, w, nil)
+			r := &run{cfg: RunConfig{Topic: TopicConfig{Name: "t"}}, start: time.Unix(1_730_000_000, 0)}
+			w.Seed = 42 // as sendBench
+			rs, err := w.Records(0, 16<<10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for seq := range uint64(500) {
+				intended := time.Duration(seq) * time.Millisecond
+				rec := r.record(pr, pr.mem.slot(), seq, intended, r.start.Add(intended))
+				key, value := rs.Next(r.start.Add(intended))
+				if !bytes.Equal(key, rec.Key) || (key == nil) != (rec.Key == nil) || !bytes.Equal(value, rec.Value) {
+					t.Fatalf("record %d: stream gave key %q value %.40q, the producer key %q value %.40q", seq, key, value, rec.Key, rec.Value)
+				}
+			}
+		})
+	}
+	if _, err := (Workload{Keys: "zipf:3"}).Records(0, 16<<10); err == nil || !strings.Contains(err.Error(), "keys") {
+		t.Errorf("bad keys: got %v, want an error naming keys", err)
 	}
 }
 
@@ -172,7 +210,7 @@ func TestJSONPayload(t *testing.T) {
 
 func TestFilePayload(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lines.txt")
-	if err := os.WriteFile(path, []byte("alpha\n\nbeta\ngamma\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte("alpha\n\nbeta\r\ngamma"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	g := newGenerator(mustParse(t, Workload{Payload: "file:" + path}), 0)
@@ -186,8 +224,10 @@ func TestFilePayload(t *testing.T) {
 	if _, err := (Workload{Payload: "file:" + filepath.Join(t.TempDir(), "none")}).parse(); err == nil || !strings.Contains(err.Error(), "none") {
 		t.Errorf("missing file: got %v", err)
 	}
-	if _, err := (Workload{Payload: "xml"}).parse(); err == nil {
-		t.Error("payload xml: got no error")
+	for _, bad := range []string{"xml", "random:0.5", "json:5", "file:", "file:/nonexistent/", "blob:"} {
+		if _, err := (Workload{Payload: bad}).parse(); err == nil || !strings.Contains(err.Error(), "payload") {
+			t.Errorf("payload %q: got %v, want an error naming the payload", bad, err)
+		}
 	}
 }
 

@@ -3,8 +3,10 @@ package broker
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -83,4 +85,26 @@ func TestGroupConfluentCooperative(t *testing.T) {
 		t.Fatalf("script output: %s", out)
 	}
 	t.Logf("%s(took %v)", bytes.TrimPrefix(out, []byte("OK ")), time.Since(start).Round(time.Millisecond))
+}
+
+// TestGroupConfluentRebalanceDelivery: librdkafka members of a classic group
+// (eager range and cooperative-sticky) read a topic that is written to the
+// whole time while members join and leave, committing before they give
+// partitions up; every produced offset reaches some member, on one broker
+// and on a 3-broker cluster (the same check as
+// TestGroupRebalanceDeliversEveryOffset, with another client).
+func TestGroupConfluentRebalanceDelivery(t *testing.T) {
+	requireTool(t, debianPython)
+	script, _ := filepath.Abs("testdata/group_rebalance.py")
+	for _, assignor := range []string{"range", "cooperative-sticky"} {
+		for _, nodes := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/brokers=%d", assignor, nodes), func(t *testing.T) {
+				out := run(t, 90*time.Second, nil, debianPython, script, strings.Join(startGroupTarget(t, nodes), ","), "py-rb", "py-rb-group", assignor, strconv.Itoa(nodes))
+				if !bytes.HasPrefix(out, []byte("OK ")) {
+					t.Fatalf("script output: %s", out)
+				}
+				t.Logf("%s", bytes.TrimSpace(bytes.TrimPrefix(out, []byte("OK "))))
+			})
+		}
+	}
 }

@@ -108,6 +108,15 @@ func (p *parser) checkAxisValue(prof *Profile, av *axisValue) bool {
 		av.settings[i].Written, av.settings[i].Value = written, norm
 		ok = ok && good
 	}
+	if ok && p.pointsUnchecked {
+		// The points are not checked one by one: check the value with the
+		// fixed settings at least, once, so a value that no point can
+		// take (max in flight 10 with idempotence) is found here.
+		if err := p.chk.run(pt.RunConfig(pt.Rate.PerSec)); err != nil {
+			p.errorf(av.nodes[0], av.paths[0], "with the profile's other settings: %v", err)
+			return false
+		}
+	}
 	return ok
 }
 
@@ -259,7 +268,7 @@ func (p *parser) expand(prof *Profile, axesNode *yaml.Node) {
 		if excluded {
 			prof.Excluded++
 		} else {
-			for _, err := range checkPoint(p.chk, p.where(resolve(axesNode))+": axes", prof.Target, &pt) {
+			for _, err := range checkPoint(p.chk, p.where(resolve(axesNode))+": axes", prof.Target, &pt, !p.pointsUnchecked) {
 				msg := err.Error()
 				if f, ok := failures[msg]; ok {
 					f.more++

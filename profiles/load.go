@@ -42,6 +42,7 @@ type rawProfile struct {
 	Faults      yaml.Node    `yaml:"faults"`
 	Audit       yaml.Node    `yaml:"audit"`
 	Frontier    *rawFrontier `yaml:"frontier"`
+	Tune        *rawTune     `yaml:"tune"`
 }
 
 type rawTarget struct {
@@ -101,6 +102,7 @@ func sections() map[reflect.Type]string {
 		reflect.TypeFor[rawSearch]():   "search",
 		reflect.TypeFor[rawSLO]():      "slo",
 		reflect.TypeFor[rawFrontier](): "frontier",
+		reflect.TypeFor[rawTune]():     "tune",
 	}
 }
 
@@ -129,13 +131,20 @@ type Options struct {
 	Set []string
 	// Source is recorded in the profile ("builtin" or a path); default: file.
 	Source string
+	// PointsUnchecked leaves out the load generator's check of each
+	// expanded point (every setting is still checked where it is written,
+	// and so are the combinations the profile itself decides, such as the
+	// replication factor against the brokers). kbench tune measures a few
+	// dozen of a grid's hundreds of points and checks each as it runs it;
+	// checking all of them up front would build a client per point.
+	PointsUnchecked bool
 
 	skipGenerator bool // see checker
 }
 
 // Parse reads and validates a profile; file names it in errors.
 func Parse(file string, src []byte, opts Options) (*Profile, error) {
-	p := &parser{file: file, sets: opts.Set, skipGenerator: opts.skipGenerator}
+	p := &parser{file: file, sets: opts.Set, skipGenerator: opts.skipGenerator, pointsUnchecked: opts.PointsUnchecked}
 	if opts.Dir == "" {
 		opts.Dir = filepath.Dir(file)
 	}
@@ -179,8 +188,15 @@ func Parse(file string, src []byte, opts Options) (*Profile, error) {
 
 // Load reads a built-in profile by name, or a file by path.
 func Load(nameOrPath string, set []string) (*Profile, error) {
+	return LoadWith(nameOrPath, Options{Set: set})
+}
+
+// LoadWith is Load with options; Dir and Source are set from where the
+// profile is found.
+func LoadWith(nameOrPath string, opts Options) (*Profile, error) {
 	if src, ok := Builtin(nameOrPath); ok {
-		return Parse(nameOrPath+".yaml", src, Options{Set: set, Source: "builtin", Dir: "."})
+		opts.Source, opts.Dir = "builtin", "."
+		return Parse(nameOrPath+".yaml", src, opts)
 	}
 	src, err := os.ReadFile(nameOrPath)
 	if err != nil {
@@ -189,7 +205,8 @@ func Load(nameOrPath string, set []string) (*Profile, error) {
 		}
 		return nil, fmt.Errorf("read profile: %w", err)
 	}
-	return Parse(nameOrPath, src, Options{Set: set})
+	opts.Source, opts.Dir = "", ""
+	return Parse(nameOrPath, src, opts)
 }
 
 type parser struct {
@@ -200,7 +217,26 @@ type parser struct {
 	axisVals [][]axisValue
 	root     *yaml.Node // for naming fields in yaml.v3's errors
 
-	skipGenerator bool
+	skipGenerator   bool
+	pointsUnchecked bool
+	// settings remembers lookupSetting's answers: an expansion sets the
+	// same few settings on every point, and each lookup lists the
+	// generator's properties.
+	settings map[string]setting
+}
+
+func (p *parser) lookup(name string) (setting, bool) {
+	if s, ok := p.settings[name]; ok {
+		return s, true
+	}
+	s, ok := lookupSetting(name)
+	if ok {
+		if p.settings == nil {
+			p.settings = map[string]setting{}
+		}
+		p.settings[name] = s
+	}
+	return s, ok
 }
 
 // where names a node's position: file:line, or the --set item that made it
@@ -502,7 +538,7 @@ func (p *parser) set(pt *Point, name string, n *yaml.Node, path string) (written
 	if !ok {
 		return "", "", false
 	}
-	s, known := lookupSetting(name)
+	s, known := p.lookup(name)
 	if !known {
 		p.errorf(n, path, "unknown setting %q; valid: %s", name, settingNames())
 		return "", "", false
@@ -668,6 +704,7 @@ func (p *parser) build(prof *Profile, raw *rawProfile, dir string) {
 	p.checkSearchUse(prof, raw)
 	p.checkFaults(prof, prof.Faults, &raw.Faults, "faults")
 	p.frontier(prof, raw)
+	p.tune(prof, raw.Tune)
 }
 
 // durability reads the fault schedule and the audit switch.

@@ -260,13 +260,16 @@ type Profile struct {
 	// Excluded counts the points the exclude rules removed.
 	Excluded int `json:"excluded"`
 	// Faults run during every run of every point, times after the warmup
-	// (package faults: healed when the load ends); Audit reads each run's
+	// (package faults; bench/faults/inject heals them when the load ends); Audit reads each run's
 	// records back afterwards (package audit).
 	Faults faults.Schedule `json:"faults,omitempty"`
 	Audit  bool            `json:"audit,omitempty"`
 	// Frontier, when set, measures each point's capacity without faults
 	// and its outcome under audited fault scenarios, in separate runs.
 	Frontier *Frontier `json:"frontier,omitempty"`
+	// Tune is how kbench tune searches the profile; other commands
+	// ignore it.
+	Tune *Tune `json:"tune,omitempty"`
 
 	// YAML is the file's text, kept for the run manifest and resume.
 	YAML string `json:"-"`

@@ -320,3 +320,42 @@ func TestSchemaExampleLoads(t *testing.T) {
 		t.Fatalf("example: %d points, %d excluded, repeat %d", len(p.Points), p.Excluded, p.Repeat)
 	}
 }
+
+// TestTuneSection: the tune section is read into Profile.Tune (the space
+// in --space's grammar, aliases resolved), --set reaches its fields, and a
+// sweep's points do not change with it.
+func TestTuneSection(t *testing.T) {
+	src := `workload: {duration: 1s}
+rate: 1000
+axes:
+  acks: ["1", all]
+tune:
+  budget: 5m
+  max_runs: 40
+  noise: 5%
+  max_repeats: 3
+  confirm: 2
+  space:
+    - linger.ms=0, 5,20
+    - max.in.flight=1,5
+`
+	p, err := Parse("t.yaml", []byte(src), Options{Set: []string{"tune.max_runs=7"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Tune{Budget: Duration(5 * time.Minute), MaxRuns: 7, Noise: 0.05, MaxRepeats: 3, Confirm: 2, Space: []SpaceAxis{
+		{Name: "linger.ms", Values: []string{"0", "5", "20"}},
+		{Name: "max.in.flight.requests.per.connection", Values: []string{"1", "5"}},
+	}}
+	got := p.Tune
+	if got == nil || got.Budget != want.Budget || got.MaxRuns != want.MaxRuns || got.Noise != want.Noise || got.MaxRepeats != want.MaxRepeats ||
+		got.Confirm != want.Confirm || len(got.Space) != 2 || got.Space[0].String() != want.Space[0].String() || got.Space[1].String() != want.Space[1].String() {
+		t.Fatalf("got tune %+v, want %+v", got, want)
+	}
+	if len(p.Points) != 2 || len(p.Axes) != 1 || p.Axes[0].Name != "acks" {
+		t.Fatalf("the sweep changed with the tune section: %d points, axes %+v", len(p.Points), p.Axes)
+	}
+	if _, err := Parse("t.yaml", []byte(src), Options{Set: []string{"tune.max_run=7"}}); err == nil || !strings.Contains(err.Error(), "tune.max_run is not a field; valid at tune: budget, max_runs, noise, max_repeats, confirm, space") {
+		t.Fatalf("--set tune.max_run: got %v, want an error naming the field and the valid ones", err)
+	}
+}

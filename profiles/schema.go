@@ -86,6 +86,16 @@ audit: true                 # read every run's records back: lost, duplicated, u
 #                           #   target.bootstrap: --set 'frontier.scenarios=[{name: x, faults: [...]}]')
 #     - {name: lagging followers then leader kill, faults: [0s:delay:2:300ms, 0s:delay:3:300ms, 2s:kill-leader:0]}
 #     - {name: followers lost one by one, faults: [0s:kill:2, 1s:kill:3]}
+tune:                       # kbench tune only (other commands ignore it); its flags override each field
+  budget: 15m               # time spent measuring (--budget; default 15m)
+  max_runs: 60              # measurements, final confirmations included (--max-runs; default: none)
+  noise: 10%                # prior noise of one measurement until repeats measure it (--noise; default 10%)
+  max_repeats: 4            # measurements of one candidate to settle a close call (default 4)
+  confirm: 3                # final measurements of the pick, the start and Kafka's defaults (default 3)
+  space:                    # what the tune searches instead of axes, as --space takes it (one
+    - linger.ms=0,5,20      #   setting per item; --space replaces an item or adds one)
+    - compression=lz4,zstd:3
+    - max.in.flight=1,5
 `
 
 // SchemaOutro follows the example.

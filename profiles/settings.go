@@ -329,10 +329,11 @@ func setTopicConfig(c *checker, pt *Point, name, v string) (string, error) {
 	return norm, nil
 }
 
-// checkPoint checks what only the combination of settings decides; each
-// error starts with where the deciding setting was written (or at, when
-// the load generator's own check cannot say which).
-func checkPoint(c *checker, at string, t Target, pt *Point) []error {
+// checkPoint checks what only the combination of settings decides, with
+// the load generator's own check when generator is set; each error starts
+// with where the deciding setting was written (or at, when the load
+// generator's own check cannot say which).
+func checkPoint(c *checker, at string, t Target, pt *Point, generator bool) []error {
 	var errs []error
 	if pt.Rate.Kind == "" {
 		errs = append(errs, fmt.Errorf("%s: the point has no rate; set rate, or a rate in every group of the axis that sweeps it", at))
@@ -350,6 +351,9 @@ func checkPoint(c *checker, at string, t Target, pt *Point) []error {
 	}
 	if pt.Mode == bench.ModeProduce && len(pt.Consumer) > 0 {
 		errs = append(errs, fmt.Errorf("%s: consumer properties are set but workload.mode is produce, which runs no consumer", pt.where["mode"]))
+	}
+	if !generator {
+		return errs
 	}
 	if err := c.run(pt.RunConfig(pt.Rate.PerSec)); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", at, err))

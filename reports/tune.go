@@ -142,8 +142,14 @@ func TuneMarkdownDoc(dir string, f *tune.File) string {
 		}
 		fmt.Fprintf(&b, "- **Space** %s: %s\n", d.Name, strings.Join(vals, ", "))
 	}
-	fmt.Fprintf(&b, "- **Status**: %s after %d sessions, %s measuring (budget %s)\n", f.Status, f.Sessions,
-		shortDur(f.Elapsed), shortDur(f.Budget))
+	budget := "no time budget"
+	if f.Budget > 0 {
+		budget = "budget " + shortDur(f.Budget)
+	}
+	if f.Config.MaxEvals > 0 {
+		budget += fmt.Sprintf(", at most %d measurements", f.Config.MaxEvals)
+	}
+	fmt.Fprintf(&b, "- **Status**: %s after %d sessions, %s measuring (%s)\n", f.Status, f.Sessions, shortDur(f.Elapsed), budget)
 	if f.Stop != "" {
 		fmt.Fprintf(&b, "- **Search ended**: %s\n", f.Stop)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/bench/audit"
 	"github.com/kbench/kbench/bench/faults"
+	"github.com/kbench/kbench/bench/faults/inject"
 	"github.com/kbench/kbench/target"
 	"github.com/kbench/kbench/target/targettest"
 )
@@ -49,7 +50,7 @@ func (l *ackLog) hooks() *bench.Hooks {
 
 // durabilityRun runs cfg with a fault schedule and an audit, the way
 // kbench produce --fault ... --audit does.
-func durabilityRun(t *testing.T, ec *target.Target, cfg bench.RunConfig, sched []string) (*bench.Result, *faults.Report, *audit.Report) {
+func durabilityRun(t *testing.T, ec *target.Target, cfg bench.RunConfig, sched []string) (*bench.Result, *inject.Report, *audit.Report) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -64,7 +65,7 @@ func durabilityRun(t *testing.T, ec *target.Target, cfg bench.RunConfig, sched [
 		// leader change: that would measure the client's throttle.
 		cfg.Client = map[string]string{"metadata.max.age.ms": "250"}
 	}
-	runner, err := faults.NewRunner(s, faults.Options{Cluster: ec.Faults(), Dir: dir, HealTimeout: 30 * time.Second})
+	runner, err := inject.NewRunner(s, inject.Options{Cluster: ec.Faults(), Dir: dir, HealTimeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

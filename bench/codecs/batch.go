@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kbench/kbench/bench"
 )
 
 // batchHeaderBytes is a v2 record batch with no records: baseOffset through
@@ -24,14 +27,13 @@ type record struct {
 	ts         int64 // ms
 }
 
-// genRecords draws records from p until their encoded size reaches total.
-func genRecords(p Payload, keys keySource, total int) []record {
+// genRecords draws records from rs until their encoded size reaches total.
+func genRecords(rs *bench.Records, total int) []record {
 	var recs []record
-	ts := int64(1_730_000_000_000)
+	ts := int64(1_730_000_000_000) // 2024-10-27, fixed so json events repeat
 	for size := 0; size < total; {
-		v := p.Next(nil)
-		k := keys.key(nil)
 		ts += int64(len(recs) % 2) // about two records per millisecond
+		k, v := rs.Next(time.UnixMilli(ts))
 		recs = append(recs, record{key: k, value: v, ts: ts})
 		size += len(k) + len(v) + 8 // close enough to the varint framing to bound the loop
 	}

@@ -7,7 +7,27 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbench/kbench/bench"
 )
+
+// jsonRecords is total bytes of 1KiB json records keyed by session (as
+// Defaults), as producer 0 of a run with this seed sends them.
+func jsonRecords(tb testing.TB, seed uint64, total int) []record {
+	tb.Helper()
+	w := Defaults().Workload
+	w.Seed = seed
+	return testRecords(tb, w, total)
+}
+
+func testRecords(tb testing.TB, w bench.Workload, total int) []record {
+	tb.Helper()
+	rs, err := w.Records(0, 16<<10)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return genRecords(rs, total)
+}
 
 // allCodecs is every codec at every level it accepts.
 func allCodecs(t testing.TB) []Codec {
@@ -61,8 +81,7 @@ func edgeRecords() map[string][]record {
 
 func TestRoundTripEveryCodecAndLevel(t *testing.T) {
 	cases := edgeRecords()
-	p := newJSONPayload(1024, 3)
-	cases["json events"] = genRecords(p, payloadKeys{p}, 48<<10)
+	cases["json events"] = jsonRecords(t, 3, 48<<10)
 	dec := kgo.DefaultDecompressor()
 	for _, c := range allCodecs(t) {
 		comp, err := newCompressor(c)
@@ -103,8 +122,9 @@ func TestRoundTripEveryCodecAndLevel(t *testing.T) {
 }
 
 func TestVerifyCatchesCorruption(t *testing.T) {
-	p := newJSONPayload(512, 9)
-	b := buildBatches(genRecords(p, payloadKeys{p}, 20<<10), 16<<10)[0]
+	w := Defaults().Workload
+	w.RecordSize, w.Seed = "512", 9
+	b := buildBatches(testRecords(t, w, 20<<10), 16<<10)[0]
 	comp, err := newCompressor(Codec{Name: "zstd", Level: Level{"default", 2}})
 	if err != nil {
 		t.Fatal(err)
@@ -140,8 +160,7 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 }
 
 func TestBuildBatchesRespectsLimit(t *testing.T) {
-	p := newJSONPayload(1024, 5)
-	recs := genRecords(p, payloadKeys{p}, 1<<20)
+	recs := jsonRecords(t, 5, 1<<20)
 	for _, limit := range []int{4 << 10, 16 << 10, 100_000, 256 << 10} {
 		batches := buildBatches(recs, limit)
 		if len(batches) < 2 {

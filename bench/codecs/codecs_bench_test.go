@@ -10,8 +10,7 @@ import (
 
 // benchBatches is 1 MiB of json clickstream cut into batches of size.
 func benchBatches(b *testing.B, size int) []batch {
-	p := newJSONPayload(1024, 1)
-	return buildBatches(genRecords(p, payloadKeys{p}, 1<<20+size), size)
+	return buildBatches(jsonRecords(b, 1, 1<<20+size), size)
 }
 
 // BenchmarkCompress runs franz-go's compressor per codec, level and batch

@@ -28,14 +28,14 @@ type E2EConfig struct {
 	// where the broker data lives, to measure disk bytes per record.
 	Target  bench.Target
 	DataDir string
-	// Payload is json, random:RATIO (RATIO of each value random) or file:PATH.
-	Payload    string
-	RecordSize string
-	BatchSize  int
-	Rate       float64
-	Warmup     time.Duration
-	Duration   time.Duration
-	Client     map[string]string
+	// Workload is the records: Report.Workload, so the run sends the
+	// records the in-memory measurement compressed.
+	Workload  bench.Workload
+	BatchSize int
+	Rate      float64
+	Warmup    time.Duration
+	Duration  time.Duration
+	Client    map[string]string
 	// Progress, if set, is told which codec starts.
 	Progress func(codec string)
 }
@@ -59,32 +59,8 @@ type E2EResult struct {
 	DiskBytesMeasured int64    `json:"disk_bytes"`
 }
 
-// workload maps the shootout's payload names onto the load generator's.
-func workload(payload, recordSize string) (bench.Workload, error) {
-	w := bench.Workload{RecordSize: recordSize, Keys: "uniform:10000"}
-	switch {
-	case payload == "json":
-		w.Payload = "json"
-	case strings.HasPrefix(payload, "random:"):
-		r, err := strconv.ParseFloat(strings.TrimPrefix(payload, "random:"), 64)
-		if err != nil || r < 0 || r > 1 {
-			return w, fmt.Errorf("payload %q: RATIO must be 0..1", payload)
-		}
-		w.Payload, w.Compressibility = "random", 1-r
-	case strings.HasPrefix(payload, "file:"):
-		w.Payload = payload
-	default:
-		return w, fmt.Errorf("payload %q: valid values are json, random:RATIO, file:PATH", payload)
-	}
-	return w, nil
-}
-
 // RunEndToEnd runs the load generator once per codec.
 func RunEndToEnd(ctx context.Context, cfg E2EConfig) ([]E2EResult, error) {
-	w, err := workload(cfg.Payload, cfg.RecordSize)
-	if err != nil {
-		return nil, err
-	}
 	var out []E2EResult
 	for _, codec := range cfg.Codecs {
 		if cfg.Progress != nil {
@@ -97,7 +73,7 @@ func RunEndToEnd(ctx context.Context, cfg E2EConfig) ([]E2EResult, error) {
 			Client:   cfg.Client,
 			Producer: map[string]string{"compression.type": codec, "batch.size": strconv.Itoa(cfg.BatchSize), "linger.ms": "20"},
 			Topic:    bench.TopicConfig{Name: topic, Recreate: true},
-			Workload: w,
+			Workload: cfg.Workload,
 			Rate:     cfg.Rate,
 			Warmup:   cfg.Warmup,
 			Duration: cfg.Duration,

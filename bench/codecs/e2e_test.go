@@ -2,34 +2,15 @@ package codecs
 
 import (
 	"context"
+	"regexp"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/target"
 )
-
-func TestWorkloadMapping(t *testing.T) {
-	for _, tc := range []struct {
-		payload string
-		want    bench.Workload
-		err     bool
-	}{
-		{"json", bench.Workload{Payload: "json"}, false},
-		{"random:0.25", bench.Workload{Payload: "random", Compressibility: 0.75}, false},
-		{"file:/x.txt", bench.Workload{Payload: "file:/x.txt"}, false},
-		{"random:2", bench.Workload{}, true},
-		{"avro", bench.Workload{}, true},
-	} {
-		w, err := workload(tc.payload, "1KiB")
-		if (err != nil) != tc.err {
-			t.Fatalf("%s: got error %v, want error %v", tc.payload, err, tc.err)
-		}
-		if err == nil && (w.Payload != tc.want.Payload || w.Compressibility != tc.want.Compressibility) {
-			t.Fatalf("%s: got %+v, want %+v", tc.payload, w, tc.want)
-		}
-	}
-}
 
 // TestEndToEnd produces JSON with and without zstd against an embedded
 // broker: zstd must put fewer bytes on the wire and on disk per record.
@@ -41,8 +22,10 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tg.Close()
-	res, err := RunEndToEnd(ctx, E2EConfig{Codecs: []string{"none", "zstd"}, Target: tg, DataDir: tg.Dir(), Payload: "json",
-		RecordSize: "0", BatchSize: 64 << 10, Rate: 2000, Warmup: 500 * time.Millisecond, Duration: 2 * time.Second})
+	w := Defaults().Workload
+	w.RecordSize = "0"
+	res, err := RunEndToEnd(ctx, E2EConfig{Codecs: []string{"none", "zstd"}, Target: tg, DataDir: tg.Dir(), Workload: w,
+		BatchSize: 64 << 10, Rate: 2000, Warmup: 500 * time.Millisecond, Duration: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,4 +42,86 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("zstd on JSON: ratio %.2f, disk %.0f vs %.0f B/rec, wire %.0f vs %.0f B/rec: want at least 2x smaller",
 			zstd.Ratio, zstd.DiskBytesPerRec, none.DiskBytesPerRec, zstd.WireBytesPerRec, none.WireBytesPerRec)
 	}
+}
+
+// jsonTime is a json event's time stamp: the send time in a run, so the one
+// part of a record the in-memory measurement cannot share.
+var jsonTime = regexp.MustCompile(`"ts":"[0-9T:.Z-]+"`)
+
+// TestEndToEndSendsTheMeasuredRecords: --end-to-end produces the records
+// the in-memory measurement compressed, read back from the broker: the
+// same keys and values, byte for byte (json events but for their time
+// stamp), also when the run's batch.size would give another default
+// payload pool.
+func TestEndToEndSendsTheMeasuredRecords(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	tg, err := target.Start(ctx, target.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	for name, w := range map[string]bench.Workload{
+		"random half compressible, uniform keys": random(0.5),
+		"json, zipf keys, sizes vary":            {Payload: "json", RecordSize: "uniform:300:900", Keys: "zipf:1000:1.2", Seed: 7},
+		"random, no keys, seed picked":           {Payload: "random", RecordSize: "200"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := Defaults()
+			cfg.Workload, cfg.SampleBytes = w, 8<<20
+			measured, recs, err := cfg.sample()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := RunEndToEnd(ctx, E2EConfig{Codecs: []string{"zstd"}, Target: tg, Workload: measured,
+				BatchSize: 16 << 10, Rate: 1000, Warmup: 200 * time.Millisecond, Duration: time.Second}); err != nil {
+				t.Fatal(err)
+			}
+			sent := readTopic(ctx, t, tg.Bootstrap(), "kbench-codec-zstd")
+			if len(sent) < 500 || len(sent) > len(recs) {
+				t.Fatalf("read back %d records, want 500 to the %d measured", len(sent), len(recs))
+			}
+			want := map[string]int{}
+			for _, r := range recs[:len(sent)] {
+				want[recordID(r)]++
+			}
+			for i, r := range sent {
+				id := recordID(r)
+				if want[id] == 0 {
+					t.Fatalf("record %d sent (key %q, value %.60q) is not among the first %d measured (first measured: key %q, value %.60q)",
+						i, r.key, r.value, len(sent), recs[0].key, recs[0].value)
+				}
+				want[id]--
+			}
+		})
+	}
+}
+
+// recordID is a record's key and value, json time stamps blanked.
+func recordID(r record) string {
+	return string(r.key) + "\x00" + string(jsonTime.ReplaceAll(r.value, []byte(`"ts":""`)))
+}
+
+// readTopic reads every record of topic, as many as its end offsets count.
+func readTopic(ctx context.Context, t *testing.T, bootstrap []string, topic string) []record {
+	t.Helper()
+	total, err := recordCount(ctx, bootstrap, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []record
+	for int64(len(out)) < total {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("read %d of %d records of %s: %v", len(out), total, topic, err)
+		}
+		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("reading %s: %v", topic, err) })
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, record{key: r.Key, value: r.Value}) })
+	}
+	return out
 }

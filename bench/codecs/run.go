@@ -1,5 +1,6 @@
 // Package codecs is the codec shootout behind `kbench codecs`: it builds
-// Kafka v2 record batches from a payload the way franz-go's producer does,
+// Kafka v2 record batches the way franz-go's producer does, from the records
+// the load generator sends for the same workload (bench.Workload.Records),
 // compresses each batch's records with franz-go's own default compressor
 // (so the exact libraries and settings a kbench or franz-go producer uses),
 // reads every batch back through franz-go's decompressor and kmsg, and
@@ -9,22 +10,27 @@ package codecs
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"time"
 
-	"github.com/kbench/kbench/internal/units"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbench/kbench/bench"
+	"github.com/kbench/kbench/internal/units"
 )
 
 // Config is one shootout. The zero value is not valid; see Defaults.
 type Config struct {
-	Payload    string  // json, random:RATIO or file:PATH
-	RecordSize int     // value bytes for random; json pads to it (0: natural)
-	Keys       string  // auto, none or uniform:N
+	// Workload is the records, with the load generator's payloads, sizes
+	// and keys. Seed 0 picks one; an empty PayloadPool is the default pool
+	// for the largest batch size. Report.Workload records both as used.
+	Workload   bench.Workload
 	BatchSizes []int   // producer batch size limits, uncompressed bytes
 	Codecs     []Codec // from ParseCodecs
 	Reps       int     // repetitions per figure, at least 5
@@ -32,7 +38,6 @@ type Config struct {
 	// SampleBytes of records are generated once and cut into batches for
 	// every batch size; at least two of the largest batches are generated.
 	SampleBytes int
-	Seed        uint64
 	// Progress, if set, is called before each cell is measured.
 	Progress func(done, total int, c Codec, batchBytes int)
 }
@@ -41,15 +46,12 @@ type Config struct {
 func Defaults() Config {
 	cs, _ := ParseCodecs(CodecNames(), nil)
 	return Config{
-		Payload:     "json",
-		RecordSize:  1024,
-		Keys:        "auto",
+		Workload:    bench.Workload{Payload: "json", RecordSize: "1024", Keys: "uniform:10000", Seed: 1},
 		BatchSizes:  []int{16 << 10, 64 << 10, 256 << 10, 1 << 20},
 		Codecs:      cs,
 		Reps:        5,
 		MinTime:     40 * time.Millisecond,
 		SampleBytes: 2 << 20,
-		Seed:        1,
 	}
 }
 
@@ -76,9 +78,6 @@ func (c *Config) validate() error {
 	}
 	if c.MinTime <= 0 || c.MinTime > time.Minute {
 		return fmt.Errorf("--min-time: %v is outside (0, 1m]", c.MinTime)
-	}
-	if c.RecordSize < 0 {
-		return fmt.Errorf("--record-size: %d is negative", c.RecordSize)
 	}
 	if c.SampleBytes <= 0 {
 		return fmt.Errorf("--sample: %d is not positive", c.SampleBytes)
@@ -122,9 +121,9 @@ func (r *Result) CPUSecPerGB() float64 {
 
 // Report is a finished (or interrupted) shootout.
 type Report struct {
-	Payload         string           `json:"payload"`
-	RecordSize      int              `json:"record_size"`
-	Keys            string           `json:"keys"`
+	// Workload is the records' payload, sizes, keys, seed and payload pool
+	// as measured: the same workload given to produce sends these records.
+	Workload        bench.Workload   `json:"workload"`
 	Records         int              `json:"sample_records"`
 	SampleBytes     int64            `json:"sample_value_bytes"`
 	Reps            int              `json:"reps"`
@@ -148,24 +147,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	p, err := ParsePayload(cfg.Payload, cfg.RecordSize, cfg.Seed)
+	w, recs, err := cfg.sample()
 	if err != nil {
 		return nil, err
 	}
-	keys, err := parseKeys(cfg.Keys, p, cfg.Seed)
-	if err != nil {
-		return nil, err
-	}
-	largest := 0
-	for _, b := range cfg.BatchSizes {
-		largest = max(largest, b)
-	}
-	// Two closed batches of the largest size need a little over two
-	// batches of records.
-	recs := genRecords(p, keys, max(cfg.SampleBytes, 2*largest+largest/4))
-
 	rep := &Report{
-		Payload: cfg.Payload, RecordSize: cfg.RecordSize, Keys: cfg.Keys, Records: len(recs),
+		Workload: w, Records: len(recs),
 		Reps: cfg.Reps, MinTime: cfg.MinTime.String(), Clock: clockName,
 		GoVersion: runtime.Version(), Arch: runtime.GOARCH, CPUs: runtime.NumCPU(),
 		FranzGo: franzVersion(), Started: time.Now(),
@@ -196,6 +183,27 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.Recommendations = Recommend(rep.Results)
 	return rep, nil
+}
+
+// sample resolves the workload (seed, payload pool) and generates the
+// records every batch size is cut from: those producer 0 of a run with the
+// returned workload sends first.
+func (cfg Config) sample() (bench.Workload, []record, error) {
+	w := cfg.Workload
+	w.PickSeed()
+	largest := slices.Max(cfg.BatchSizes)
+	if w.PayloadPool == "" && cmp.Or(w.Payload, "random") == "random" {
+		// Spelled out, so a run with this workload builds the same pool
+		// whatever its batch.size.
+		w.PayloadPool = units.FormatBytesExact(int64(bench.DefaultPayloadPool(largest)))
+	}
+	rs, err := w.Records(0, largest)
+	if err != nil {
+		return w, nil, err
+	}
+	// Two closed batches of the largest size need a little over two
+	// batches of records.
+	return w, genRecords(rs, max(cfg.SampleBytes, 2*largest+largest/4)), nil
 }
 
 // runCell compresses every batch once and reads it back through kmsg and

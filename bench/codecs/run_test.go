@@ -6,13 +6,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kbench/kbench/bench"
 )
 
 // quick is a small but complete configuration for tests.
-func quick(t *testing.T, payload string, codecs ...string) Config {
+func quick(t *testing.T, w bench.Workload, codecs ...string) Config {
 	t.Helper()
 	cfg := Defaults()
-	cfg.Payload = payload
+	cfg.Workload = w
 	cfg.BatchSizes = []int{16 << 10, 64 << 10}
 	cfg.SampleBytes = 192 << 10
 	cfg.MinTime = time.Millisecond
@@ -22,6 +24,14 @@ func quick(t *testing.T, payload string, codecs ...string) Config {
 	}
 	cfg.Codecs = cs
 	return cfg
+}
+
+// random is 1KiB random values, keyed as Defaults, of which compressible
+// is repeated text.
+func random(compressible float64) bench.Workload {
+	w := Defaults().Workload
+	w.Payload, w.Compressibility = "random", compressible
+	return w
 }
 
 func find(t *testing.T, rep *Report, label string, batch int) Result {
@@ -37,7 +47,7 @@ func find(t *testing.T, rep *Report, label string, batch int) Result {
 
 func TestRunShapes(t *testing.T) {
 	t.Run("json compresses well", func(t *testing.T) {
-		rep, err := Run(context.Background(), quick(t, "json", "none", "zstd", "lz4"))
+		rep, err := Run(context.Background(), quick(t, Defaults().Workload, "none", "zstd", "lz4"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,8 +81,8 @@ func TestRunShapes(t *testing.T) {
 			t.Errorf("zstd ratio %.3f at 64KiB, not above %.3f at 16KiB", b.Ratio, a.Ratio)
 		}
 	})
-	t.Run("random:1.0 does not compress", func(t *testing.T) {
-		rep, err := Run(context.Background(), quick(t, "random:1.0", "gzip", "snappy", "lz4", "zstd"))
+	t.Run("random does not compress", func(t *testing.T) {
+		rep, err := Run(context.Background(), quick(t, random(0), "gzip", "snappy", "lz4", "zstd"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,8 +104,8 @@ func TestRunShapes(t *testing.T) {
 			}
 		}
 	})
-	t.Run("random:0.5 halves", func(t *testing.T) {
-		rep, err := Run(context.Background(), quick(t, "random:0.5", "zstd", "gzip"))
+	t.Run("random half compressible halves", func(t *testing.T) {
+		rep, err := Run(context.Background(), quick(t, random(0.5), "zstd", "gzip"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,8 +123,8 @@ func TestRunValidates(t *testing.T) {
 		"batch-sizes": func(c *Config) { c.BatchSizes = []int{40} },
 		"min-time":    func(c *Config) { c.MinTime = 0 },
 		"codecs":      func(c *Config) { c.Codecs = nil },
-		"payload":     func(c *Config) { c.Payload = "yaml" },
-		"keys":        func(c *Config) { c.Keys = "zipf" },
+		"payload":     func(c *Config) { c.Workload.Payload = "yaml" },
+		"keys":        func(c *Config) { c.Workload.Keys = "zipf" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := Defaults()
@@ -129,7 +139,7 @@ func TestRunValidates(t *testing.T) {
 func TestRunCancelledKeepsFinishedCells(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg := quick(t, "json", "snappy", "lz4", "zstd")
+	cfg := quick(t, Defaults().Workload, "snappy", "lz4", "zstd")
 	cfg.Progress = func(done, _ int, _ Codec, _ int) {
 		if done == 2 {
 			cancel()
@@ -141,5 +151,36 @@ func TestRunCancelledKeepsFinishedCells(t *testing.T) {
 	}
 	if rep == nil || len(rep.Results) != 2 {
 		t.Fatalf("got %v, want the 2 finished cells", rep)
+	}
+}
+
+// TestKeysAreMeasured: keys are part of every record batch, so the same
+// values keyed make bigger batches, raw and compressed, than unkeyed; and
+// the report names the key distribution it measured.
+func TestKeysAreMeasured(t *testing.T) {
+	measure := func(keys string) *Report {
+		w := random(0.5)
+		w.Keys = keys // round-robin draws nothing: the values stay the same
+		rep, err := Run(context.Background(), quick(t, w, "none", "zstd"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Workload.Keys != keys {
+			t.Errorf("report workload keys %q, want %q", rep.Workload.Keys, keys)
+		}
+		return rep
+	}
+	unkeyed, keyed := measure("none"), measure("round-robin")
+	perRecord := func(r Result, bytes int64) float64 { return float64(bytes) / float64(r.Records) }
+	for _, batch := range []int{16 << 10, 64 << 10} {
+		u, k := find(t, unkeyed, "none", batch), find(t, keyed, "none", batch)
+		// "key-0" to "key-199": 5 to 7 bytes a record, and their length.
+		if d := perRecord(k, k.Uncompressed) - perRecord(u, u.Uncompressed); d < 5 || d > 9 {
+			t.Errorf("at %d: keyed batches carry %.2f more bytes a record than unkeyed, want 5 to 9", batch, d)
+		}
+		uz, kz := find(t, unkeyed, "zstd:default", batch), find(t, keyed, "zstd:default", batch)
+		if perRecord(kz, kz.Wire) <= perRecord(uz, uz.Wire) {
+			t.Errorf("at %d: zstd sends %.1f bytes a keyed record, not more than %.1f unkeyed", batch, perRecord(kz, kz.Wire), perRecord(uz, uz.Wire))
+		}
 	}
 }

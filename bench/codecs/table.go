@@ -62,6 +62,20 @@ func fmtSpeed(s *Speed) string {
 	return fmt.Sprintf("%.0f ±%.0f%%", s.MedianMBps, s.SpreadPct/2)
 }
 
+// WriteWorkload writes what records were measured: the workload as
+// produce's flags spell it, and how many records and value bytes.
+func WriteWorkload(w io.Writer, rep *Report) error {
+	wl := rep.Workload
+	payload := cmp.Or(wl.Payload, "random")
+	if payload == "random" {
+		payload += fmt.Sprintf(" (compressibility %g, pool %s)", wl.Compressibility, cmp.Or(wl.PayloadPool, "default"))
+	}
+	_, err := fmt.Fprintf(w, "payload %s, record size %s, keys %s, seed %d: %d records, %s of values; %s, %s\n",
+		payload, wl.RecordSize, cmp.Or(wl.Keys, "none"), wl.Seed, rep.Records,
+		units.FormatBytes(rep.SampleBytes), rep.Arch, rep.GoVersion)
+	return err
+}
+
 // WriteTable writes the results as an aligned table sorted by key.
 func WriteTable(w io.Writer, rep *Report, key string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/kbench/kbench/bench"
 )
 
 func sampleReport() *Report {
@@ -19,7 +21,8 @@ func sampleReport() *Report {
 		cell("zstd:default", 1<<20, 5, 5),
 	}
 	rs[1].RawBatches, rs[1].Batches = 1, 4
-	return &Report{Payload: "json", Reps: 5, Clock: "thread-cpu", Results: rs, Recommendations: Recommend(rs)}
+	w := bench.Workload{Payload: "json", RecordSize: "uniform:300:900", Keys: "zipf:1000:1.2", Seed: 9}
+	return &Report{Workload: w, Records: 4000, SampleBytes: 2400000, Reps: 5, Clock: "thread-cpu", Results: rs, Recommendations: Recommend(rs)}
 }
 
 func TestSorted(t *testing.T) {
@@ -45,6 +48,13 @@ func TestSorted(t *testing.T) {
 
 func TestWriteTable(t *testing.T) {
 	var buf bytes.Buffer
+	if err := WriteWorkload(&buf, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := buf.String(), "payload json, record size uniform:300:900, keys zipf:1000:1.2, seed 9: 4000 records, 2.3MiB of values"; !strings.HasPrefix(got, want) {
+		t.Errorf("workload line %q, want prefix %q", got, want)
+	}
+	buf.Reset()
 	if err := WriteTable(&buf, sampleReport(), "ratio"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
 // Package durability is one load run's durability session: a fault
-// schedule (package faults) and an audit (package audit) attached to the
-// run's config, then, after bench.Run, the faults healed and the records
-// read back. `kbench produce`/`e2e` and every sweep run use it, so the
+// schedule (package faults, run by bench/faults/inject) and an audit
+// (package audit) attached to the run's config, then, after bench.Run, the
+// faults healed and the records read back. `kbench produce`/`e2e` and every sweep run use it, so the
 // order is the same everywhere:
 //
 //	s, err := durability.Start(&cfg, opts) // after cfg.Target is set
@@ -23,6 +23,7 @@ import (
 	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/bench/audit"
 	"github.com/kbench/kbench/bench/faults"
+	"github.com/kbench/kbench/bench/faults/inject"
 )
 
 // Options say what a session does.
@@ -42,10 +43,10 @@ type Options struct {
 // for) is valid: Heal and Check do nothing.
 type Session struct {
 	dir    string
-	faults *faults.Runner
+	faults *inject.Runner
 	audit  *audit.Audit
 	healed bool
-	report *faults.Report
+	report *inject.Report
 }
 
 // FaultsError is a schedule the target cannot run (a broker it does not
@@ -72,7 +73,7 @@ func Start(cfg *bench.RunConfig, o Options) (*Session, error) {
 		}
 	}
 	if len(o.Faults) > 0 {
-		r, err := faults.NewRunner(o.Faults, faults.Options{Cluster: faults.ClusterOf(cfg.Target), Topic: cfg.Topic.Name, Dir: o.Dir, Logf: o.Logf})
+		r, err := inject.NewRunner(o.Faults, inject.Options{Cluster: inject.ClusterOf(cfg.Target), Topic: cfg.Topic.Name, Dir: o.Dir, Logf: o.Logf})
 		if err != nil {
 			return nil, &FaultsError{err}
 		}
@@ -101,7 +102,7 @@ func (s *Session) Audits() bool { return s.audit != nil }
 // ctx ended (the runner bounds the wait). It returns the fault record (nil
 // without faults); the error says the cluster did not heal. Calling it
 // again returns the first result.
-func (s *Session) Heal(ctx context.Context) (*faults.Report, error) {
+func (s *Session) Heal(ctx context.Context) (*inject.Report, error) {
 	if s.faults == nil || s.healed {
 		return s.report, nil
 	}

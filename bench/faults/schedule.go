@@ -1,11 +1,12 @@
-// Package faults runs fault schedules during a load-generator run: timed
-// actions against kbench's embedded cluster (kill -9, stop, pause, resume or
-// restart a broker; kill the current leader of a partition; slow or cap a
-// broker's replication; drop produce responses) or, against any cluster, a
-// user command. Times count from the end of the warmup. When the load ends
-// the runner heals everything (resumes paused brokers, restarts stopped or
-// killed ones, clears delays, caps and drops) and waits for the cluster to
-// settle, so the durability audit reads a healthy cluster.
+// Package faults describes fault schedules: the timed actions a
+// load-generator run can inflict on kbench's embedded cluster (kill -9,
+// stop, pause, resume or restart a broker; kill the current leader of a
+// partition; slow or cap a broker's replication; drop produce responses) or,
+// against any cluster, a user command. It parses and validates them from
+// flags, YAML profiles and results, and knows nothing of the cluster:
+// package inject (bench/faults/inject) runs a schedule against a target and
+// heals it afterwards. Profiles and reports read schedules without importing
+// any broker code.
 //
 // # Flag and profile syntax
 //

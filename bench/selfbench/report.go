@@ -101,11 +101,11 @@ const (
 
 // statJSON writes NaN (nothing measured) as null, which JSON lacks.
 type statJSON struct {
-	Median *float64  `json:"median"`
-	Min    *float64  `json:"min"`
-	Max    *float64  `json:"max"`
-	N      int       `json:"n"`
-	Values []float64 `json:"values,omitempty"`
+	Median *float64   `json:"median"`
+	Min    *float64   `json:"min"`
+	Max    *float64   `json:"max"`
+	N      int        `json:"n"`
+	Values []*float64 `json:"values,omitempty"`
 }
 
 func numPtr(x float64) *float64 {
@@ -124,7 +124,11 @@ func numOf(p *float64) float64 {
 
 // MarshalJSON writes unmeasured figures as null.
 func (s Stat) MarshalJSON() ([]byte, error) {
-	return json.Marshal(statJSON{numPtr(s.Median), numPtr(s.Min), numPtr(s.Max), s.N, s.Values})
+	var vs []*float64
+	for _, v := range s.Values {
+		vs = append(vs, numPtr(v))
+	}
+	return json.Marshal(statJSON{numPtr(s.Median), numPtr(s.Min), numPtr(s.Max), s.N, vs})
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote.
@@ -133,7 +137,11 @@ func (s *Stat) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*s = Stat{numOf(j.Median), numOf(j.Min), numOf(j.Max), j.N, j.Values}
+	var vs []float64
+	for _, v := range j.Values {
+		vs = append(vs, numOf(v))
+	}
+	*s = Stat{numOf(j.Median), numOf(j.Min), numOf(j.Max), j.N, vs}
 	return nil
 }
 

@@ -1,7 +1,9 @@
 package selfbench
 
 import (
+	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -49,5 +51,25 @@ func TestRatios(t *testing.T) {
 	}
 	if got := ratios(map[int]float64{0: 1}, nil); got.N != 0 || !math.IsNaN(got.Median) {
 		t.Errorf("no reference: got %+v, want n 0 and NaN", got)
+	}
+}
+
+// A round that measured nothing (a ratio of 0/0) is written as null, not
+// refused by the JSON encoder, and read back as NaN.
+func TestStatJSONWithUnmeasuredRound(t *testing.T) {
+	in := Stat{Median: 0.9, Min: 0.8, Max: 1, N: 3, Values: []float64{0.8, math.NaN(), 1}}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatalf("marshal %+v: %v", in, err)
+	}
+	if !strings.Contains(string(b), `"values":[0.8,null,1]`) {
+		t.Errorf("got %s, want the unmeasured round as null", b)
+	}
+	var out Stat
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Values) != 3 || out.Values[0] != 0.8 || !math.IsNaN(out.Values[1]) || out.Values[2] != 1 || out.Median != 0.9 {
+		t.Errorf("read back %+v, want %+v", out, in)
 	}
 }

@@ -102,7 +102,7 @@
 //	            target_rate (0 = unthrottled), achieved_rate, counted,
 //	            figures {name: value}, slo, valid, invalid_reasons, hlog,
 //	            faults (with faults: the schedule, each action's events and
-//	            the heal, as package faults' Report), audit (with audit:
+//	            the heal, as package inject's Report), audit (with audit:
 //	            true, package audit's Report: sent, acknowledged, failed,
 //	            readable, lost, duplicated, duplicate_copies,
 //	            unacknowledged_present, unavailability_s, partitions,

@@ -16,7 +16,7 @@ import (
 
 	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/bench/audit"
-	"github.com/kbench/kbench/bench/faults"
+	"github.com/kbench/kbench/bench/faults/inject"
 	"github.com/kbench/kbench/internal/atomicfile"
 	"github.com/kbench/kbench/profiles"
 )
@@ -140,7 +140,7 @@ type RunSummary struct {
 	Scenario string `json:"scenario,omitempty"`
 	// Faults and Audit are the run's fault record and durability audit,
 	// when the profile has faults or audit: true.
-	Faults *faults.Report `json:"faults,omitempty"`
+	Faults *inject.Report `json:"faults,omitempty"`
 	Audit  *audit.Report  `json:"audit,omitempty"`
 }
 

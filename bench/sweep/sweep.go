@@ -302,6 +302,14 @@ func (e *engine) runPoint(ctx context.Context, pt *profiles.Point) (*Line, error
 		line.SLO = Verdict{Reasons: []string{"the point failed: " + err.Error()}}
 		return line, nil
 	}
+	// Settings the load generator rejects fail the point before the
+	// cluster is touched: nothing broke, so nothing is restarted (kbench
+	// tune's points are checked only as they run).
+	if err := checkSettings(pt); err != nil {
+		line.Status, line.Error = PointFailed, err.Error()
+		line.SLO = Verdict{Reasons: []string{"the point failed: " + err.Error()}}
+		return line, nil
+	}
 	tg, gen, err := e.clusters.target(ctx, pt.Brokers, "point "+pt.ID+" "+pt.Label)
 	if err != nil {
 		return fail(err)
@@ -462,6 +470,21 @@ func (p *runProber) Probe(ctx context.Context, rate float64) (Observation, error
 // topicKey identifies the topic settings a run needs.
 func topicKey(tc bench.TopicConfig, gen int) string {
 	return fmt.Sprintf("%d|%s|%d|%d|%v", gen, tc.Name, tc.Partitions, tc.ReplicationFactor, props(tc.Configs))
+}
+
+// checkSettings is the load generator's own check of the point's settings (as
+// the profile loader makes it), before anything connects anywhere.
+func checkSettings(pt *profiles.Point) error {
+	cfg := pt.RunConfig(pt.Rate.PerSec)
+	tg, err := bench.NewExternal("127.0.0.1:1") // never dialled
+	if err != nil {
+		return err
+	}
+	cfg.Target = tg
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("settings: %w", err)
+	}
+	return nil
 }
 
 // profileDurability is the faults and audit the profile asks of every run.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/kbench/kbench/bench/sweep"
 	"github.com/kbench/kbench/internal/atomicfile"
-	"github.com/kbench/kbench/internal/stats"
 	"github.com/kbench/kbench/profiles"
 )
 
@@ -38,9 +37,10 @@ type File struct {
 	// Elapsed is the time spent measuring, over all sessions.
 	Elapsed  profiles.Duration `json:"elapsed"`
 	Sessions int               `json:"sessions"`
-	Status   string            `json:"status"`         // running, interrupted, done
+	Status   string            `json:"status"`         // running, interrupted, done, failed
 	Stop     string            `json:"stop,omitempty"` // why the search ended
-	// Ended says why the run ended when the time budget ended it.
+	// Ended says why the run ended when the time budget ended it, or
+	// which failure stopped it (status failed).
 	Ended  string   `json:"ended,omitempty"`
 	Steps  []Record `json:"measurements"`     // in order
 	Result *Result  `json:"result,omitempty"` // when done
@@ -72,6 +72,10 @@ type Record struct {
 // the gains' intervals.
 const KindConfirm = "confirm"
 
+// DefaultConfirm is how often the recommendation and the baselines are
+// measured in the end.
+const DefaultConfirm = 3
+
 // Options configure a tune.
 type Options struct {
 	// Prepared is the grid to search; nil with Resume (read from Dir).
@@ -82,7 +86,7 @@ type Options struct {
 	// a resume's replaces the recorded one. 0 = none.
 	Budget time.Duration
 	Config Config
-	// Confirm: see File.Confirm; default 3.
+	// Confirm: see File.Confirm; default DefaultConfirm.
 	Confirm int
 	// Sweep carries the client properties, version, progress, binary and
 	// dialer; its Profile, Dir and Resume are set here.
@@ -126,7 +130,7 @@ func Run(ctx context.Context, o Options) (*File, error) {
 		f.Elapsed = profiles.Duration(spentBefore + time.Since(sessionStart))
 		return f.save(o.Dir)
 	}
-	finished := false
+	finished, failed := false, false
 	var runErr error
 	for {
 		if err := save(); err != nil {
@@ -134,25 +138,19 @@ func Run(ctx context.Context, o Options) (*File, error) {
 			break
 		}
 		ms := f.measurements()
-		step := Next(f.Space, f.Config, ms)
-		if step.Stop != "" {
-			if f.Stop == "" {
-				f.Stop = step.Stop
-			}
-			// Confirm only a search that ended by itself: a spent budget
-			// is spent.
-			if step.Stop == StopBudget {
-				finished = true
-				break
-			}
-			if step = f.confirmStep(ms); step.Stop != "" {
-				finished = true
-				break
-			}
+		step, stop := f.plan(ms)
+		if f.Stop == "" {
+			f.Stop = stop
 		}
-		if elapsed := spentBefore + time.Since(sessionStart); f.Budget > 0 && elapsed+f.expected() > time.Duration(f.Budget) {
-			f.Ended = fmt.Sprintf("time budget: %s spent of %s, and one more measurement takes about %s",
-				elapsed.Round(time.Second), time.Duration(f.Budget), f.expected().Round(time.Second))
+		if step.Stop != "" {
+			finished = true
+			break
+		}
+		spent := spentBefore + time.Since(sessionStart)
+		left := time.Duration(f.Budget) - spent
+		if f.Budget > 0 && f.expected() > left {
+			f.Ended = fmt.Sprintf("time budget: %s spent of %s, and one more measurement takes up to %s",
+				spent.Round(time.Second), time.Duration(f.Budget), f.expected().Round(time.Second))
 			finished = true
 			break
 		}
@@ -163,8 +161,19 @@ func Run(ctx context.Context, o Options) (*File, error) {
 		pt.Index = len(f.Steps) + 1
 		pt.ID = fmt.Sprintf("m%03d", pt.Index)
 		started := time.Now()
-		line, err := sess.Run(ctx, pt, f.searchFor(ms, obj))
+		// A measurement longer than any before is cut at the budget's end.
+		mctx, cancel := ctx, context.CancelFunc(func() {})
+		if f.Budget > 0 {
+			mctx, cancel = context.WithTimeout(ctx, left)
+		}
+		line, err := sess.Run(mctx, pt, f.searchFor(ms, obj))
+		cancel()
 		if errors.Is(err, sweep.ErrInterrupted) {
+			if ctx.Err() == nil && mctx.Err() != nil {
+				f.Ended = fmt.Sprintf("time budget: %s spent; %s (%s), under way when the budget ran out, was cut and is not counted",
+					time.Duration(f.Budget), pt.ID, pt.Label)
+				finished = true
+			}
 			break
 		}
 		if err != nil {
@@ -177,13 +186,51 @@ func Run(ctx context.Context, o Options) (*File, error) {
 		if o.Step != nil {
 			o.Step(rec, Assess(f.Space, f.Config, f.measurements()))
 		}
+		if why := configFailure(f.Space, !f.Grid.Target.Embedded(), rec.Failed); why != "" {
+			f.Ended = fmt.Sprintf("%s failed: %s", rec.Point, why)
+			failed = true
+			break
+		}
 	}
 	f.Status = "interrupted"
-	if finished {
+	switch {
+	case failed:
+		f.Status = StatusFailed
+		runErr = errors.Join(runErr, &ConfigError{Point: f.Steps[len(f.Steps)-1].Point, Why: f.Ended, Failed: f.Steps[len(f.Steps)-1].Failed})
+	case finished:
 		f.Status = "done"
 		f.Result = f.result(o.Dir)
 	}
-	return f, errors.Join(runErr, save(), sess.Close(finished))
+	return f, errors.Join(runErr, save(), sess.Close(finished || failed))
+}
+
+// StatusFailed is a tune stopped by a failure no candidate's settings
+// change (see ConfigError); it cannot be resumed.
+const StatusFailed = "failed"
+
+// ConfigError is what Run returns when a measurement failed for a reason
+// no candidate's settings change (the topic the cluster refuses, the
+// credentials, an unreachable cluster): the tune stops after it.
+type ConfigError struct {
+	Point  string // the measurement that failed
+	Why    string // what went wrong and what to change
+	Failed string // the measurement's error
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("the tune stopped: %s\n%s's error: %s", e.Why, e.Point, e.Failed)
+}
+
+// plan is the run's next step after ms: the search's, then, once the
+// search stopped by itself, the confirmations; the step's Stop is set when
+// nothing is left to measure. search is why the search stopped ("" while
+// it goes on). A pure function of the file's inputs and ms.
+func (f *File) plan(ms []Measurement) (step Step, search string) {
+	step = Next(f.Space, f.Config, ms)
+	if step.Stop == "" || step.Stop == StopBudget {
+		return step, step.Stop
+	}
+	return f.confirmStep(ms, step.Stop), step.Stop
 }
 
 // replay rebuilds the measurements from the result lines, which are the
@@ -209,11 +256,7 @@ func (f *File) replay(pr *Prepared, obj objective, prior []Record, lines []sweep
 			return nil, fmt.Errorf("resume: %s: %w", l.Point.ID, err)
 		}
 		f.Steps = out
-		ms := f.measurements()
-		step := Next(f.Space, f.Config, ms)
-		if step.Stop != "" && step.Stop != StopBudget {
-			step = f.confirmStep(ms)
-		}
+		step, _ := f.plan(f.measurements())
 		out = append(out, Record{Point: l.Point.ID, Cand: c, Label: l.Point.Label, Kind: step.Kind, Reason: step.Reason,
 			Value: obj.value(l), Runs: len(l.Runs), Elapsed: float64(l.Elapsed), Failed: l.Error})
 	}
@@ -237,6 +280,9 @@ func open(o Options) (*File, []Record, error) {
 		if f.Grid == nil || len(f.Grid.Points) == 0 {
 			return nil, nil, fmt.Errorf("resume: %s has no search space", filepath.Join(o.Dir, FileName))
 		}
+		if f.Status == StatusFailed {
+			return nil, nil, fmt.Errorf("resume: the tune in %s stopped at a failure no candidate's settings change (%s); fix it and start a new tune", o.Dir, f.Ended)
+		}
 		if o.Budget > 0 {
 			f.Budget = profiles.Duration(o.Budget) // a resume may give more (or less) time
 		}
@@ -249,7 +295,7 @@ func open(o Options) (*File, []Record, error) {
 	cfg := o.Config
 	cfg.Start = pr.Start
 	f := &File{Schema: SchemaVersion, Grid: pr.Grid, Space: pr.Space, Config: cfg.withDefaults(), Defaults: pr.Defaults,
-		Confirm: cmpInt(o.Confirm, 3), Budget: profiles.Duration(o.Budget)}
+		Confirm: cmpInt(o.Confirm, DefaultConfirm), Budget: profiles.Duration(o.Budget)}
 	return f, nil, nil
 }
 
@@ -293,28 +339,29 @@ func (f *File) measurements() []Measurement {
 	return ms
 }
 
-// expected is how long one more measurement takes: the median of those so
-// far, or the sweep's estimate before any.
+// expected is how long one more measurement may take: the longest so
+// far (the budget is a bound, not a target), or the sweep's estimate
+// before any.
 func (f *File) expected() time.Duration {
-	var ds []float64
-	for _, r := range f.Steps {
-		ds = append(ds, r.Elapsed)
-	}
-	if len(ds) == 0 {
+	if len(f.Steps) == 0 {
 		per, _, _ := sweep.Estimate(&profiles.Profile{Search: f.Grid.Search, Repeat: 1, Points: f.Grid.Points[:1]})
 		return per[0]
 	}
-	return time.Duration(stats.Median(ds) * float64(time.Second))
+	longest := 0.0
+	for _, r := range f.Steps {
+		longest = max(longest, r.Elapsed)
+	}
+	return time.Duration(longest * float64(time.Second))
 }
 
 // confirmStep measures the recommendation and the baselines (the start,
 // Kafka's defaults) until each has Confirm measurements, the least
 // measured first, so the gains get intervals; a stop when all have.
-func (f *File) confirmStep(ms []Measurement) Step {
+func (f *File) confirmStep(ms []Measurement, stop string) Step {
 	st := Assess(f.Space, f.Config, ms)
 	best := st.Best()
 	if best == nil || best.Median <= 0 {
-		return Step{Stop: f.Stop, Reason: "nothing met the SLO"}
+		return Step{Stop: stop, Reason: "nothing met the SLO"}
 	}
 	var pick []int
 	least := f.Confirm
@@ -328,7 +375,7 @@ func (f *File) confirmStep(ms []Measurement) Step {
 		}
 	}
 	if pick == nil {
-		return Step{Stop: f.Stop, Reason: "confirmed"}
+		return Step{Stop: stop, Reason: "confirmed"}
 	}
 	return Step{Cand: pick, Kind: KindConfirm, Reason: fmt.Sprintf("for the gains' intervals: %s has %d of %d measurements", f.Space.Label(pick), least, f.Confirm)}
 }

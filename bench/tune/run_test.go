@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,10 +66,7 @@ func TestRunResumes(t *testing.T) {
 		if i < len(first) && (s.Point != first[i].Point || s.Value != first[i].Value) {
 			t.Fatalf("measurement %d changed on resume: %+v, was %+v", i+1, s, first[i])
 		}
-		want := Next(f.Space, f.Config, f.measurements()[:i])
-		if want.Stop != "" {
-			want = f.confirmStep(f.measurements()[:i])
-		}
+		want, _ := f.plan(f.measurements()[:i])
 		if !slices.Equal(s.Cand, want.Cand) || s.Kind != want.Kind {
 			t.Fatalf("measurement %d is %s, the search proposes %s there", i+1, s.Label, f.Space.Label(want.Cand))
 		}
@@ -124,5 +122,92 @@ func TestRunResumes(t *testing.T) {
 	got := f.Steps[5]
 	if len(f.Steps) != 6 || got.Point != lost.Point || !slices.Equal(got.Cand, lost.Cand) || got.Value != lost.Value || got.Kind != lost.Kind {
 		t.Fatalf("after a lost record: %d measurements, the 6th %+v; want the lost %+v back", len(f.Steps), got, lost)
+	}
+}
+
+// TestRunSkipsFailedCandidate: a candidate whose own settings fail (here
+// the start: idempotence with 10 requests in flight, which the generator
+// refuses; each value alone is fine with the profile) is recorded as
+// failed and the search goes on to measure the others.
+func TestRunSkipsFailedCandidate(t *testing.T) {
+	sp, err := ParseSpace([]string{"linger.ms=5", "batch.size=16KiB", "compression=none", "max.in.flight=5,10", "enable.idempotence=false,true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := Prepare(DefaultProfile, []string{"target.brokers=1", "topic.replication.factor=1", "topic.configs.min.insync.replicas=1",
+		"topic.partitions=2", "workload.producers=1", "rate=2000", "search=null", "slo.p99_ms=2000", "producer.enable.idempotence=false",
+		"workload.warmup=200ms", "workload.duration=500ms", "workload.interval=250ms"}, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := []int{0, 0, 0, 1, 1} // max.in.flight 10 with idempotence
+	if pr.Point(bad) == nil {
+		t.Fatalf("candidate %s is not in the grid", pr.Space.Label(bad))
+	}
+	pr.Start = bad
+	dir := filepath.Join(t.TempDir(), "tune")
+	f, err := Run(context.Background(), Options{Prepared: pr, Dir: dir, Budget: time.Minute, Config: Config{MaxEvals: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Status != "done" || len(f.Steps) != 3 {
+		t.Fatalf("status %s with %d measurements; want done with 3", f.Status, len(f.Steps))
+	}
+	first := f.Steps[0]
+	if !slices.Equal(first.Cand, bad) || first.Value != 0 || !strings.Contains(first.Failed, "conflicts with max.in.flight.requests.per.connection=10") {
+		t.Fatalf("first measurement %+v; want the start, failed for its settings", first)
+	}
+	for _, s := range f.Steps[1:] {
+		if s.Failed != "" || s.Value <= 0 {
+			t.Errorf("measurement %s (%s): value %g, failed %q; want a measured candidate", s.Point, s.Label, s.Value, s.Failed)
+		}
+	}
+}
+
+// TestRunKeepsTimeBudget: the time budget ends the tune and is not
+// overrun: a measurement that would not fit is not started, and one that
+// takes longer than any before is cut at the budget and not counted.
+func TestRunKeepsTimeBudget(t *testing.T) {
+	pr := smallTune(t)
+	const budget = 3 * time.Second
+	f, err := Run(context.Background(), Options{Prepared: pr, Dir: filepath.Join(t.TempDir(), "tune"), Budget: budget})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d measurements in %s: %s", len(f.Steps), time.Duration(f.Elapsed), f.Ended)
+	if f.Status != "done" || !strings.HasPrefix(f.Ended, "time budget: ") {
+		t.Fatalf("status %s, ended %q; want done by the time budget", f.Status, f.Ended)
+	}
+	// The cut itself takes a moment: the run stops, the state is saved.
+	if over := time.Duration(f.Elapsed) - budget; over > 500*time.Millisecond {
+		t.Errorf("spent %s of a %s budget", time.Duration(f.Elapsed), budget)
+	}
+}
+
+// TestRunCutsMeasurementAtBudget: a measurement still under way when the
+// budget runs out (here held up past it) is cut there and not counted.
+func TestRunCutsMeasurementAtBudget(t *testing.T) {
+	pr := smallTune(t)
+	const budget = 4 * time.Second
+	dir := filepath.Join(t.TempDir(), "tune")
+	start := time.Now()
+	hold := sweep.ProgressFunc(func(ev sweep.Event) {
+		if ev.Kind == sweep.IntervalDone && ev.Point.ID == "m002" {
+			time.Sleep(time.Until(start.Add(budget + 300*time.Millisecond)))
+		}
+	})
+	f, err := Run(context.Background(), Options{Prepared: pr, Dir: dir, Budget: budget, Sweep: sweep.Options{Progress: hold}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Status != "done" || len(f.Steps) != 1 || !strings.Contains(f.Ended, "m002") || !strings.Contains(f.Ended, "was cut and is not counted") {
+		t.Fatalf("status %s, %d measurements, ended %q; want done with m001 only, m002 cut", f.Status, len(f.Steps), f.Ended)
+	}
+	lines, _, err := sweep.ReadResultsFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 1 || lines[0].Point.ID != "m001" {
+		t.Fatalf("results.jsonl has %d lines; want m001's only", len(lines))
 	}
 }

@@ -1,6 +1,7 @@
 package tune
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -252,5 +253,96 @@ func TestSpaceIndex(t *testing.T) {
 		if got := testSpace.Index(testSpace.Candidate(i)); got != i {
 			t.Fatalf("Index(Candidate(%d)) = %d", i, got)
 		}
+	}
+}
+
+// runPlan drives a whole run's steps (the search, then the confirmations)
+// to their end against measure.
+func runPlan(f *File, measure func([]int) float64) ([]Measurement, Step) {
+	var ms []Measurement
+	for {
+		s, _ := f.plan(ms)
+		if s.Stop != "" {
+			return ms, s
+		}
+		ms = append(ms, Measurement{Cand: s.Cand, Value: measure(s.Cand)})
+		if len(ms) > 10*testSpace.Size() {
+			panic("the run does not stop")
+		}
+	}
+}
+
+// TestMaxRunsBoundsTheRun: --max-runs N (Config.MaxEvals) stops the run,
+// confirmations included, after exactly N measurements when it would have
+// taken more, and changes nothing before: a bounded run is the first N
+// measurements of the unbounded one (same seed).
+func TestMaxRunsBoundsTheRun(t *testing.T) {
+	for _, tt := range []struct {
+		surface string
+		seed    uint64
+	}{{"network-bound", 1}, {"cpu-bound", 2}, {"ridge", 3}, {"plateau", 4}, {"fixed-rate-headroom", 5}} {
+		measure := func(seed uint64) func([]int) float64 {
+			return noisy(surfaces[tt.surface], 0.08, rand.New(rand.NewPCG(seed, 7)))
+		}
+		full, _ := runPlan(&File{Space: testSpace, Config: Config{Start: kafkaDefaults}, Defaults: kafkaDefaults, Confirm: 3}, measure(tt.seed))
+		for _, n := range []int{1, 2, 3, 10, len(full) - 1, len(full), len(full) + 1, 1000} {
+			t.Run(fmt.Sprintf("%s/max-runs=%d", tt.surface, n), func(t *testing.T) {
+				f := &File{Space: testSpace, Config: Config{Start: kafkaDefaults, MaxEvals: n}, Defaults: kafkaDefaults, Confirm: 3}
+				ms, stop := runPlan(f, measure(tt.seed))
+				want := min(n, len(full))
+				if len(ms) != want {
+					t.Fatalf("got %d measurements, want %d (the unbounded run takes %d)", len(ms), want, len(full))
+				}
+				if n < len(full) && stop.Stop != StopBudget {
+					t.Errorf("stopped with %q, want %q", stop.Stop, StopBudget)
+				}
+				for i := range ms {
+					if !slices.Equal(ms[i].Cand, full[i].Cand) {
+						t.Fatalf("measurement %d is %s, the unbounded run's %s", i+1, testSpace.Label(ms[i].Cand), testSpace.Label(full[i].Cand))
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestRecommendationStable: with a budget that never binds, the whole run
+// (search and confirmations) recommends a candidate within noise of the
+// optimum in at least 90 % of seeds and never one far from it, on every
+// surface; the confirmations never leave a baseline short of its count.
+func TestRecommendationStable(t *testing.T) {
+	const seeds, sigma = 100, 0.08
+	tol := noiseSD(sigma)
+	for _, name := range []string{"cpu-bound", "fixed-rate-headroom", "network-bound", "plateau", "ridge"} {
+		f := surfaces[name]
+		t.Run(name, func(t *testing.T) {
+			opt := optimum(f)
+			hits, worst := 0, math.Inf(1)
+			for seed := range seeds {
+				file := &File{Space: testSpace, Config: Config{Start: kafkaDefaults, MaxEvals: 100000}, Defaults: kafkaDefaults, Confirm: 3}
+				ms, stop := runPlan(file, noisy(f, sigma, rand.New(rand.NewPCG(uint64(seed), 11))))
+				if stop.Stop == StopBudget {
+					t.Fatalf("seed %d: the budget of 100000 measurements bound after %d", seed, len(ms))
+				}
+				st := Assess(testSpace, file.Config, ms)
+				got := f(decode(st.Best().Cand)) / opt
+				if got >= 1-tol {
+					hits++
+				}
+				worst = min(worst, got)
+				for _, c := range [][]int{st.Best().Cand, kafkaDefaults} {
+					if n := st.measured(c).N(); n < file.Confirm {
+						t.Errorf("seed %d: %s measured %d times, want at least %d", seed, testSpace.Label(c), n, file.Confirm)
+					}
+				}
+			}
+			t.Logf("%s: within noise of the optimum in %d/%d seeds; the worst recommendation at %.1f %% of it", name, hits, seeds, 100*worst)
+			if hits < seeds*9/10 {
+				t.Errorf("within noise of the optimum in %d of %d seeds, want ≥ 90 %%", hits, seeds)
+			}
+			if worst < 1-3*tol {
+				t.Errorf("a recommendation at %.1f %% of the optimum; want none below %.1f %% (3 noise units)", 100*worst, 100*(1-3*tol))
+			}
+		})
 	}
 }

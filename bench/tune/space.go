@@ -16,38 +16,21 @@ import (
 // floor, a workload and the default space as its axes.
 const DefaultProfile = "tune"
 
-// aliases are short names --space accepts for long settings.
-var aliases = map[string]string{"max.in.flight": "max.in.flight.requests.per.connection"}
-
-// ParseSpace reads --space items, NAME=V1,V2,... each, into YAML axes for
-// a profile override: every named setting replaces that axis of the
-// profile's space (one value fixes the setting), others keep theirs. An
-// item that is not NAME=VALUES is an error naming it.
-func ParseSpace(items []string) ([][2]string, error) {
-	var out [][2]string
+// ParseSpace reads --space items, SETTING=V1,V2,... each (the grammar of
+// a profile's tune.space): every named setting replaces that axis of the
+// space (one value fixes the setting), others keep theirs. An item that
+// is not SETTING=VALUES is an error naming it.
+func ParseSpace(items []string) ([]profiles.SpaceAxis, error) {
+	var out []profiles.SpaceAxis
 	for _, item := range items {
-		name, vals, ok := strings.Cut(item, "=")
-		name = strings.TrimSpace(name)
-		if !ok || name == "" || strings.TrimSpace(vals) == "" {
-			return nil, fmt.Errorf("--space %q: want SETTING=V1,V2,... (linger.ms=0,5,20 or compression=lz4,zstd:3)", item)
+		a, err := profiles.ParseSpaceItem(item)
+		if err != nil {
+			return nil, fmt.Errorf("--space %q: %w", item, err)
 		}
-		if long, ok := aliases[name]; ok {
-			name = long
+		if slices.ContainsFunc(out, func(o profiles.SpaceAxis) bool { return o.Name == a.Name }) {
+			return nil, fmt.Errorf("--space %q: %s is given twice", item, a.Name)
 		}
-		var quoted []string
-		for _, v := range strings.Split(vals, ",") {
-			v = strings.TrimSpace(v)
-			if v == "" {
-				return nil, fmt.Errorf("--space %q: an empty value", item)
-			}
-			quoted = append(quoted, strconv.Quote(v))
-		}
-		for _, o := range out {
-			if o[0] == name {
-				return nil, fmt.Errorf("--space %q: %s is given twice", item, name)
-			}
-		}
-		out = append(out, [2]string{name, "[" + strings.Join(quoted, ", ") + "]"})
+		out = append(out, a)
 	}
 	return out, nil
 }
@@ -64,52 +47,73 @@ type Prepared struct {
 	points map[string]int
 }
 
-// Prepare loads the profile with the overrides and the --space axes and
-// makes its axes the space, adding the profile's own settings and Kafka's
-// defaults to it where missing, so the gain against both is measured.
-func Prepare(profile string, set []string, space [][2]string) (*Prepared, error) {
-	axes := map[string]string{}
-	var order []string
-	load := func() (*profiles.Profile, error) {
-		s := slices.Clone(set)
-		for _, name := range order {
-			s = append(s, "axes."+name+"="+axes[name])
-		}
-		return profiles.Load(profile, s)
-	}
-	p, err := profiles.Load(profile, set)
+// Prepare loads the profile with the overrides and makes the space: the
+// profile's tune.space, else its axes, with the --space axes replacing or
+// adding axes; the profile's own settings and Kafka's defaults join it
+// where missing, so the gain against both is measured. The grid's points
+// are checked one by one only as they run.
+func Prepare(profile string, set []string, space []profiles.SpaceAxis) (*Prepared, error) {
+	p, err := profiles.LoadWith(profile, profiles.Options{Set: set, PointsUnchecked: true})
 	if err != nil {
 		return nil, err
 	}
-	for _, a := range p.Axes {
-		order = append(order, a.Name)
-		var vals []string
+	axes := map[string]string{}
+	from := map[string]string{} // where an axis came from, for errors
+	var order []string
+	add := func(a profiles.SpaceAxis, where string) {
+		if _, ok := axes[a.Name]; !ok {
+			order = append(order, a.Name)
+		}
+		var quoted []string
 		for _, v := range a.Values {
-			if len(v) != 1 {
-				return nil, fmt.Errorf("profile %s: axis %s sets several settings together; tune searches one setting per axis", p.Name, a.Name)
-			}
-			vals = append(vals, strconv.Quote(v[0].Written))
+			quoted = append(quoted, strconv.Quote(v))
 		}
-		axes[a.Name] = "[" + strings.Join(vals, ", ") + "]"
+		axes[a.Name], from[a.Name] = "["+strings.Join(quoted, ", ")+"]", where
 	}
-	for _, s := range space {
-		if _, ok := axes[s[0]]; !ok {
-			order = append(order, s[0])
+	if p.Tune != nil && len(p.Tune.Space) > 0 {
+		for _, item := range set {
+			if strings.HasPrefix(item, "axes.") || strings.HasPrefix(item, "axes=") {
+				return nil, fmt.Errorf("--set %s: profile %s has a tune.space, which tune searches instead of its axes; give --space SETTING=V1,V2 (or --set 'tune.space=[...]')", item, p.Name)
+			}
 		}
-		axes[s[0]] = s[1]
+		for _, a := range p.Tune.Space {
+			add(a, "tune.space "+a.Name)
+		}
+	} else {
+		for _, a := range p.Axes {
+			sa := profiles.SpaceAxis{Name: a.Name}
+			for _, v := range a.Values {
+				if len(v) != 1 {
+					return nil, fmt.Errorf("profile %s: axis %s sets several settings together; tune searches one setting per axis (give tune.space or --space)", p.Name, a.Name)
+				}
+				sa.Values = append(sa.Values, v[0].Written)
+			}
+			add(sa, "axes."+a.Name)
+		}
+	}
+	for _, a := range space {
+		add(a, "--space "+a.Name)
+	}
+	if len(order) == 0 {
+		return nil, fmt.Errorf("profile %s has no tune.space, no axes and no --space was given: nothing to search", p.Name)
+	}
+	// The space replaces the profile's axes.
+	load := func() (*profiles.Profile, error) {
+		s := append(slices.Clone(set), "axes={}")
+		for _, name := range order {
+			s = append(s, "axes."+name+"="+axes[name])
+		}
+		return profiles.LoadWith(profile, profiles.Options{Set: s, PointsUnchecked: true})
 	}
 	if p, err = load(); err != nil {
-		// Name the --space item rather than the override it became.
-		for _, s := range space {
-			prefix := "--set axes." + s[0] + "=" + s[1] + ": "
+		// Name the space item rather than the override it became.
+		for _, name := range order {
+			prefix := "--set axes." + name + "=" + axes[name] + ": "
 			if msg, ok := strings.CutPrefix(err.Error(), prefix); ok {
-				return nil, fmt.Errorf("--space %s: %s", s[0], msg)
+				return nil, fmt.Errorf("%s: %s", from[name], msg)
 			}
 		}
 		return nil, fmt.Errorf("search space: %w", err)
-	}
-	if len(p.Axes) == 0 {
-		return nil, fmt.Errorf("profile %s has no axes and no --space was given: nothing to search", p.Name)
 	}
 	// The profile's own settings and Kafka's defaults join the space.
 	added := false

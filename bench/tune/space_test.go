@@ -1,6 +1,8 @@
 package tune
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -107,5 +109,45 @@ func TestPrepareAddsBaselines(t *testing.T) {
 				t.Fatalf("candidate %s maps to point %s", pr.Space.Label(c), pt.Label)
 			}
 		}
+	}
+}
+
+// TestPrepareTuneSpace: a profile's tune.space is the space in place of
+// its axes, and --space replaces one of its items or adds one.
+func TestPrepareTuneSpace(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.yaml")
+	src := `workload: {duration: 1s, mode: produce}
+rate: 1000
+slo: {p99_ms: 20}
+axes:
+  acks: ["1", all]
+tune:
+  space:
+    - linger.ms=0,20
+    - compression=lz4,zstd:3
+`
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := ParseSpace([]string{"compression=zstd:1", "max.in.flight=1,5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := Prepare(file, nil, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range pr.Space.Dims {
+		got = append(got, d.Name+"="+strings.Join(d.Values, ","))
+	}
+	// Kafka's defaults (linger.ms 5, no compression) join the space.
+	want := []string{"linger.ms=0,5,20", "compression=zstd:1,none", "max.in.flight.requests.per.connection=1,5"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("space %v, want %v (tune.space, --space replacing compression and adding max.in.flight, no acks axis)", got, want)
+	}
+	if pr.Grid.Base.Producer["acks"] != "" || len(pr.Grid.Points) != 12 {
+		t.Fatalf("grid of %d points, acks %q: the profile's axes leaked into the tune", len(pr.Grid.Points), pr.Grid.Base.Producer["acks"])
 	}
 }

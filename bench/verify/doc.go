@@ -11,7 +11,7 @@
 //
 //	history.jsonl   the history (schema below)
 //	result.json     the checker's Result for it (what --json prints)
-//	faults.json     embedded cluster only: the final heal (bench/faults' record)
+//	faults.json     embedded cluster only: the final heal (bench/faults/inject's record)
 //	nemesis-NN.log  external cluster only: output of each --nemesis-cmd command
 //
 // # history.jsonl (schema 1)

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kbench/kbench/bench/faults"
+	"github.com/kbench/kbench/bench/faults/inject"
 	"github.com/kbench/kbench/target"
 )
 
@@ -195,7 +195,7 @@ func (e *embeddedExec) undo(_ context.Context, s Step, b int32) error {
 // healAll reuses the fault runner's heal: every broker running without
 // faults, every partition led with a full ISR.
 func (e *embeddedExec) healAll(ctx context.Context) (string, error) {
-	r, err := faults.NewRunner(nil, faults.Options{Cluster: e.c, Dir: e.dir, HealTimeout: e.timeout})
+	r, err := inject.NewRunner(nil, inject.Options{Cluster: e.c, Dir: e.dir, HealTimeout: e.timeout})
 	if err != nil {
 		return "", err
 	}

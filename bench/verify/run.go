@@ -21,7 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbench/kbench/bench"
-	"github.com/kbench/kbench/bench/faults"
+	"github.com/kbench/kbench/bench/faults/inject"
 )
 
 // ResultFile is the checker's result inside the run directory.
@@ -265,7 +265,7 @@ func (e *env) createTopics(ctx context.Context, workload string) error {
 		// Metadata may not list every broker of a cluster that just
 		// started; an embedded cluster knows its size.
 		brokers := len(m.Brokers)
-		if c := faults.ClusterOf(e.cfg.Run.Target); c != nil {
+		if c := inject.ClusterOf(e.cfg.Run.Target); c != nil {
 			brokers = max(brokers, len(c.Brokers()))
 		}
 		rf = int16(min(3, brokers))
@@ -334,7 +334,7 @@ func (e *env) nemesis(ctx context.Context, sc *scenario) ([]Step, executor, erro
 	ids := m.Brokers.NodeIDs()
 	slices.Sort(ids)
 	sched := Schedule(e.cfg.Seed, e.cfg.Nemesis, ids, e.parts, e.cfg.Interval, e.cfg.Run.Duration)
-	if c := faults.ClusterOf(e.cfg.Run.Target); c != nil {
+	if c := inject.ClusterOf(e.cfg.Run.Target); c != nil {
 		if len(e.cfg.Commands) > 0 {
 			return nil, nil, fmt.Errorf("%w: --nemesis-cmd is for external clusters; the embedded cluster's faults need no commands", ErrNemesis)
 		}

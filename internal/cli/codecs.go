@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/bench/codecs"
 	"github.com/kbench/kbench/internal/units"
 	"github.com/kbench/kbench/reports"
@@ -18,19 +19,16 @@ import (
 )
 
 type codecsOptions struct {
-	payload    string
+	workload   bench.Workload
 	batchSizes []string
 	codecs     []string
 	levels     []string
-	recordSize string
-	keys       string
 	sort       string
 	jsonPath   string
 	outDir     string
 	reps       int
 	minTime    time.Duration
 	sample     string
-	seed       uint64
 	e2e        bool
 	e2eRate    float64
 	e2eDur     time.Duration
@@ -43,42 +41,42 @@ type codecsOptions struct {
 }
 
 func newCodecsCmd(stdout, stderr io.Writer) *cobra.Command {
-	o := &codecsOptions{stdout: stdout, stderr: stderr}
 	d := codecs.Defaults()
+	o := &codecsOptions{workload: d.Workload, stdout: stdout, stderr: stderr}
 	cmd := &cobra.Command{
 		Use:   "codecs",
 		Short: "Compare Kafka compression codecs and levels on your data, per batch size",
-		Long: `Build Kafka v2 record batches from a payload as franz-go's producer does, compress each
+		Long: `Build Kafka v2 record batches as franz-go's producer does, from the records kbench produce
+sends with the same --payload, --record-size, --keys, --compressibility, --seed and
+--payload-pool (keys are part of every batch and of its compressed size), compress each
 batch's records with franz-go's own compressor (gzip, snappy, lz4, zstd at the chosen levels),
 read every batch back through franz-go's decompressor, and report per codec, level and batch
 size: compression ratio on the wire, compress and decompress MB/s per core, CPU seconds per
 GB and allocations per batch, each over repeated measurements with the spread. Ends with a
-plain-words recommendation for bandwidth, for CPU, and balanced.
+plain-words recommendation for bandwidth, for CPU, and balanced. --end-to-end then produces
+the same records (json events but for their time stamps) to a cluster once per codec.
 
 Levels: gzip 1-9 or default; lz4 fast or 1-9; zstd fastest, default, better, best (or 1-4);
 snappy has none. --levels zstd:best,gzip:all replaces those codecs' default levels.`,
 		Example: `  kbench codecs --payload json
-  kbench codecs --payload random:0.5 --batch-sizes 16KiB,1MiB --codecs zstd,lz4 --levels zstd:all
-  kbench codecs --payload file:events.ndjson --sort cpu --json codecs.json --out charts/`,
+  kbench codecs --payload random --compressibility 0.5 --batch-sizes 16KiB,1MiB --codecs zstd,lz4 --levels zstd:all
+  kbench codecs --payload file:events.ndjson --keys none --sort cpu --json codecs.json --out charts/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCodecs(cmd.Context(), o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.payload, "payload", d.Payload, "record values: json (clickstream events), random:RATIO (RATIO of each value random, the rest zeros), or file:PATH (lines sampled)")
 	f.StringSliceVar(&o.batchSizes, "batch-sizes", []string{"16KiB", "64KiB", "256KiB", "1MiB"}, "producer batch size limits to compare (uncompressed, as batch.size / ProducerBatchMaxBytes)")
 	f.StringSliceVar(&o.codecs, "codecs", codecs.CodecNames(), "codecs to compare")
 	f.StringSliceVar(&o.levels, "levels", nil, "codec:level items replacing a codec's default levels, e.g. zstd:best,gzip:9,lz4:all")
-	f.StringVar(&o.recordSize, "record-size", units.FormatBytes(int64(d.RecordSize)), "value size: exact for random, padded to for json (whose events are about 850B unpadded; 0 = unpadded)")
-	f.StringVar(&o.keys, "keys", d.Keys, "record keys: auto (json: session id, else uniform:10000), none, or uniform:N")
 	f.StringVar(&o.sort, "sort", "ratio", "table order within each batch size: ratio, compress, decompress, or cpu")
 	f.StringVar(&o.jsonPath, "json", "", "also write every figure and sample as JSON to this file")
 	f.StringVar(&o.outDir, "out", "", "write charts (ratio by batch size; speed vs ratio Pareto front per batch size) as PNG and SVG into this directory")
 	f.IntVar(&o.reps, "reps", d.Reps, fmt.Sprintf("repetitions per figure; the median and spread are over these (at least %d)", codecs.MinReps))
 	f.DurationVar(&o.minTime, "min-time", d.MinTime, "CPU time each repetition runs for, at least one batch")
 	f.StringVar(&o.sample, "sample", units.FormatBytes(int64(d.SampleBytes)), "records generated and cut into batches for every batch size (at least two of the largest batches are made)")
-	f.Uint64Var(&o.seed, "seed", d.Seed, "seed of the payload and key generators")
+	workloadFlags(f, &o.workload, "64 x the largest of --batch-sizes")
 	f.BoolVar(&o.e2e, "end-to-end", false, "also run the load generator once per codec (default level) at --rate against a cluster: wire bytes, broker disk bytes per record, producer CPU, p99")
 	f.Float64Var(&o.e2eRate, "rate", 5000, "with --end-to-end: records/s each codec is produced at")
 	f.DurationVar(&o.e2eDur, "duration", 10*time.Second, "with --end-to-end: measured time per codec")
@@ -91,7 +89,7 @@ snappy has none. --levels zstd:best,gzip:all replaces those codecs' default leve
 
 func (o *codecsOptions) config() (codecs.Config, error) {
 	cfg := codecs.Defaults()
-	cfg.Payload, cfg.Keys, cfg.Reps, cfg.MinTime, cfg.Seed = o.payload, o.keys, o.reps, o.minTime, o.seed
+	cfg.Workload, cfg.Reps, cfg.MinTime = o.workload, o.reps, o.minTime
 	cfg.BatchSizes = nil
 	for _, s := range o.batchSizes {
 		n, err := units.ParseBytes(s)
@@ -100,12 +98,8 @@ func (o *codecsOptions) config() (codecs.Config, error) {
 		}
 		cfg.BatchSizes = append(cfg.BatchSizes, int(n))
 	}
-	n, err := units.ParseBytes(o.recordSize)
+	n, err := units.ParseBytes(o.sample)
 	if err != nil {
-		return cfg, fmt.Errorf("--record-size: %w", err)
-	}
-	cfg.RecordSize = int(n)
-	if n, err = units.ParseBytes(o.sample); err != nil {
 		return cfg, fmt.Errorf("--sample: %w", err)
 	}
 	cfg.SampleBytes = int(n)
@@ -141,9 +135,10 @@ func runCodecs(ctx context.Context, o *codecsOptions) error {
 	if runErr != nil {
 		fmt.Fprintf(o.stderr, "interrupted: showing the %d finished cells\n", len(rep.Results))
 	}
-	fmt.Fprintf(o.stdout, "payload %s, record size %s, keys %s: %d records, %s of values; %s, %s\n\n",
-		rep.Payload, units.FormatBytes(int64(rep.RecordSize)), rep.Keys, rep.Records,
-		units.FormatBytes(rep.SampleBytes), rep.Arch, rep.GoVersion)
+	if err := codecs.WriteWorkload(o.stdout, rep); err != nil {
+		return err
+	}
+	fmt.Fprintln(o.stdout)
 	if err := codecs.WriteTable(o.stdout, rep, o.sort); err != nil {
 		return err
 	}
@@ -209,7 +204,7 @@ func (o *codecsOptions) runEndToEnd(ctx context.Context, cfg codecs.Config, rep 
 	}
 	defer tg.Close()
 	res, err := codecs.RunEndToEnd(ctx, codecs.E2EConfig{
-		Codecs: names, Target: tg, DataDir: tg.Dir(), Payload: cfg.Payload, RecordSize: o.recordSize, BatchSize: int(batch),
+		Codecs: names, Target: tg, DataDir: tg.Dir(), Workload: rep.Workload, BatchSize: int(batch),
 		Rate: o.e2eRate, Warmup: o.e2eWarmup, Duration: o.e2eDur,
 		Progress: func(c string) {
 			fmt.Fprintf(o.stderr, "end-to-end: producing with %s at %.0f records/s\n", c, o.e2eRate)

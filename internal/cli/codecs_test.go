@@ -16,14 +16,14 @@ func TestCodecsCommand(t *testing.T) {
 	jsonPath := filepath.Join(dir, "codecs.json")
 	charts := filepath.Join(dir, "charts")
 	var stdout, stderr bytes.Buffer
-	code := Main([]string{"codecs", "--payload", "random:0.5", "--batch-sizes", "16KiB,64KiB",
+	code := Main([]string{"codecs", "--payload", "random", "--compressibility", "0.5", "--keys", "round-robin:7", "--batch-sizes", "16KiB,64KiB",
 		"--codecs", "none,zstd,lz4", "--min-time", "1ms", "--sample", "128KiB", "--sort", "compress",
 		"--json", jsonPath, "--out", charts}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
 	}
 	out := stdout.String()
-	for _, want := range []string{"BATCH", "RATIO", "COMPRESS MB/s", "Recommendation", "16KiB batches", "64KiB batches", "for bandwidth:"} {
+	for _, want := range []string{"payload random (compressibility 0.5, pool 4MiB), record size 1024, keys round-robin:7, seed 1:", "BATCH", "RATIO", "COMPRESS MB/s", "Recommendation", "16KiB batches", "64KiB batches", "for bandwidth:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -47,8 +47,14 @@ func TestCodecsCommand(t *testing.T) {
 	if err := json.Unmarshal(data, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Results) != 14 || rep.Payload != "random:0.5" || len(rep.Recommendations) != 2 {
-		t.Errorf("json: %d results, payload %q, %d recommendations", len(rep.Results), rep.Payload, len(rep.Recommendations))
+	w := rep.Workload
+	if len(rep.Results) != 14 || w.Payload != "random" || w.Compressibility != 0.5 || len(rep.Recommendations) != 2 {
+		t.Errorf("json: %d results, payload %q compressibility %v, %d recommendations", len(rep.Results), w.Payload, w.Compressibility, len(rep.Recommendations))
+	}
+	// The manifest says what records were measured, down to the pool, so
+	// kbench produce with the same flags sends them.
+	if w.Keys != "round-robin:7" || w.RecordSize != "1024" || w.Seed != 1 || w.PayloadPool != "4MiB" {
+		t.Errorf("json workload %+v, want keys round-robin:7, record size 1024, seed 1, pool 4MiB", w)
 	}
 	for _, r := range rep.Results {
 		if r.Codec != "none" && (r.Compress == nil || len(r.Compress.SamplesMBps) != 5 || r.Ratio < 1.7 || r.Ratio > 2.1) {
@@ -72,10 +78,12 @@ func TestCodecsFlagErrors(t *testing.T) {
 		{[]string{"--levels", "gzip:fast"}, []string{"--levels", "gzip", "1, 2, 3"}},
 		{[]string{"--sort", "size"}, []string{"--sort", "ratio, compress, decompress, cpu"}},
 		{[]string{"--batch-sizes", "16XB"}, []string{"--batch-sizes", "16XB"}},
-		{[]string{"--payload", "xml"}, []string{"--payload", "json, random:RATIO, file:PATH"}},
+		{[]string{"--payload", "xml"}, []string{`payload "xml"`, "random, json, file:PATH or blob:PATH"}},
 		{[]string{"--reps", "2"}, []string{"--reps"}},
-		{[]string{"--keys", "zipf:3"}, []string{"--keys", "uniform:N"}},
-		{[]string{"--record-size", "big"}, []string{"--record-size"}},
+		{[]string{"--keys", "zipf:3"}, []string{`keys "zipf:3"`, "uniform:N"}},
+		{[]string{"--record-size", "big"}, []string{`record size "big"`}},
+		{[]string{"--compressibility", "2"}, []string{"compressibility 2", "between 0 and 1"}},
+		{[]string{"--payload-pool", "lots"}, []string{"payload pool"}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

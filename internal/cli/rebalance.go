@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kbench/kbench/bench/rebalance"
+	"github.com/kbench/kbench/bench/rebalance/measure"
 	"github.com/kbench/kbench/profiles"
 	"github.com/kbench/kbench/reports"
 	"github.com/kbench/kbench/target"
@@ -89,7 +90,7 @@ func runRebalanceSweep(ctx context.Context, o *sweepOptions) (err error) {
 	opts := p.SweepOptions
 	opts.Bootstrap = tg.Bootstrap()
 	opts.Logf = func(format string, args ...any) { fmt.Fprintf(o.stderr, format+"\n", args...) }
-	runErr := rebalance.Sweep(ctx, opts, func(r rebalance.Row) {
+	runErr := measure.Sweep(ctx, opts, func(r rebalance.Row) {
 		rows = append(rows, r)
 		if b, err := json.Marshal(r); err == nil {
 			res.Write(append(b, '\n'))

@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,13 +31,14 @@ type tuneOptions struct {
 	idempotence  bool
 	rf, minISR   int
 	noise        float64
+	maxRuns      int
 	changed      func(string) bool
 }
 
 func newTuneCmd(stdout, stderr io.Writer) *cobra.Command {
 	o := &tuneOptions{sweepOptions: sweepOptions{stdout: stdout, stderr: stderr}}
 	cmd := &cobra.Command{
-		Use:   "tune --slo 'p99<=20ms' [--maximize rate | --rate R] [--budget 15m]",
+		Use:   "tune --slo 'p99<=20ms' [--maximize rate | --rate R] [--budget 15m] [--max-runs N]",
 		Short: "Find the producer settings that give the most throughput under a latency SLO, at a fixed durability floor",
 		Long: `Search producer settings (linger.ms, batch.size, compression codec and level, requests in
 flight) for the most throughput that still meets a latency SLO, without giving up durability:
@@ -57,12 +60,24 @@ their medians are further apart than twice the measurement noise allows for thei
 measurements; the noise is estimated from the candidates measured more than once (--noise is
 the prior). A measurement is repeated only where a decision is that close: the best is
 measured at least twice, and any of the three best candidates or the best's nearest
-neighbours within noise of it is measured again, up to 4 times each. The search stops when
-nothing around the best is unmeasured and no close call is left (nothing left can be
-significantly better), or when the time budget would be exceeded by one more measurement.
-With budget left, the recommendation, the starting settings and Kafka's defaults are then
-measured alternately up to 3 times each, so the gains get confidence intervals from the
-same rank test as kbench ab (Mann–Whitney with the Moses interval).
+neighbours within noise of it is measured again, up to 4 times each (tune.max_repeats). The
+search stops when nothing around the best is unmeasured and no close call is left (nothing
+left can be significantly better). With budget left, the recommendation, the starting
+settings and Kafka's defaults are then measured alternately up to 3 times each
+(tune.confirm), so the gains get confidence intervals from the same rank test as kbench ab
+(Mann–Whitney with the Moses interval).
+
+Budgets. --max-runs N ends the run after N measurements, confirmations included. --budget
+bounds the time spent measuring: no measurement starts that would overrun it if it took as
+long as the longest so far, and one still under way when the budget runs out is cut there and
+not counted.
+
+Failures. A candidate that fails for its own settings (a combination the load generator or
+the broker refuses) counts as meeting nothing and the search goes on. A failure no candidate's
+settings change stops the tune after that first measurement, saying what to fix (start a new
+tune once fixed): the topic the cluster refuses (replication factor above its brokers, an
+unknown topic config; unless the space varies the topic), credentials or permissions it
+refuses, or a --bootstrap cluster it cannot reach.
 
 Why this search: the space is a small grid of mostly ordered settings whose effect is close
 to single-peaked along each one (more batching helps until latency or the network stops it),
@@ -73,16 +88,20 @@ fit of a dozen noisy points than from the data. The price: it is a local search 
 separate regions are both good, it finds the one it reaches from the start. The search is a
 pure function of its measurements, so --resume replays them and carries on exactly.
 
-The space is the profile's axes (the built-in tune profile: linger.ms 0-100, batch.size 16KiB-
-1MiB, compression none/lz4/snappy/zstd:1/zstd:3, max.in.flight 1/2/5); --space SETTING=V1,V2
-replaces one axis (one value fixes the setting); the starting settings and Kafka's defaults
-are added to it where missing. Results go to runs/<time>-tune/ (or --out) like a sweep's:
+The space is the profile's tune.space, else its axes (the built-in tune profile: linger.ms
+0-100, batch.size 16KiB-1MiB, compression none/lz4/snappy/zstd:1/zstd:3, max.in.flight
+1/2/5); --space SETTING=V1,V2 replaces one of its settings or adds one (one value fixes the
+setting); the starting settings and Kafka's defaults are added to it where missing. The
+profile's tune section (kbench profiles schema) also sets budget, max_runs, noise,
+max_repeats and confirm; a flag given overrides its field, and the run's manifest records
+the settings used. Results go to runs/<time>-tune/ (or --out) like a sweep's:
 results.jsonl has one point per measurement (m001, m002, ...), tune.json the search's path,
 report/tune.md the recommendation, the gains and every step; kbench plan --from reads it.`,
 		Example: `  kbench tune --slo 'p99<=20ms'
   kbench tune --slo 'p99<=20ms' --budget 10m --space linger.ms=0,5,25 --space compression=none,lz4,zstd
   kbench tune --slo 'p99<=5ms,p99.9<=20ms' --rate 50000 --bootstrap kafka-1:9092
-  kbench tune --profile clickstream --slo 'p99<=20ms'      # the profile's axes are the space
+  kbench tune --profile clickstream --slo 'p99<=20ms'      # the profile's tune.space, else its axes, is the space
+  kbench tune --slo 'p99<=20ms' --max-runs 40 --budget 0   # at most 40 measurements, however long they take
   kbench tune --resume runs/20260101-120000-tune`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -96,20 +115,21 @@ report/tune.md the recommendation, the gains and every step; kbench plan --from 
 	f.StringVar(&o.slo, "slo", "", "latency SLO: PERCENTILE<=LIMIT[,...] with p50, p99, p99.9, optionally after a histogram (response, service, e2e): 'p99<=20ms' (default: the profile's)")
 	f.StringVar(&o.maximize, "maximize", "rate", "what to maximise: rate (the max sustainable rate under the SLO)")
 	f.StringVar(&o.rate, "rate", "", "instead: run every candidate at this fixed rate (records/s: 50000, 50k) and pick the most SLO headroom")
-	f.DurationVar(&o.budget, "budget", 15*time.Minute, "time budget; the search stops before a measurement that would exceed it")
-	f.StringArrayVar(&o.space, "space", nil, "search SETTING over these values, SETTING=V1,V2,... (linger.ms, batch.size, compression with codec:level, max.in.flight); repeatable")
+	f.DurationVar(&o.budget, "budget", 0, "time budget; the search stops before a measurement that would exceed it; 0 = none (default: the profile's tune.budget, else 15m)")
+	f.IntVar(&o.maxRuns, "max-runs", 0, "stop after this many measurements, the final confirmations included (default: the profile's tune.max_runs, else no bound)")
+	f.StringArrayVar(&o.space, "space", nil, "search SETTING over these values, SETTING=V1,V2,... (linger.ms, batch.size, compression with codec:level, max.in.flight), replacing that axis of the profile's tune.space (else axes); repeatable")
 	f.StringVar(&o.acks, "acks", "all", "durability floor: acks (Kafka: acks)")
 	f.BoolVar(&o.idempotence, "idempotence", true, "durability floor: enable.idempotence")
 	f.IntVar(&o.rf, "rf", 3, "durability floor: replication factor (the embedded cluster gets as many brokers)")
 	f.IntVar(&o.minISR, "min-insync", 2, "durability floor: min.insync.replicas")
-	f.Float64Var(&o.noise, "noise", tune.DefaultNoise, "prior relative noise of one measurement, until repeats measure it")
+	f.Float64Var(&o.noise, "noise", 0, "prior relative noise of one measurement, until repeats measure it (default: the profile's tune.noise, else 0.1)")
 	f.StringVar(&o.out, "out", "", "run directory; default runs/<yyyymmdd-hhmmss>-tune")
 	f.StringVar(&o.resume, "resume", "", "continue the tune in this run directory")
 	f.StringVar(&o.bootstrap, "bootstrap", "", "tune against this cluster (host:port,...) instead of the embedded one (Kafka: bootstrap.servers)")
 	f.StringVar(&o.commandConfig, "command-config", "", "client.properties file with connection and security properties for every client")
 	f.StringArrayVar(&o.set, "set", nil, "override a profile field, PATH=VALUE with VALUE in YAML (workload.duration=5s); repeatable")
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (a bar on a terminal, else lines), bar, lines or none")
-	f.BoolVar(&o.dryRun, "dry-run", false, "print the space, the start and the grid's size, run nothing")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the space, the start, the grid's size and the search settings (budget, measurements, noise); run nothing")
 	o.agents.register(f)
 	return cmd
 }
@@ -166,11 +186,14 @@ func runTune(ctx context.Context, o *tuneOptions) error {
 	default:
 		return fmt.Errorf("--progress %q: valid values are auto, bar, lines, none", o.progress)
 	}
-	to := tune.Options{Dir: o.resume, Resume: o.resume != "", Budget: o.budget, Config: tune.Config{Noise: o.noise}}
+	if err := o.checkSettings(); err != nil {
+		return err
+	}
+	to := tune.Options{Dir: o.resume, Resume: o.resume != "", Budget: o.budget}
 	var latency, bootstrap string
 	maxRate := true
 	if o.resume != "" {
-		for _, name := range []string{"slo", "rate", "maximize", "space", "acks", "idempotence", "rf", "min-insync", "noise", "out", "bootstrap", "command-config", "set", "profile", "dry-run"} {
+		for _, name := range []string{"slo", "rate", "maximize", "space", "acks", "idempotence", "rf", "min-insync", "noise", "max-runs", "out", "bootstrap", "command-config", "set", "profile", "dry-run"} {
 			if o.changed(name) {
 				return fmt.Errorf("--resume continues the recorded search: --%s does not apply (--budget does)", name)
 			}
@@ -205,8 +228,11 @@ func runTune(ctx context.Context, o *tuneOptions) error {
 		if pr.Grid.SLO.P50Ms == 0 && pr.Grid.SLO.P99Ms == 0 && pr.Grid.SLO.P999Ms == 0 {
 			return errors.New("no latency bound to tune for: give --slo 'p99<=20ms' (or a profile with slo.p99_ms)")
 		}
+		ts := o.settings(pr)
+		to.Budget, to.Confirm = time.Duration(ts.Budget), ts.Confirm
+		to.Config = tune.Config{Noise: ts.Noise, MaxRepeats: ts.MaxRepeats, MaxEvals: ts.MaxRuns}
 		if o.dryRun {
-			return writeTunePlan(o.stdout, pr, o.budget)
+			return writeTunePlan(o.stdout, pr)
 		}
 		to.Prepared = pr
 		to.Dir = o.out
@@ -236,7 +262,11 @@ func runTune(ctx context.Context, o *tuneOptions) error {
 	w := o.stderr
 	to.Step = func(r tune.Record, st *tune.State) {
 		best := st.Best()
-		fmt.Fprintf(w, "tune %s %-7s %s → %s (%s); best so far %s at %s, n=%d\n", r.Point, r.Kind, r.Label, fmtTuneValue(r.Value, maxRate),
+		got := fmtTuneValue(r.Value, maxRate)
+		if r.Failed != "" {
+			got = "failed"
+		}
+		fmt.Fprintf(w, "tune %s %-7s %s → %s (%s); best so far %s at %s, n=%d\n", r.Point, r.Kind, r.Label, got,
 			r.Reason, st.Space.Label(best.Cand), fmtTuneValue(best.Median, maxRate), best.N())
 	}
 	f, err := tune.Run(ctx, to)
@@ -256,6 +286,54 @@ func runTune(ctx context.Context, o *tuneOptions) error {
 		return fmt.Errorf("interrupted after %d measurements; continue with: kbench tune --resume %s", len(f.Steps), to.Dir)
 	}
 	return nil
+}
+
+// defaultTuneBudget is the time budget when neither --budget nor the
+// profile's tune.budget gives one.
+const defaultTuneBudget = 15 * time.Minute
+
+// checkSettings rejects search settings out of range.
+func (o *tuneOptions) checkSettings() error {
+	switch {
+	case o.budget < 0:
+		return fmt.Errorf("--budget %s: want a duration of at least 0 (0 = no time budget)", o.budget)
+	case o.maxRuns < 0:
+		return fmt.Errorf("--max-runs %d: want a number of measurements of at least 1 (0 = no bound)", o.maxRuns)
+	case o.changed("noise") && (o.noise <= 0 || o.noise > 1):
+		return fmt.Errorf("--noise %g: want the relative noise of one measurement in (0, 1], like 0.1", o.noise)
+	}
+	return nil
+}
+
+// settings are the tune's search settings, recorded in the grid's tune
+// section (and so in the run's manifest): a flag given wins over the
+// profile's tune section, which wins over the defaults; the space is the
+// one searched.
+func (o *tuneOptions) settings(pr *tune.Prepared) *profiles.Tune {
+	var t profiles.Tune
+	if pr.Grid.Tune != nil {
+		t = *pr.Grid.Tune
+	}
+	if o.changed("budget") {
+		t.Budget = profiles.Duration(o.budget)
+	} else if t.Budget == 0 {
+		t.Budget = profiles.Duration(defaultTuneBudget)
+	}
+	if o.changed("max-runs") {
+		t.MaxRuns = o.maxRuns
+	}
+	if o.changed("noise") {
+		t.Noise = o.noise
+	}
+	t.Noise = cmp.Or(t.Noise, tune.DefaultNoise)
+	t.MaxRepeats = cmp.Or(t.MaxRepeats, tune.DefaultMaxRepeats)
+	t.Confirm = cmp.Or(t.Confirm, tune.DefaultConfirm)
+	t.Space = nil
+	for _, d := range pr.Space.Dims {
+		t.Space = append(t.Space, profiles.SpaceAxis{Name: d.Name, Values: slices.Clone(d.Written)})
+	}
+	pr.Grid.Tune = &t
+	return &t
 }
 
 // flagError names the flag an override came from when the profile
@@ -284,7 +362,8 @@ func fmtTuneValue(v float64, maxRate bool) string {
 }
 
 // writeTunePlan prints what a tune would search (--dry-run).
-func writeTunePlan(w io.Writer, pr *tune.Prepared, budget time.Duration) error {
+func writeTunePlan(w io.Writer, pr *tune.Prepared) error {
+	t := pr.Grid.Tune
 	var b strings.Builder
 	p := pr.Grid
 	fmt.Fprintf(&b, "tune from profile %s (%s)\n", p.Name, p.Source)
@@ -302,8 +381,17 @@ func writeTunePlan(w io.Writer, pr *tune.Prepared, budget time.Duration) error {
 	fmt.Fprintf(&b, "start:     %s\n", pr.Space.Label(pr.Start))
 	fmt.Fprintf(&b, "defaults:  %s (Kafka's)\n", pr.Space.Label(pr.Defaults))
 	per, total, _ := sweep.Estimate(p)
-	fmt.Fprintf(&b, "grid:      %d candidates; a full sweep of them takes about %s (%s each); the budget is %s\n",
-		pr.Space.Size(), total.Round(time.Minute), per[0].Round(time.Second), budget)
+	budget, runs := "none", "no bound"
+	if t.Budget > 0 {
+		budget = time.Duration(t.Budget).String()
+	}
+	if t.MaxRuns > 0 {
+		runs = strconv.Itoa(t.MaxRuns)
+	}
+	fmt.Fprintf(&b, "grid:      %d candidates; a full sweep of them takes about %s (%s each)\n",
+		pr.Space.Size(), total.Round(time.Minute), per[0].Round(time.Second))
+	fmt.Fprintf(&b, "search:    time budget %s, measurements %s, noise prior %g %%, up to %d measurements a candidate, %d confirmations\n",
+		budget, runs, 100*t.Noise, t.MaxRepeats, t.Confirm)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

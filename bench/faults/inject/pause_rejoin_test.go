@@ -1,4 +1,4 @@
-package faults_test
+package inject_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package rebalance
+package measure
 
 import (
 	"context"
@@ -9,45 +9,14 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbench/kbench/bench/rebalance"
 )
-
-// SweepOptions are a rebalance sweep: every group size × protocol goes
-// through the events in order.
-type SweepOptions struct {
-	Bootstrap           []string
-	Sizes               []int
-	Protocols           []Protocol
-	Events              []Event
-	PartitionsPerMember int
-	// RatePerPartition is what the producer writes to every partition
-	// (records/s), so that "consumed again" is seen within 1/rate.
-	RatePerPartition   float64
-	Session, Heartbeat time.Duration
-	Settle, Timeout    time.Duration
-	Logf               func(string, ...any) `json:"-"`
-}
-
-// Row is one measured event, as results and reports keep it.
-type Row struct {
-	Size       int      `json:"group_size"` // the group's size in the sweep
-	Members    int      `json:"members"`    // members just before the event (Size + 1 for leave)
-	Protocol   Protocol `json:"protocol"`
-	Event      Event    `json:"event"`
-	Partitions int      `json:"partitions"`
-	Done       bool     `json:"done"`
-	// RebalanceS: from the event until every partition is owned and has
-	// delivered a record again (seconds).
-	RebalanceS float64 `json:"rebalance_s,omitempty"`
-	Moved      int     `json:"partitions_moved"`
-	Again      int64   `json:"records_delivered_again"`
-	Skipped    int64   `json:"records_skipped"`
-	Error      string  `json:"error,omitempty"`
-}
 
 // Sweep runs every size and protocol; emit receives each row as soon as
 // it is measured. A group that fails is reported in its rows and the sweep
 // goes on.
-func Sweep(ctx context.Context, o SweepOptions, emit func(Row)) error {
+func Sweep(ctx context.Context, o rebalance.SweepOptions, emit func(rebalance.Row)) error {
 	adm, err := kgo.NewClient(kgo.SeedBrokers(o.Bootstrap...))
 	if err != nil {
 		return err
@@ -70,7 +39,7 @@ func Sweep(ctx context.Context, o SweepOptions, emit func(Row)) error {
 				Settle: o.Settle, Timeout: o.Timeout, Logf: o.Logf,
 			})
 			for _, m := range ms {
-				r := Row{Size: size, Members: m.Members, Protocol: p, Event: m.Event, Partitions: parts, Done: m.Err == nil, Moved: m.Moved, Again: m.Again, Skipped: m.Skipped}
+				r := rebalance.Row{Size: size, Members: m.Members, Protocol: p, Event: m.Event, Partitions: parts, Done: m.Err == nil, Moved: m.Moved, Again: m.Again, Skipped: m.Skipped}
 				if m.Err == nil {
 					r.RebalanceS = m.Rebalance.Seconds()
 				} else {
@@ -83,7 +52,7 @@ func Sweep(ctx context.Context, o SweepOptions, emit func(Row)) error {
 					stopProducing()
 					return ctx.Err()
 				}
-				emit(Row{Size: size, Members: size, Protocol: p, Partitions: parts, Error: err.Error()})
+				emit(rebalance.Row{Size: size, Members: size, Protocol: p, Partitions: parts, Error: err.Error()})
 			}
 		}
 		stopProducing()

@@ -1,4 +1,4 @@
-package rebalance
+package measure
 
 import (
 	"context"
@@ -12,48 +12,18 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbench/kbench/bench/rebalance"
 )
-
-// Protocol is how a group assigns partitions.
-type Protocol string
-
-// The protocols compared.
-const (
-	// Eager is the classic protocol with the range assignor: every member
-	// gives up everything at each rebalance.
-	Eager Protocol = "classic-eager"
-	// Cooperative is the classic protocol with cooperative-sticky: only
-	// moving partitions are revoked, in a second rebalance.
-	Cooperative Protocol = "classic-cooperative"
-	// Consumer is KIP-848: the broker assigns (uniform), members reconcile
-	// on their heartbeats.
-	Consumer Protocol = "consumer"
-)
-
-// Protocols lists the valid protocols in report order.
-var Protocols = []Protocol{Eager, Cooperative, Consumer}
-
-// Event is what happens to the group.
-type Event string
-
-// The events measured, in the order a group goes through them.
-const (
-	Join  Event = "join"  // one more member starts
-	Leave Event = "leave" // that member closes, leaving the group
-	Crash Event = "crash" // a member's connections are cut: it never leaves, its session expires
-)
-
-// Events lists the valid events in the order they run.
-var Events = []Event{Join, Leave, Crash}
 
 // Options configure a measurement of one group.
 type Options struct {
 	Bootstrap []string
 	Topic     string // exists, with Partitions partitions
 	Group     string
-	Protocol  Protocol
+	Protocol  rebalance.Protocol
 	Members   int
-	Events    []Event
+	Events    []rebalance.Event
 	// Classic members' session timeout and heartbeat interval; consumer
 	// groups get theirs from the broker (the target is started with the
 	// same values).
@@ -68,7 +38,7 @@ type Options struct {
 
 // Measurement is one event's outcome.
 type Measurement struct {
-	Event   Event
+	Event   rebalance.Event
 	Members int // group size before the event
 	Outcome
 	Err error // not converged within the timeout, or the event failed
@@ -116,9 +86,10 @@ type member struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	cut   atomic.Bool
-	mu    sync.Mutex
-	conns []net.Conn
+	cut     atomic.Bool
+	crashed atomic.Bool // stays set when cut is cleared for the final Close
+	mu      sync.Mutex
+	conns   []net.Conn
 }
 
 func (m *member) dial(ctx context.Context, network, host string) (net.Conn, error) {
@@ -137,6 +108,7 @@ func (m *member) dial(ctx context.Context, network, host string) (net.Conn, erro
 }
 
 func (m *member) crash() {
+	m.crashed.Store(true)
 	m.cut.Store(true)
 	m.cancel()
 	m.mu.Lock()
@@ -149,15 +121,15 @@ func (m *member) crash() {
 }
 
 // groupOpts are the options of a member of protocol p.
-func (o *Options) groupOpts(p Protocol) []kgo.Opt {
+func (o *Options) groupOpts(p rebalance.Protocol) []kgo.Opt {
 	opts := []kgo.Opt{kgo.ConsumerGroup(o.Group), kgo.ConsumeTopics(o.Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
 		kgo.FetchMaxWait(100 * time.Millisecond)}
 	switch p {
-	case Eager:
+	case rebalance.Eager:
 		opts = append(opts, kgo.Balancers(kgo.RangeBalancer()))
-	case Cooperative:
+	case rebalance.Cooperative:
 		opts = append(opts, kgo.Balancers(kgo.CooperativeStickyBalancer()))
-	case Consumer:
+	case rebalance.Consumer:
 		return append(opts, kgo.ServerSideBalancer(), kgo.Balancers(kgo.StickyBalancer()))
 	}
 	return append(opts, kgo.SessionTimeout(o.Session), kgo.HeartbeatInterval(o.Heartbeat))
@@ -175,7 +147,20 @@ func (g *group) start(ctx context.Context) (*member, error) {
 	m := &member{id: g.nextID, done: make(chan struct{})}
 	g.nextID++
 	track := func(kind entryKind) func(context.Context, *kgo.Client, map[string][]int32) {
-		return func(_ context.Context, _ *kgo.Client, ps map[string][]int32) {
+		return func(ctx context.Context, cl *kgo.Client, ps map[string][]int32) {
+			if kind == revoked && !m.crashed.Load() {
+				// A callback of ours replaces franz-go's default one, which
+				// commits before giving partitions up; without this commit
+				// the next owner resumes at an older commit or, with none,
+				// at the end, and the records between are never delivered.
+				// Every polled record is recorded, so all of them count as
+				// delivered (a failed commit shows as records delivered
+				// again). A crashed member does not commit: records it
+				// polled after its crash are not recorded.
+				if err := cl.CommitUncommittedOffsets(ctx); err != nil && g.o.Logf != nil {
+					g.o.Logf("member %d: commit before giving up partitions: %v", m.id, err)
+				}
+			}
 			for _, p := range ps[g.o.Topic] {
 				g.rec.add(kind, m.id, p, 0, 0)
 			}
@@ -283,22 +268,31 @@ func Run(ctx context.Context, o Options) ([]Measurement, error) {
 	if _, err := g.settle(ctx, 0); err != nil {
 		return nil, fmt.Errorf("group of %d did not start: %w", o.Members, err)
 	}
+	// Every partition has delivered since it was assigned: commit, so that
+	// the first event finds a committed offset for every partition (a
+	// crashed member's partitions would otherwise start at the end if its
+	// first autocommit is still to come).
+	for _, m := range g.members {
+		if err := m.cl.CommitUncommittedOffsets(ctx); err != nil {
+			return nil, fmt.Errorf("group of %d: first commit: %w", o.Members, err)
+		}
+	}
 	var out []Measurement
 	var joined *member
 	for _, ev := range o.Events {
 		ms := Measurement{Event: ev, Members: len(g.members)}
 		at := g.rec.now()
 		switch ev {
-		case Join:
+		case rebalance.Join:
 			joined, err = g.start(ctx)
-		case Leave:
+		case rebalance.Leave:
 			m := joined
 			if m == nil {
 				m = g.members[len(g.members)-1]
 			}
 			joined = nil
 			g.stop(m)
-		case Crash:
+		case rebalance.Crash:
 			m := g.members[0]
 			m.crash()
 			g.drop(m)

@@ -1,4 +1,12 @@
-package faults
+// Package inject runs a fault schedule (package faults) during a
+// load-generator run: each action at its time against kbench's embedded
+// cluster (target.Cluster) or, for exec actions, against any cluster. Times
+// count from the end of the warmup. When the load ends the runner heals
+// everything (resumes paused brokers, restarts stopped or killed ones,
+// clears delays, caps and drops) and waits for the cluster to settle, so the
+// durability audit reads a healthy cluster. What each action does, and
+// when, is in package faults' documentation.
+package inject
 
 import (
 	"cmp"
@@ -16,6 +24,7 @@ import (
 	"time"
 
 	"github.com/kbench/kbench/bench"
+	"github.com/kbench/kbench/bench/faults"
 	"github.com/kbench/kbench/internal/units"
 	"github.com/kbench/kbench/target"
 )
@@ -48,7 +57,7 @@ type Options struct {
 
 // Event is what one action did.
 type Event struct {
-	Action Action `json:"action"`
+	Action faults.Action `json:"action"`
 	// Started is when it ran, in seconds after the end of the warmup
 	// (scheduled at Action.At); Took is how long the action took.
 	Started bench.Seconds `json:"started_s"`
@@ -80,15 +89,15 @@ type Heal struct {
 
 // Report is a run's fault record.
 type Report struct {
-	Schedule Schedule `json:"schedule"`
-	Events   []Event  `json:"events"`
-	Heal     Heal     `json:"heal"`
+	Schedule faults.Schedule `json:"schedule"`
+	Events   []Event         `json:"events"`
+	Heal     Heal            `json:"heal"`
 }
 
 // Runner executes a schedule during one bench.Run. Use it once: NewRunner,
 // Attach to the run config, bench.Run, then Finish.
 type Runner struct {
-	sched Schedule
+	sched faults.Schedule
 	o     Options
 
 	warmup, duration time.Duration
@@ -121,12 +130,12 @@ func ClusterOf(t bench.Target) *target.Cluster {
 
 // NewRunner checks the schedule against the target: actions other than
 // exec need the embedded cluster.
-func NewRunner(s Schedule, o Options) (*Runner, error) {
+func NewRunner(s faults.Schedule, o Options) (*Runner, error) {
 	brokers := 0
 	if o.Cluster != nil {
 		brokers = len(o.Cluster.Brokers())
 	} else if s.NeedsCluster() {
-		i := slices.IndexFunc(s, Action.NeedsCluster)
+		i := slices.IndexFunc(s, faults.Action.NeedsCluster)
 		return nil, fmt.Errorf("fault %s needs kbench's embedded multi-broker cluster (no --bootstrap, --brokers 2 or more); against another cluster use exec:COMMAND", s[i])
 	}
 	if err := s.Validate(brokers); err != nil {
@@ -234,12 +243,12 @@ func (r *Runner) schedule() {
 
 // lanes splits the actions s[lo:hi] into lists to run one after another:
 // one per broker for actions on a fixed broker, one each for the rest.
-func lanes(s Schedule, lo, hi int) [][]int {
+func lanes(s faults.Schedule, lo, hi int) [][]int {
 	var out [][]int
 	byBroker := map[int32]int{} // broker -> index in out
 	for k := lo; k < hi; k++ {
 		a := s[k]
-		fixed := a.Broker > 0 && a.Kind != KillLeader && a.Kind != KillLeaders && a.Kind != Exec
+		fixed := a.Broker > 0 && a.Kind != faults.KillLeader && a.Kind != faults.KillLeaders && a.Kind != faults.Exec
 		if !fixed {
 			out = append(out, []int{k})
 			continue
@@ -254,36 +263,36 @@ func lanes(s Schedule, lo, hi int) [][]int {
 	return out
 }
 
-func (r *Runner) run(i int, a Action) {
+func (r *Runner) run(i int, a faults.Action) {
 	t0 := time.Now()
 	ev := Event{Action: a, Started: r.since(t0)}
 	c := r.o.Cluster
 	var err error
 	switch a.Kind {
-	case Kill:
+	case faults.Kill:
 		ev.Brokers, err = []int32{a.Broker}, c.Kill(a.Broker)
-	case Stop:
+	case faults.Stop:
 		ev.Brokers, err = []int32{a.Broker}, c.Stop(a.Broker)
-	case Pause:
+	case faults.Pause:
 		ev.Brokers, err = []int32{a.Broker}, c.Pause(a.Broker)
-	case Resume:
+	case faults.Resume:
 		ev.Brokers, err = []int32{a.Broker}, c.Resume(a.Broker)
-	case Restart:
+	case faults.Restart:
 		ev.Brokers, err = []int32{a.Broker}, c.Restart(a.Broker)
-	case Delay:
+	case faults.Delay:
 		ev.Brokers, err = []int32{a.Broker}, c.Delay(a.Broker, a.Delay)
-	case Bandwidth:
+	case faults.Bandwidth:
 		ev.Brokers, err = []int32{a.Broker}, c.Bandwidth(a.Broker, a.Bandwidth)
-	case KillLeader:
+	case faults.KillLeader:
 		topic := cmp.Or(a.Topic, r.o.Topic)
 		var leader int32
 		if leader, err = c.LeaderOf(topic, a.Partition); err == nil {
 			ev.Brokers, ev.Note = []int32{leader}, fmt.Sprintf("leader of %s/%d was broker %d", topic, a.Partition, leader)
 			err = c.Kill(leader)
 		}
-	case KillLeaders:
+	case faults.KillLeaders:
 		ev.Brokers, ev.Note, err = r.killLeaders(a.Count)
-	case DropProduce:
+	case faults.DropProduce:
 		ids := []int32{a.Broker}
 		if a.Broker == 0 {
 			ids = nil
@@ -298,7 +307,7 @@ func (r *Runner) run(i int, a Action) {
 			errs = append(errs, c.DropProduce(id, a.Fraction))
 		}
 		ev.Brokers, err = ids, errors.Join(errs...)
-	case Exec:
+	case faults.Exec:
 		r.execs.Add(1)
 		go func() {
 			defer r.execs.Done()

@@ -1,4 +1,4 @@
-// Package rebalance measures consumer group rebalances: how long after a
+// Package measure measures consumer group rebalances: how long after a
 // membership event (a member joins, leaves cleanly, or crashes) every
 // partition is owned and consumed again, how many partitions changed owner,
 // and how many records were delivered twice, per group protocol.
@@ -7,7 +7,10 @@
 // revocations, losses and deliveries, each with its time on one monotonic
 // clock); a pure checker reads the history afterwards. The event's time is
 // taken on the same clock, just before the event is caused.
-package rebalance
+//
+// What a sweep is (protocols, events, options, result rows) is package
+// rebalance's: profiles and reports use it without this package.
+package measure
 
 import (
 	"cmp"
@@ -85,8 +88,10 @@ type Outcome struct {
 	// Again counts the extra deliveries of records delivered more than
 	// once, beyond those counted before the event (at-least-once
 	// redelivery); Skipped the records that no member delivered, beyond
-	// those before the event (a new owner without a committed offset starts
-	// at the end: auto.offset.reset=latest). Filled by redelivery.
+	// those before the event. Members commit what they delivered before
+	// giving partitions up and every partition has a committed offset
+	// before the first event, so a skipped record is a lost one. Filled by
+	// redelivery.
 	Again, Skipped int64
 	// LastChange is when the last assignment change after the event was
 	// observed (the measurement waits for a quiet period after it).

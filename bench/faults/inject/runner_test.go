@@ -1,4 +1,4 @@
-package faults_test
+package inject_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/kbench/kbench/bench"
 	"github.com/kbench/kbench/bench/faults"
+	"github.com/kbench/kbench/bench/faults/inject"
 	"github.com/kbench/kbench/target"
 	"github.com/kbench/kbench/target/targettest"
 )
@@ -66,7 +67,7 @@ func TestRunnerHealsEveryFault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := faults.NewRunner(s, faults.Options{Cluster: c, Dir: dir, HealTimeout: 30 * time.Second})
+	r, err := inject.NewRunner(s, inject.Options{Cluster: c, Dir: dir, HealTimeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,11 +128,11 @@ func TestRunnerHealsEveryFault(t *testing.T) {
 		}
 	}
 	// The record and the command's output are in the directory.
-	raw, err := os.ReadFile(filepath.Join(dir, faults.ReportFile))
+	raw, err := os.ReadFile(filepath.Join(dir, inject.ReportFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back faults.Report
+	var back inject.Report
 	if err := json.Unmarshal(raw, &back); err != nil || len(back.Events) != len(s) || !back.Heal.Healthy {
 		t.Errorf("faults.json: %v, %d events", err, len(back.Events))
 	}
@@ -163,7 +164,7 @@ func TestKillLeadersOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := faults.NewRunner(s, faults.Options{Cluster: c})
+	r, err := inject.NewRunner(s, inject.Options{Cluster: c})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +198,7 @@ func TestKillLeadersOn(t *testing.T) {
 // TestExecAgainstExternal runs commands without a cluster: their output
 // and exit status are kept, and cluster actions are refused.
 func TestExecAgainstExternal(t *testing.T) {
-	if _, err := faults.NewRunner(faults.Schedule{{Kind: faults.Kill, Broker: 1}}, faults.Options{}); err == nil || !strings.Contains(err.Error(), "exec:") {
+	if _, err := inject.NewRunner(faults.Schedule{{Kind: faults.Kill, Broker: 1}}, inject.Options{}); err == nil || !strings.Contains(err.Error(), "exec:") {
 		t.Errorf("kill without a cluster: %v, want a refusal pointing at exec", err)
 	}
 	dir := t.TempDir()
@@ -205,7 +206,7 @@ func TestExecAgainstExternal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := faults.NewRunner(s, faults.Options{Dir: dir})
+	r, err := inject.NewRunner(s, inject.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
