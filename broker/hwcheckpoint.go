@@ -1,17 +1,13 @@
 package broker
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/kbench/kbench/internal/atomicfile"
+	"github.com/kbench/kbench/broker/storage"
 )
 
 // The high watermark checkpoint, Kafka's replication-offset-checkpoint: one
@@ -36,26 +32,12 @@ type hwKey struct {
 // readHWCheckpoint loads the checkpoint in dir; none is an empty map.
 func readHWCheckpoint(dir string) (map[hwKey]int64, error) {
 	path := filepath.Join(dir, hwCheckpointFile)
-	raw, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return map[hwKey]int64{}, nil
-	}
+	lines, err := storage.ReadCheckpoint(path)
 	if err != nil {
 		return nil, err
 	}
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	var lines []string
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	if len(lines) < 2 || lines[0] != "0" {
-		return nil, fmt.Errorf("%s: bad header", path)
-	}
-	if n, err := strconv.Atoi(lines[1]); err != nil || n != len(lines)-2 {
-		return nil, fmt.Errorf("%s: count %q for %d entries", path, lines[1], len(lines)-2)
-	}
-	out := make(map[hwKey]int64, len(lines)-2)
-	for _, l := range lines[2:] {
+	out := make(map[hwKey]int64, len(lines))
+	for _, l := range lines {
 		f := strings.Fields(l)
 		if len(f) != 3 {
 			return nil, fmt.Errorf("%s: bad entry %q", path, l)
@@ -90,9 +72,9 @@ func (b *Broker) checkpointHW() error {
 		}
 		return int(a.partition - c.partition)
 	})
-	buf := fmt.Appendf(nil, "0\n%d\n", len(es))
-	for _, e := range es {
-		buf = fmt.Appendf(buf, "%s %d %d\n", e.topic, e.partition, e.hw)
+	entries := make([]string, len(es))
+	for i, e := range es {
+		entries[i] = fmt.Sprintf("%s %d %d", e.topic, e.partition, e.hw)
 	}
-	return atomicfile.Write(filepath.Join(b.cfg.DataDir, hwCheckpointFile), buf, true)
+	return storage.WriteCheckpoint(filepath.Join(b.cfg.DataDir, hwCheckpointFile), entries)
 }

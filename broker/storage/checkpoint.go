@@ -13,7 +13,8 @@ import (
 	"github.com/kbench/kbench/internal/atomicfile"
 )
 
-// Checkpoint files, in Kafka's text layout: a version line, a count line, then entries.
+// Checkpoint files, in Kafka's text layout: a version line "0", a count
+// line, then entries.
 const (
 	logStartFile = "log-start-offset"
 	epochFile    = "leader-epoch-checkpoint"
@@ -26,12 +27,12 @@ type EpochEntry struct {
 }
 
 func writeLogStart(dir string, off int64) error {
-	return atomicfile.Write(filepath.Join(dir, logStartFile), fmt.Appendf(nil, "0\n1\n%d\n", off), true)
+	return WriteCheckpoint(filepath.Join(dir, logStartFile), []string{strconv.FormatInt(off, 10)})
 }
 
 // readLogStart returns the checkpointed log start offset; ok is false when there is none.
 func readLogStart(dir string) (off int64, ok bool, err error) {
-	lines, err := readCheckpoint(filepath.Join(dir, logStartFile))
+	lines, err := ReadCheckpoint(filepath.Join(dir, logStartFile))
 	if err != nil || lines == nil {
 		return 0, false, err
 	}
@@ -46,15 +47,15 @@ func readLogStart(dir string) (off int64, ok bool, err error) {
 }
 
 func writeEpochs(dir string, es []EpochEntry) error {
-	b := fmt.Appendf(nil, "0\n%d\n", len(es))
-	for _, e := range es {
-		b = fmt.Appendf(b, "%d %d\n", e.Epoch, e.Start)
+	entries := make([]string, len(es))
+	for i, e := range es {
+		entries[i] = fmt.Sprintf("%d %d", e.Epoch, e.Start)
 	}
-	return atomicfile.Write(filepath.Join(dir, epochFile), b, true)
+	return WriteCheckpoint(filepath.Join(dir, epochFile), entries)
 }
 
 func readEpochs(dir string) ([]EpochEntry, error) {
-	lines, err := readCheckpoint(filepath.Join(dir, epochFile))
+	lines, err := ReadCheckpoint(filepath.Join(dir, epochFile))
 	if err != nil {
 		return nil, err
 	}
@@ -74,8 +75,19 @@ func readEpochs(dir string) ([]EpochEntry, error) {
 	return es, nil
 }
 
-// readCheckpoint returns the entry lines of a checkpoint file, nil when it does not exist.
-func readCheckpoint(path string) ([]string, error) {
+// WriteCheckpoint replaces the checkpoint file at path with entries, in
+// Kafka's text layout, durably.
+func WriteCheckpoint(path string, entries []string) error {
+	b := fmt.Appendf(nil, "0\n%d\n", len(entries))
+	for _, e := range entries {
+		b = append(append(b, e...), '\n')
+	}
+	return atomicfile.Write(path, b, true)
+}
+
+// ReadCheckpoint returns the entry lines of a checkpoint file written by
+// WriteCheckpoint (or Kafka), nil when it does not exist.
+func ReadCheckpoint(path string) ([]string, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
