@@ -247,22 +247,11 @@ func runAB(ctx context.Context, o *abOptions) (err error) {
 	if len(invalid) > 0 {
 		fmt.Fprintf(w, "%d run(s) were INVALID (listed above) and are included in the figures: read those figures with care\n", len(invalid))
 	}
-	if len(gates) == 0 {
-		return nil
-	}
 	var vs []reports.GateVerdict
 	for _, g := range gates {
 		vs = append(vs, g.Check(c))
 	}
-	fmt.Fprintln(w)
-	failed, err := reports.WriteGates(w, vs)
-	if err != nil {
-		return err
-	}
-	if failed {
-		return errGateFailed
-	}
-	return nil
+	return writeGates(w, vs)
 }
 
 func topicNote(c bench.RunConfig) string {

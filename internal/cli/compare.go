@@ -130,6 +130,12 @@ func runCompare(o *compareOptions) error {
 			fmt.Fprintf(w, "  %s\n", p.Name)
 		}
 	}
+	return writeGates(w, verdicts)
+}
+
+// writeGates prints the regression gates' verdicts, if any, after a blank
+// line; errGateFailed when one failed.
+func writeGates(w io.Writer, verdicts []reports.GateVerdict) error {
 	if len(verdicts) == 0 {
 		return nil
 	}
