@@ -22,17 +22,12 @@ func (b *Broker) handleOffsetDelete(r *kmsg.OffsetDeleteRequest) *kmsg.OffsetDel
 	if code != 0 {
 		return resp
 	}
-	for _, t := range r.Topics {
-		st := kmsg.NewOffsetDeleteResponseTopic()
+	resp.Topics = answerEach(r.Topics, func(t kmsg.OffsetDeleteRequestTopic, st *kmsg.OffsetDeleteResponseTopic) {
 		st.Topic = t.Topic
-		for _, p := range t.Partitions {
-			sp := kmsg.NewOffsetDeleteResponseTopicPartition()
-			sp.Partition = p.Partition
-			sp.ErrorCode = codes[topicPartition{t.Topic, p.Partition}]
-			st.Partitions = append(st.Partitions, sp)
-		}
-		resp.Topics = append(resp.Topics, st)
-	}
+		st.Partitions = answerEach(t.Partitions, func(p kmsg.OffsetDeleteRequestTopicPartition, sp *kmsg.OffsetDeleteResponseTopicPartition) {
+			sp.Partition, sp.ErrorCode = p.Partition, codes[topicPartition{t.Topic, p.Partition}]
+		})
+	})
 	return resp
 }
 

@@ -10,16 +10,12 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 func (b *Broker) handleWriteShareGroupState(r *kmsg.WriteShareGroupStateRequest) *kmsg.WriteShareGroupStateResponse {
 	resp := r.ResponseKind().(*kmsg.WriteShareGroupStateResponse)
 	names := b.topicNamesByID()
-	for _, rt := range r.Topics {
-		st := kmsg.NewWriteShareGroupStateResponseTopic()
+	resp.Topics = answerEach(r.Topics, func(rt kmsg.WriteShareGroupStateRequestTopic, st *kmsg.WriteShareGroupStateResponseTopic) {
 		st.TopicID = rt.TopicID
-		for _, rp := range rt.Partitions {
-			sp := kmsg.NewWriteShareGroupStateResponseTopicPartition()
+		st.Partitions = answerEach(rt.Partitions, func(rp kmsg.WriteShareGroupStateRequestTopicPartition, sp *kmsg.WriteShareGroupStateResponseTopicPartition) {
 			sp.Partition = rp.Partition
 			sp.ErrorCode = b.writeShareState(r.GroupID, shareTP{rt.TopicID, rp.Partition}, rp.StartOffset, names)
-			st.Partitions = append(st.Partitions, sp)
-		}
-		resp.Topics = append(resp.Topics, st)
-	}
+		})
+	})
 	return resp
 }

@@ -9,16 +9,12 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 func (b *Broker) handleDeleteShareGroupState(r *kmsg.DeleteShareGroupStateRequest) *kmsg.DeleteShareGroupStateResponse {
 	resp := r.ResponseKind().(*kmsg.DeleteShareGroupStateResponse)
 	names := b.topicNamesByID()
-	for _, rt := range r.Topics {
-		st := kmsg.NewDeleteShareGroupStateResponseTopic()
+	resp.Topics = answerEach(r.Topics, func(rt kmsg.DeleteShareGroupStateRequestTopic, st *kmsg.DeleteShareGroupStateResponseTopic) {
 		st.TopicID = rt.TopicID
-		for _, rp := range rt.Partitions {
-			sp := kmsg.NewDeleteShareGroupStateResponseTopicPartition()
+		st.Partitions = answerEach(rt.Partitions, func(rp kmsg.DeleteShareGroupStateRequestTopicPartition, sp *kmsg.DeleteShareGroupStateResponseTopicPartition) {
 			sp.Partition = rp.Partition
 			sp.ErrorCode = b.deleteShareState(r.GroupID, shareTP{rt.TopicID, rp.Partition}, names)
-			st.Partitions = append(st.Partitions, sp)
-		}
-		resp.Topics = append(resp.Topics, st)
-	}
+		})
+	})
 	return resp
 }

@@ -10,16 +10,12 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 func (b *Broker) handleReadShareGroupStateSummary(r *kmsg.ReadShareGroupStateSummaryRequest) *kmsg.ReadShareGroupStateSummaryResponse {
 	resp := r.ResponseKind().(*kmsg.ReadShareGroupStateSummaryResponse)
 	names := b.topicNamesByID()
-	for _, rt := range r.Topics {
-		st := kmsg.NewReadShareGroupStateSummaryResponseTopic()
+	resp.Topics = answerEach(r.Topics, func(rt kmsg.ReadShareGroupStateSummaryRequestTopic, st *kmsg.ReadShareGroupStateSummaryResponseTopic) {
 		st.TopicID = rt.TopicID
-		for _, rp := range rt.Partitions {
-			sp := kmsg.NewReadShareGroupStateSummaryResponseTopicPartition()
+		st.Partitions = answerEach(rt.Partitions, func(rp kmsg.ReadShareGroupStateSummaryRequestTopicPartition, sp *kmsg.ReadShareGroupStateSummaryResponseTopicPartition) {
 			sp.Partition = rp.Partition
 			sp.StartOffset, sp.LeaderEpoch, sp.ErrorCode = b.readShareState(r.GroupID, shareTP{rt.TopicID, rp.Partition}, names)
-			st.Partitions = append(st.Partitions, sp)
-		}
-		resp.Topics = append(resp.Topics, st)
-	}
+		})
+	})
 	return resp
 }
