@@ -11,8 +11,7 @@ import (
 // A checkpoint file reads back as written; a missing one is no entries; a
 // damaged one is an error naming the file.
 func TestCheckpointRoundTrip(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "cp")
+	path := filepath.Join(t.TempDir(), "cp")
 	if got, err := ReadCheckpoint(path); got != nil || err != nil {
 		t.Fatalf("missing file: got %q, %v; want nil, nil", got, err)
 	}
