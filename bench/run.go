@@ -938,7 +938,7 @@ func (r *run) result(man Manifest, start *mark, end mark, loadEnd time.Duration,
 		for _, c := range r.consumers {
 			own += c.own.ns.Load()
 		}
-		res.CPU.Own = min(float64(own)/float64(window), res.CPU.Cores)
+		res.CPU.Own = max(min(float64(own)/float64(window), res.CPU.Cores), 0)
 	}
 	res.CPU.Saturated = res.CPU.Cores >= CPUSaturation*float64(res.CPU.Available)
 	if ip, ok := r.cfg.Target.(InProcess); ok && ip.InProcess() {

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/binary"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,28 +118,43 @@ type ownMark struct {
 
 func ownStart() ownMark { return ownMark{threadCPU(), time.Now()} }
 
-// add adds the thread CPU time since m, less what measuring itself costs,
-// scaled by scale. A difference that is negative or exceeds the wall time
-// passed means the goroutine moved to another thread in between; that
-// sample is dropped.
+// add adds the thread CPU time since m, less what measuring itself costs
+// on average, scaled by scale. A difference that is negative or exceeds
+// the wall time passed means the goroutine moved to another thread in
+// between; that sample is dropped. A sample below the average cost counts
+// negative: clamping it at zero would count the measurement's own jitter
+// as kbench's work.
 func (c *ownClock) add(m ownMark, scale int64) {
 	d := threadCPU() - m.cpu
 	if d > 0 && d <= int64(time.Since(m.wall)) {
-		c.ns.Add(max(d-ownOverhead(), 0) * scale)
+		c.ns.Add((d - ownOverhead()) * scale)
 	}
 }
 
-// ownOverhead is the thread CPU time an empty measurement shows: reading
-// the thread's CPU time is a system call, not free on every machine.
+// ownOverhead is the thread CPU time an empty measurement shows on
+// average: reading the thread's CPU time is a system call, not free on
+// every machine, and its cost varies from call to call. The mean, not the
+// least: every measurement pays the mean, and subtracting only the least
+// made kbench's own share read about twice what a CPU profile shows. The
+// slowest twentieth (preempted in between) is left out.
 var ownOverhead = sync.OnceValue(func() int64 {
-	least := int64(-1)
-	for range 50 {
+	var ds []int64
+	for range 400 {
 		m := ownStart()
-		if d := threadCPU() - m.cpu; d >= 0 && (least < 0 || d < least) {
-			least = d
+		if d := threadCPU() - m.cpu; d >= 0 && d <= int64(time.Since(m.wall)) {
+			ds = append(ds, d)
 		}
 	}
-	return max(least, 0)
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	ds = ds[:max(len(ds)*19/20, 1)]
+	var sum int64
+	for _, d := range ds {
+		sum += d
+	}
+	return sum / int64(len(ds))
 })
 
 // record fills slot s with record seq of producer pr: key, value, the
