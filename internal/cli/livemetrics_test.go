@@ -64,18 +64,17 @@ func TestPrometheusScrapesLiveMetrics(t *testing.T) {
 	}
 	readJSON(t, resPath, &res)
 
-	// The last scrape saw the finished counter; a 10 s window ending 2 s
-	// before it lies inside the measured part of the run.
-	// A scrape of the finished run may already have marked the series
-	// stale by now, so the last sample's time is looked for over the last
-	// minute at 1 s steps.
-	last := promQuery(t, ctx, promAddr, "max_over_time(timestamp(kbench_produce_acked_records_total)[1m:1s])", ended)
-	got := promQuery(t, ctx, promAddr, `rate(kbench_produce_acked_records_total{run=~"e2e-.*"}[10s])`, last-2)
+	// The rate is taken over 8 s that end 1.5 s before the counter
+	// stopped rising (the scrapes after that saw the producers done and
+	// the run draining, reporting and exiting, which takes a varying
+	// while), so the window lies inside the measured part of the run.
+	stopped := promStopped(t, ctx, promAddr, `kbench_produce_acked_records_total{run=~"e2e-.*"}`, ended)
+	got := promQuery(t, ctx, promAddr, `rate(kbench_produce_acked_records_total{run=~"e2e-.*"}[8s])`, stopped-1.5)
 	t.Logf("PromQL rate %.1f records/s; the run reports %.1f", got, res.Produce.RecordsPerSec)
 	if want := res.Produce.RecordsPerSec; got < want*0.95 || got > want*1.05 {
 		t.Errorf("PromQL rate %.0f records/s, the run reports %.0f: not within 5 %%", got, want)
 	}
-	if lat := promQuery(t, ctx, promAddr, `histogram_quantile(0.5, kbench_latency_seconds_bucket{kind="e2e"})`, last); !(lat > 0 && lat < 1) {
+	if lat := promQuery(t, ctx, promAddr, `histogram_quantile(0.5, kbench_latency_seconds_bucket{kind="e2e"})`, stopped); !(lat > 0 && lat < 1) {
 		t.Errorf("e2e median from the Prometheus histogram %g s, want between 0 and 1 s", lat)
 	}
 }
@@ -110,6 +109,42 @@ func waitHTTP(t *testing.T, ctx context.Context, u string, log fmt.Stringer) {
 
 // promQuery evaluates an instant query at unix time at and returns its
 // single value.
+// promStopped is when the counter the query selects first showed its final
+// value, from Prometheus's samples of the minute before end (0.25 s steps).
+func promStopped(t *testing.T, ctx context.Context, addr, query string, end float64) float64 {
+	t.Helper()
+	q := url.Values{"query": {query}, "start": {strconv.FormatFloat(end-60, 'f', 3, 64)},
+		"end": {strconv.FormatFloat(end, 'f', 3, 64)}, "step": {"0.25"}}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/v1/query_range?"+q.Encode(), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var r struct {
+		Status string `json:"status"`
+		Data   struct {
+			Result []struct {
+				Values [][2]any `json:"values"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil || r.Status != "success" || len(r.Data.Result) != 1 || len(r.Data.Result[0].Values) == 0 {
+		t.Fatalf("range query %s: %v: %s", query, err, body)
+	}
+	vals := r.Data.Result[0].Values
+	final, _ := vals[len(vals)-1][1].(string)
+	for _, v := range vals {
+		if s, _ := v[1].(string); s == final {
+			at, _ := v[0].(float64)
+			return at
+		}
+	}
+	t.Fatalf("range query %s: no sample with the final value %s", query, final)
+	return 0
+}
+
 func promQuery(t *testing.T, ctx context.Context, addr, query string, at float64) float64 {
 	t.Helper()
 	q := url.Values{"query": {query}, "time": {strconv.FormatFloat(at, 'f', 3, 64)}}
