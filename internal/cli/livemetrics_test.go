@@ -115,25 +115,14 @@ func promStopped(t *testing.T, ctx context.Context, addr, query string, end floa
 	t.Helper()
 	q := url.Values{"query": {query}, "start": {strconv.FormatFloat(end-60, 'f', 3, 64)},
 		"end": {strconv.FormatFloat(end, 'f', 3, 64)}, "step": {"0.25"}}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/v1/query_range?"+q.Encode(), nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	var r []struct {
+		Values [][2]any `json:"values"`
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var r struct {
-		Status string `json:"status"`
-		Data   struct {
-			Result []struct {
-				Values [][2]any `json:"values"`
-			} `json:"result"`
-		} `json:"data"`
+	promAPI(t, ctx, addr, "query_range", q, &r)
+	if len(r) != 1 || len(r[0].Values) == 0 {
+		t.Fatalf("range query %s: %d series", query, len(r))
 	}
-	if err := json.Unmarshal(body, &r); err != nil || r.Status != "success" || len(r.Data.Result) != 1 || len(r.Data.Result[0].Values) == 0 {
-		t.Fatalf("range query %s: %v: %s", query, err, body)
-	}
-	vals := r.Data.Result[0].Values
+	vals := r[0].Values
 	final, _ := vals[len(vals)-1][1].(string)
 	for _, v := range vals {
 		if s, _ := v[1].(string); s == final {
@@ -145,10 +134,11 @@ func promStopped(t *testing.T, ctx context.Context, addr, query string, end floa
 	return 0
 }
 
-func promQuery(t *testing.T, ctx context.Context, addr, query string, at float64) float64 {
+// promAPI calls Prometheus's HTTP API at /api/v1/PATH and decodes the
+// result of a successful answer into result.
+func promAPI(t *testing.T, ctx context.Context, addr, path string, q url.Values, result any) {
 	t.Helper()
-	q := url.Values{"query": {query}, "time": {strconv.FormatFloat(at, 'f', 3, 64)}}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/v1/query?"+q.Encode(), nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/v1/"+path+"?"+q.Encode(), nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -158,15 +148,28 @@ func promQuery(t *testing.T, ctx context.Context, addr, query string, at float64
 	var r struct {
 		Status string `json:"status"`
 		Data   struct {
-			Result []struct {
-				Value [2]any `json:"value"`
-			} `json:"result"`
+			Result json.RawMessage `json:"result"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal(body, &r); err != nil || r.Status != "success" || len(r.Data.Result) != 1 {
-		t.Fatalf("query %s: %v: %s", query, err, body)
+	if err := json.Unmarshal(body, &r); err != nil || r.Status != "success" {
+		t.Fatalf("%s %v: %v: %s", path, q, err, body)
 	}
-	s, _ := r.Data.Result[0].Value[1].(string)
+	if err := json.Unmarshal(r.Data.Result, result); err != nil {
+		t.Fatalf("%s %v: result: %v: %s", path, q, err, body)
+	}
+}
+
+func promQuery(t *testing.T, ctx context.Context, addr, query string, at float64) float64 {
+	t.Helper()
+	q := url.Values{"query": {query}, "time": {strconv.FormatFloat(at, 'f', 3, 64)}}
+	var r []struct {
+		Value [2]any `json:"value"`
+	}
+	promAPI(t, ctx, addr, "query", q, &r)
+	if len(r) != 1 {
+		t.Fatalf("query %s: %d series, want 1", query, len(r))
+	}
+	s, _ := r[0].Value[1].(string)
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		t.Fatalf("query %s: value %q: %v", query, s, err)
