@@ -131,14 +131,20 @@ func (b *Broker) ensureInternalTopic(name string) bool {
 	if !flag.CompareAndSwap(false, true) {
 		return false
 	}
-	rf := min(3, len(img.brokers))
 	go func() {
 		defer flag.Store(false)
 		req := kmsg.NewPtrCreateTopicsRequest()
 		req.Version = 4
 		rt := kmsg.NewCreateTopicsRequestTopic()
-		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, b.internalPartitions(name), int16(rf)
-		for k, v := range internalConfigs(rf) {
+		// The controller picks the replication factor, min(3, live
+		// brokers), and min.insync.replicas to match (InternalConfigs):
+		// this broker's metadata can lag behind the brokers registered,
+		// and an internal topic created short of replicas stays so.
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, b.internalPartitions(name), -1
+		for k, v := range internalConfigs(1) {
+			if k == "min.insync.replicas" {
+				continue
+			}
 			c := kmsg.NewCreateTopicsRequestTopicConfig()
 			c.Name, c.Value = k, strp(v)
 			rt.Configs = append(rt.Configs, c)
@@ -157,7 +163,7 @@ func (b *Broker) ensureInternalTopic(name string) bool {
 			b.cfg.Logf("create internal topic %s: %v", name, err)
 			return
 		}
-		b.cfg.Logf("created internal topic %s: %d partitions, replication factor %d", name, b.internalPartitions(name), rf)
+		b.cfg.Logf("created internal topic %s: %d partitions", name, b.internalPartitions(name))
 	}()
 	return false
 }

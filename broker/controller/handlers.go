@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -195,7 +196,8 @@ func (c *Controller) handleCreateTopics(r *kmsg.CreateTopicsRequest) kmsg.Respon
 				parts = c.cfg.DefaultPartitions
 			}
 			rf := rt.ReplicationFactor
-			if rf == -1 {
+			defaulted := rf == -1
+			if defaulted {
 				rf = c.cfg.DefaultReplicationFactor
 				if rf <= 0 {
 					rf = int16(min(3, len(live)))
@@ -206,6 +208,12 @@ func (c *Controller) handleCreateTopics(r *kmsg.CreateTopicsRequest) kmsg.Respon
 				if cf.Value != nil {
 					configs[cf.Name] = *cf.Value
 				}
+			}
+			// An internal topic's brokers ask with the replication factor
+			// left to this controller, whose view of the live brokers is
+			// the current one; min.insync.replicas follows it.
+			if _, set := configs["min.insync.replicas"]; defaulted && !set && (rt.Topic == "__consumer_offsets" || rt.Topic == "__transaction_state") {
+				configs["min.insync.replicas"] = strconv.Itoa(int(min(2, rf)))
 			}
 			switch {
 			case topicconf.ValidateName(rt.Topic) != nil:
