@@ -571,6 +571,36 @@ func (p *parser) duration(n *yaml.Node, path string, min time.Duration, dst *Dur
 	*dst = Duration(d)
 }
 
+// count reads a whole number in [lo, hi].
+func (p *parser) count(n *yaml.Node, path string, lo, hi int, dst *int) {
+	if !present(n) {
+		return
+	}
+	v, ok := p.scalar(n, path)
+	if !ok {
+		return
+	}
+	c, err := intIn(v, lo, hi)
+	if err != nil {
+		p.errorf(n, path, "%v", err)
+		return
+	}
+	*dst = c
+}
+
+// parseShare reads a share: 0.1 or 10%.
+func parseShare(v string) (float64, error) {
+	s, pct := strings.CutSuffix(strings.TrimSpace(v), "%")
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return 0, err
+	}
+	if pct {
+		f /= 100
+	}
+	return f, nil
+}
+
 func (p *parser) number(n *yaml.Node, path string, lo, hi float64, dst *float64) {
 	if !present(n) {
 		return
@@ -679,15 +709,7 @@ func (p *parser) build(prof *Profile, raw *rawProfile, dir string) {
 	p.search(prof, raw.Search)
 	p.slo(prof, raw.SLO)
 	prof.Repeat = 1
-	if present(&raw.Repeat) {
-		if v, ok := p.scalar(&raw.Repeat, "repeat"); ok {
-			n, err := intIn(v, 1, 100)
-			if err != nil {
-				p.errorf(&raw.Repeat, "repeat", "%v", err)
-			}
-			prof.Repeat = n
-		}
-	}
+	p.count(&raw.Repeat, "repeat", 1, 100, &prof.Repeat)
 	p.durability(prof, raw)
 	if len(p.errs) > 0 {
 		return // axes are checked against a valid base only
@@ -789,15 +811,7 @@ func (p *parser) target(prof *Profile, rt *rawTarget, dir string) {
 	} else {
 		t.Brokers = 1
 	}
-	if present(&rt.Brokers) {
-		if v, ok := p.scalar(&rt.Brokers, "target.brokers"); ok {
-			n, err := intIn(v, 1, 64)
-			if err != nil {
-				p.errorf(&rt.Brokers, "target.brokers", "%v", err)
-			}
-			t.Brokers = n
-		}
-	}
+	p.count(&rt.Brokers, "target.brokers", 1, 64, &t.Brokers)
 	if present(&rt.ClientProperties) {
 		if v, ok := p.scalar(&rt.ClientProperties, "target.client_properties"); ok {
 			if !filepath.IsAbs(v) {
@@ -897,10 +911,7 @@ func (p *parser) search(prof *Profile, rs *rawSearch) {
 	p.number(&rs.Factor, "search.factor", 1.1, 16, &s.Factor)
 	if present(&rs.Precision) {
 		if v, ok := p.scalar(&rs.Precision, "search.precision"); ok {
-			f, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
-			if strings.HasSuffix(v, "%") {
-				f /= 100
-			}
+			f, err := parseShare(v)
 			if err != nil || f < 0.001 || f > 0.5 {
 				p.errorf(&rs.Precision, "search.precision", "%q: want a share of the rate between 0.001 and 0.5 (or 0.1%%-50%%)", v)
 			} else {
@@ -908,15 +919,7 @@ func (p *parser) search(prof *Profile, rs *rawSearch) {
 			}
 		}
 	}
-	if present(&rs.MaxProbes) {
-		if v, ok := p.scalar(&rs.MaxProbes, "search.max_probes"); ok {
-			n, err := intIn(v, 2, 100)
-			if err != nil {
-				p.errorf(&rs.MaxProbes, "search.max_probes", "%v", err)
-			}
-			s.MaxProbes = n
-		}
-	}
+	p.count(&rs.MaxProbes, "search.max_probes", 2, 100, &s.MaxProbes)
 	if s.Min > 0 && s.Max > 0 && s.Min >= s.Max {
 		p.errorf(&rs.Min, "search.min", "%g is not below search.max %g", s.Min, s.Max)
 	}

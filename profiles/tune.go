@@ -3,7 +3,6 @@ package profiles
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -156,34 +155,4 @@ func (p *parser) tuneSpace(prof *Profile, n *yaml.Node) []SpaceAxis {
 		}
 	}
 	return out
-}
-
-// count reads a whole number in [lo, hi].
-func (p *parser) count(n *yaml.Node, path string, lo, hi int, dst *int) {
-	if !present(n) {
-		return
-	}
-	v, ok := p.scalar(n, path)
-	if !ok {
-		return
-	}
-	c, err := intIn(v, lo, hi)
-	if err != nil {
-		p.errorf(n, path, "%v", err)
-		return
-	}
-	*dst = c
-}
-
-// parseShare reads a share: 0.1 or 10%.
-func parseShare(v string) (float64, error) {
-	s, pct := strings.CutSuffix(strings.TrimSpace(v), "%")
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil {
-		return 0, err
-	}
-	if pct {
-		f /= 100
-	}
-	return f, nil
 }
