@@ -19,12 +19,17 @@ import (
 // tally is one set of counters and histograms: either one interval's or the
 // whole measured window's.
 type tally struct {
-	sent, acked, failed     int64
-	ackedBytes              int64
-	consumed, consumedBytes int64
-	service, response, e2e  *hdr.Histogram
-	lastAck, lastConsume    time.Duration // since run start
-	errs                    map[errKey]int64
+	sent, acked, failed int64
+	ackedBytes          int64
+	// delivered and deliveredBytes count the acknowledgements that
+	// arrived after warmup, whenever their records were sent: the
+	// delivery rate's count (see run.result). acked counts the records
+	// sent after warmup, whatever became of them later.
+	delivered, deliveredBytes int64
+	consumed, consumedBytes   int64
+	service, response, e2e    *hdr.Histogram
+	lastAck, lastConsume      time.Duration // since run start
+	errs                      map[errKey]int64
 }
 
 type errKey struct {
@@ -41,6 +46,8 @@ func (t *tally) merge(o *tally) {
 	t.acked += o.acked
 	t.failed += o.failed
 	t.ackedBytes += o.ackedBytes
+	t.delivered += o.delivered
+	t.deliveredBytes += o.deliveredBytes
 	t.consumed += o.consumed
 	t.consumedBytes += o.consumedBytes
 	// An interval from an agent has no histogram for what it did not measure.
@@ -74,6 +81,7 @@ func (t *tally) fill(iv *Interval) {
 
 func (t *tally) reset() {
 	t.sent, t.acked, t.failed, t.ackedBytes, t.consumed, t.consumedBytes = 0, 0, 0, 0, 0, 0
+	t.delivered, t.deliveredBytes = 0, 0
 	t.service.Reset()
 	t.response.Reset()
 	t.e2e.Reset()
@@ -218,6 +226,10 @@ func (m *meter) ack(intended, actual, acked time.Duration, bytes int, err error)
 		return
 	}
 	m.all++
+	if acked >= m.warmup {
+		m.tot.delivered++
+		m.tot.deliveredBytes += int64(bytes)
+	}
 	t.acked1(acked, actual, intended, bytes)
 	if m.phase != nil {
 		m.phase.acked1(acked, actual, intended, bytes)

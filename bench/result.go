@@ -64,7 +64,10 @@ type ProduceFigures struct {
 	Acked      int64   `json:"acked"`
 	Failed     int64   `json:"failed"`
 	// Undelivered were still unacknowledged when the run gave up waiting.
-	Undelivered   int64   `json:"undelivered"`
+	Undelivered int64 `json:"undelivered"`
+	// RecordsPerSec is the delivery rate: acknowledgements that arrived
+	// after warmup, per second from then to the last of them (or to the
+	// end of sending, if later).
 	RecordsPerSec float64 `json:"records_per_sec"`
 	// AchievedPct is RecordsPerSec as a share of TargetRate (0 when unthrottled).
 	AchievedPct float64 `json:"achieved_pct"`
