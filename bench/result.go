@@ -122,9 +122,9 @@ type CPUFigures struct {
 	// IncludesBroker is set when the embedded broker shared the process.
 	IncludesBroker bool `json:"includes_broker"`
 	// Own is the part of Cores kbench's own per-record code took
-	// (generating, stamping, metering), estimated from timings of every
-	// 64th record; the rest went to the client library, the Go runtime
-	// and, with IncludesBroker, the broker.
+	// (generating, stamping, metering), estimated from timings of one
+	// record in 1024 and one consumer poll in 8; the rest went to the
+	// client library, the Go runtime and, with IncludesBroker, the broker.
 	Own float64 `json:"own_cores"`
 }
 

@@ -709,8 +709,8 @@ func (r *run) consumeLoop(ctx context.Context, c *consumer) {
 				c.m.fetchError(err)
 			}
 		})
-		// One poll in ownPollSample is timed: reading a thread's CPU time
-		// is a system call, not negligible per poll of small records.
+		// One poll in ownPollSample is timed, as one record in ownSample
+		// is: timing is not free per poll of small records.
 		polls++
 		sampled := polls%ownPollSample == 0
 		var t0 ownMark
@@ -931,12 +931,12 @@ func (r *run) result(man Manifest, start *mark, end mark, loadEnd time.Duration,
 	}
 	res.CPU.Available = runtime.GOMAXPROCS(0)
 	if window > 0 {
-		var own int64
+		var own time.Duration
 		for _, pr := range r.producers {
-			own += pr.own.ns.Load()
+			own += pr.own.total()
 		}
 		for _, c := range r.consumers {
-			own += c.own.ns.Load()
+			own += c.own.total()
 		}
 		res.CPU.Own = max(min(float64(own)/float64(window), res.CPU.Cores), 0)
 	}

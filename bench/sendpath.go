@@ -107,49 +107,73 @@ const ownPollSample = 8
 // slab (every 64th).
 func ownSampled(seq uint64) bool { return (seq*0x9E3779B97F4A7C15)>>54 == 0 }
 
-// ownClock accumulates sampled thread CPU time spent in kbench's own code.
-type ownClock struct{ ns atomic.Int64 }
-
-// ownMark is where a measured stretch of kbench's own code began.
-type ownMark struct {
-	cpu  int64 // threadCPU
-	wall time.Time
+// ownClock accumulates the sampled time spent in kbench's own code. The
+// producer goroutine and the promise both add to a producer's clock.
+//
+// A stretch is timed on the monotonic clock, which Go reads without a
+// system call, not on the thread's CPU clock: that one is a system call,
+// and entering the kernel just before a stretch of a few hundred
+// nanoseconds slows the stretch itself (caches, branch predictors), so it
+// read kbench's own share about 1.7 times what a CPU profile shows. The
+// monotonic clock counts a stretch in which the thread was descheduled,
+// though, so a sample longer than ownCap is set aside as interrupted —
+// unless long samples are the rule rather than the exception (a large
+// value generated afresh per record), when they are the work itself.
+type ownClock struct {
+	ns, longNS atomic.Int64 // samples up to ownCap, and above it, scaled
+	n, long    atomic.Int64 // samples, and those above ownCap
 }
 
-func ownStart() ownMark { return ownMark{threadCPU(), time.Now()} }
+// ownCap is the longest sample taken as uninterrupted work: longer than
+// anything kbench's per-record code takes for records up to a few KiB,
+// shorter than the time slice the scheduler gives another thread.
+const ownCap = 200 * time.Microsecond
 
-// add adds the thread CPU time since m, less what measuring itself costs
-// on average, scaled by scale. A difference that is negative or exceeds
-// the wall time passed means the goroutine moved to another thread in
-// between; that sample is dropped. A sample below the average cost counts
-// negative: clamping it at zero would count the measurement's own jitter
-// as kbench's work.
+// ownMark is where a measured stretch of kbench's own code began, on the
+// monotonic clock.
+type ownMark time.Duration
+
+// ownEpoch anchors ownMark readings.
+var ownEpoch = time.Now()
+
+func ownStart() ownMark { return ownMark(time.Since(ownEpoch)) }
+
+// add adds the time since m, less what reading the clock costs on average,
+// scaled by scale. A sample below the average cost counts negative:
+// clamping it at zero would count the clock's own jitter as kbench's work.
 func (c *ownClock) add(m ownMark, scale int64) {
-	d := threadCPU() - m.cpu
-	if d > 0 && d <= int64(time.Since(m.wall)) {
-		c.ns.Add((d - ownOverhead()) * scale)
+	d := int64(time.Since(ownEpoch) - time.Duration(m))
+	c.n.Add(1)
+	if d > int64(ownCap) {
+		c.long.Add(1)
+		c.longNS.Add(d * scale)
+		return
 	}
+	c.ns.Add((d - ownOverhead()) * scale)
 }
 
-// ownOverhead is the thread CPU time an empty measurement shows on
-// average: reading the thread's CPU time is a system call, not free on
-// every machine, and its cost varies from call to call. The mean, not the
-// least: every measurement pays the mean, and subtracting only the least
-// made kbench's own share read about twice what a CPU profile shows. The
-// slowest twentieth (preempted in between) is left out.
-var ownOverhead = sync.OnceValue(func() int64 {
-	var ds []int64
-	for range 400 {
-		m := ownStart()
-		if d := threadCPU() - m.cpu; d >= 0 && d <= int64(time.Since(m.wall)) {
-			ds = append(ds, d)
-		}
+// total is the time kbench's own code took, scaled up from the samples.
+// Samples above ownCap count only when they are more than one in a
+// hundred: a thread is descheduled within a sub-microsecond stretch far
+// more rarely than that.
+func (c *ownClock) total() time.Duration {
+	t := c.ns.Load()
+	if n := c.n.Load(); n > 0 && c.long.Load()*100 > n {
+		t += c.longNS.Load()
 	}
-	if len(ds) == 0 {
-		return 0
+	return time.Duration(t)
+}
+
+// ownOverhead is what an empty measurement shows on average (the slowest
+// twentieth, interrupted, left out): every measurement pays it.
+var ownOverhead = sync.OnceValue(func() int64 {
+	ds := make([]int64, 400)
+	for i := range ds {
+		m := ownStart()
+		ds[i] = int64(time.Since(ownEpoch) - time.Duration(m))
 	}
 	slices.Sort(ds)
-	ds = ds[:max(len(ds)*19/20, 1)]
+	ds = ds[:len(ds)*19/20]
 	var sum int64
 	for _, d := range ds {
 		sum += d

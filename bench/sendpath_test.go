@@ -390,3 +390,47 @@ func TestAckRing(t *testing.T) {
 		t.Errorf("progress: %d done, %d pending, want %d and 0", done, pending, n)
 	}
 }
+
+// spin keeps the thread busy for d.
+func spin(d time.Duration) {
+	for start := time.Now(); time.Since(start) < d; {
+	}
+}
+
+// TestOwnClock checks what the own-code clock counts: busy stretches, in
+// full; a stretch the thread spent mostly asleep (as when descheduled) not
+// at all, when such stretches are rare; and long stretches when they are
+// the rule.
+func TestOwnClock(t *testing.T) {
+	var c ownClock
+	const n, busy = 2000, 5 * time.Microsecond
+	for i := range n {
+		m := ownStart()
+		spin(busy)
+		if i%500 == 0 {
+			time.Sleep(20 * time.Millisecond) // interrupted: far past ownCap
+		}
+		c.add(m, 10)
+	}
+	// Each sample is at least busy long; a loaded machine may stretch
+	// some, so the upper bound is loose, but far below the 4 × 2 ms × 10
+	// the interrupted samples would add.
+	got, low, high := c.total(), time.Duration(n*10)*busy, time.Duration(n*10)*busy*3
+	if got < low*9/10 || got > high {
+		t.Errorf("own time %v from %d samples of %v scaled by 10: want %v to %v", got, n, busy, low, high)
+	}
+	if long := c.long.Load(); long < 4 {
+		t.Errorf("%d samples above ownCap, want at least the 4 interrupted ones", long)
+	}
+
+	// Every stretch long: they are the work, not interruptions.
+	var l ownClock
+	for range 20 {
+		m := ownStart()
+		spin(ownCap + 100*time.Microsecond)
+		l.add(m, 1)
+	}
+	if got, want := l.total(), 20*(ownCap+100*time.Microsecond); got < want {
+		t.Errorf("own time %v from 20 long stretches, want at least %v", got, want)
+	}
+}
