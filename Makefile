@@ -51,7 +51,7 @@ bench-broker: build
 
 # Generator ceiling: kbench's produce, consume and e2e against a bare franz-go
 # loop on the null broker, side by side; prints the ratio table and verdicts and
-# writes runs/selfbench-generator/generator.json. 5 to 9 minutes on 2 cores.
+# writes runs/selfbench-generator/generator.json. About 10 minutes on 2 cores.
 .PHONY: bench-generator
 bench-generator: build
 	./$(BIN) selfbench generator --out runs/selfbench-generator

@@ -23,7 +23,8 @@ func newSelfbenchGeneratorCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "generator",
 		Short: "Generator ceiling: kbench's produce, consume and e2e against a bare franz-go loop",
 		Long: `Measure what kbench's load generator costs on top of the franz-go client it drives. A bare
-franz-go loop (one reused value, one promise; a bare PollFetches loop for consuming) and
+franz-go loop (values sliced in order from one pre-generated buffer, one promise; a bare
+PollFetches loop for consuming) and
 kbench's own produce, consume and e2e paths run side by side against the null broker, which
 acknowledges without storing and serves fetches from prebuilt batches, so only the client
 side and loopback cost anything. The null broker runs in a process of its own; both loops
@@ -35,10 +36,13 @@ rate at --fixed-size; a consume of a filled topic from its start per size; e2e a
 --e2e-rate. Prints records/s and generator CPU seconds per GB (medians over rounds), the
 kbench/bare ratios per round (median and range) and the verdicts: unthrottled produce at
 >= 0.9 x the bare loop, fixed-rate CPU <= 1.15 x, consume >= 0.9 x, e2e CPU <= 1.2 x a
-bare producer plus a bare consumer. Writes generator.json into --out.
+bare producer plus a bare consumer. Both sides count records/s alike: acknowledgements
+(records read, for consuming) after warmup, per second up to the last one. Writes
+generator.json into --out.
 
-On a shared machine absolute figures are noise; the side-by-side ratios are the result.
-The defaults take about 5 minutes on 2 cores.`,
+On a shared machine absolute figures are noise; the side-by-side ratios are the result,
+and one workload's ratio can move by 0.1-0.2 between runs minutes apart: judge a close
+verdict by repeated runs. The defaults (5 rounds) take about 10 minutes on 2 cores.`,
 		Example: `  kbench selfbench generator
   kbench selfbench generator --sizes 1KiB --producers 1 --acks 1 --compression none --rounds 5`,
 		Args: cobra.NoArgs,
