@@ -38,10 +38,11 @@ type Workload struct {
 	// PayloadPool is the size of the buffer random payloads are sampled
 	// from, like 64MiB: empty picks the default (64 batches of the
 	// producer's batch.size, at least 1 MiB), 0 generates every value
-	// afresh. Each record takes its value at a random 64-byte boundary, so
-	// values differ and a codec, which only ever sees one batch, finds about
-	// as much to repeat as in fresh values; sampling costs next to nothing
-	// per record.
+	// afresh. Values are read through the pool in order, each at a 64-byte
+	// boundary zero or one block past the one before, the walk restarting
+	// at a random block at the pool's end; so values differ and a codec,
+	// which only ever sees one batch, finds about as much to repeat as in
+	// fresh values, and a value costs next to nothing per record.
 	PayloadPool string `json:"payload_pool,omitempty"`
 }
 
