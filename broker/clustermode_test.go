@@ -291,15 +291,17 @@ func TestDivergentReplicaTruncates(t *testing.T) {
 	tc.waitISR("diverge", []int32{1, 2, 3}, 10*time.Second)
 	leader := tc.leaderOf("diverge", 0)
 	lp := tc.brokers[leader].topics.partition("diverge", 0)
-	// Let the followers catch up, then stop their replica fetchers (the
-	// controller's next push starts new ones), so the batches below reach
-	// the leader only.
+	// Let the followers catch up, then hold their replication (a delay no
+	// fetch outlasts, which also holds the fetchers the controller's next
+	// push starts) and stop their fetchers, so the batches below reach the
+	// leader only.
 	commonEnd := lp.log.EndOffset()
 	for _, b := range tc.brokers {
 		if b.cfg.NodeID != leader {
 			for b.topics.partition("diverge", 0).log.EndOffset() < commonEnd {
 				time.Sleep(10 * time.Millisecond)
 			}
+			b.SetReplicationDelay(time.Hour)
 			b.fetchers.stopAll()
 		}
 	}
@@ -313,6 +315,7 @@ func TestDivergentReplicaTruncates(t *testing.T) {
 		if end := b.topics.partition("diverge", 0).log.EndOffset(); end != commonEnd {
 			t.Fatalf("broker %d's log ends at %d, want %d: the test did not create divergence", b.cfg.NodeID, end, commonEnd)
 		}
+		b.SetReplicationDelay(0)
 	}
 	for tc.leaderOf("diverge", 0) == leader || tc.leaderOf("diverge", 0) < 0 {
 		time.Sleep(20 * time.Millisecond)

@@ -95,6 +95,19 @@ func (fs *fetchers) stopAll() {
 	}
 }
 
+// delayed waits out the injected replication delay before a fetch, in
+// slices that read the delay again, so a delay lowered or lifted while a
+// fetcher waits applies at once; false when the fetcher is to stop.
+func (fs *fetchers) delayed(backoff func(time.Duration) bool) bool {
+	const slice = 10 * time.Millisecond
+	for waited := time.Duration(0); waited < time.Duration(fs.delay.Load()); waited += slice {
+		if !backoff(slice) {
+			return false
+		}
+	}
+	return true
+}
+
 func (fs *fetchers) run(f *fetcher) {
 	defer fs.b.wg.Done()
 	defer f.cl.Close()
@@ -140,7 +153,7 @@ func (fs *fetchers) run(f *fetcher) {
 			f.cl.Close()
 			f.cl.Addr = addr
 		}
-		if d := time.Duration(fs.delay.Load()); d > 0 && !backoff(d) {
+		if !fs.delayed(backoff) {
 			return
 		}
 		if d := fs.round(f); d > 0 && !backoff(d) {
