@@ -66,6 +66,11 @@ type GenConfig struct {
 	// ConsumeRecords is how many records the consume comparison reads per
 	// record size; 0 skips it.
 	ConsumeRecords int64 `json:"consume_records"`
+	// ConsumePairs is how many side-by-side pairs the consume comparison
+	// runs per round, each order swapped from the one before: a consume
+	// run's rate swings more from run to run than a produce run's, so
+	// its median is taken over more pairs.
+	ConsumePairs int `json:"consume_pairs"`
 	// E2ERate is the records/s of the e2e comparison, at FixedSize bytes;
 	// 0 skips it.
 	E2ERate float64 `json:"e2e_rate"`
@@ -84,7 +89,7 @@ func GenDefaults() GenConfig {
 	return GenConfig{
 		Sizes: []int{100, 1024}, Producers: []int{1, 4}, Acks: []string{"1", "all"}, Compressions: []string{"none", "zstd"},
 		Partitions: 6, Rounds: 5, Warmup: 500 * time.Millisecond, Duration: 2 * time.Second,
-		FixedRate: 100000, FixedSize: 1024, ConsumeRecords: 2000000, E2ERate: 50000,
+		FixedRate: 100000, FixedSize: 1024, ConsumeRecords: 1000000, ConsumePairs: 3, E2ERate: 50000,
 	}
 }
 
@@ -126,6 +131,9 @@ func (c *GenConfig) validate() error {
 	}
 	if c.FixedRate < 0 || c.E2ERate < 0 || c.ConsumeRecords < 0 {
 		errs = append(errs, errors.New("fixed rate, e2e rate and consume records must not be negative"))
+	}
+	if c.ConsumeRecords > 0 && c.ConsumePairs < 1 {
+		errs = append(errs, fmt.Errorf("consume pairs %d: want at least 1", c.ConsumePairs))
 	}
 	if (c.FixedRate > 0 || c.E2ERate > 0) && c.FixedSize < 1 {
 		errs = append(errs, fmt.Errorf("fixed size %d: want at least 1 byte", c.FixedSize))
@@ -313,30 +321,47 @@ func (h *genHarness) onBroker(ctx context.Context, size int) error {
 	h.works = append(h.works, works...)
 	for round := range h.cfg.Rounds {
 		for _, w := range works {
-			sides := []string{SideBare, SideKbench}
-			if round%2 == 1 {
-				sides[0], sides[1] = sides[1], sides[0]
+			if err := h.pairs(ctx, p, t, w, round); err != nil {
+				return err
 			}
-			for _, side := range sides {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				if err := p.Alive(); err != nil {
-					return err
-				}
-				runtime.GC() // the previous run's garbage is not this run's cost
-				var s GenSample
-				pprof.Do(ctx, pprof.Labels("run", side+": "+w.Name()), func(ctx context.Context) {
-					s = h.one(ctx, t, w, side)
-				})
-				s.Round = round
-				h.samples = append(h.samples, s)
-				if s.Error != "" {
-					h.logf("round %d %-40s %-6s error: %s", round+1, w.Name(), side, s.Error)
-					continue
-				}
-				h.logf("round %d %-40s %-6s %10.0f records/s %5.2f cores %6.2f cpu s/GB", round+1, w.Name(), side, s.RecordsPerSec, s.Cores, s.CPUSecPerGB)
+		}
+	}
+	return nil
+}
+
+// pairs runs workload w's side-by-side pairs of one round: one, or
+// ConsumePairs for a consume. Pair k of a workload (counted over rounds)
+// runs the bare side first when k is even, so the order alternates.
+func (h *genHarness) pairs(ctx context.Context, p *kt.Target, t genTarget, w GenWorkload, round int) error {
+	n := 1
+	if w.Phase == GenConsume {
+		n = h.cfg.ConsumePairs
+	}
+	for i := range n {
+		pair := round*n + i
+		sides := []string{SideBare, SideKbench}
+		if pair%2 == 1 {
+			sides[0], sides[1] = sides[1], sides[0]
+		}
+		for _, side := range sides {
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
+			if err := p.Alive(); err != nil {
+				return err
+			}
+			runtime.GC() // the previous run's garbage is not this run's cost
+			var s GenSample
+			pprof.Do(ctx, pprof.Labels("run", side+": "+w.Name()), func(ctx context.Context) {
+				s = h.one(ctx, t, w, side)
+			})
+			s.Round = pair
+			h.samples = append(h.samples, s)
+			if s.Error != "" {
+				h.logf("round %d %-40s %-6s error: %s", round+1, w.Name(), side, s.Error)
+				continue
+			}
+			h.logf("round %d %-40s %-6s %10.0f records/s %5.2f cores %6.2f cpu s/GB", round+1, w.Name(), side, s.RecordsPerSec, s.Cores, s.CPUSecPerGB)
 		}
 	}
 	return nil

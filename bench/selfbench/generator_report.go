@@ -97,7 +97,7 @@ func GenChecks(r *GenReport) []GenCheck {
 		if short > 0 {
 			c.Status = NotMet
 		}
-		c.Detail = fmt.Sprintf("worst %s: %.2f (%.2f-%.2f over %d rounds); %d of %d workloads short",
+		c.Detail = fmt.Sprintf("worst %s: %.2f (%.2f-%.2f over %d pairs); %d of %d workloads short",
 			worst.Name, worstStat.Median, worstStat.Min, worstStat.Max, worstStat.N, short, n)
 		out = append(out, c)
 	}
@@ -114,9 +114,9 @@ func GenChecks(r *GenReport) []GenCheck {
 // the per-round ratios, and the verdicts.
 func WriteGenTable(w io.Writer, r *GenReport) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "generator ceiling: %d rounds, %.1f s + %.1f s warmup per run, %d CPUs (GOMAXPROCS %d), %.0f s in all\n",
-		r.Config.Rounds, r.DurationS, r.WarmupS, r.Machine.CPUs, r.Machine.GoMaxProcs, r.Elapsed)
-	fmt.Fprintf(&b, "records/s and CPU s/GB are medians over rounds; ratios are kbench/bare per round: median (min-max)\n\n")
+	fmt.Fprintf(&b, "generator ceiling: %d rounds (%d consume pairs each), %.1f s + %.1f s warmup per run, %d CPUs (GOMAXPROCS %d), %.0f s in all\n",
+		r.Config.Rounds, r.Config.ConsumePairs, r.DurationS, r.WarmupS, r.Machine.CPUs, r.Machine.GoMaxProcs, r.Elapsed)
+	fmt.Fprintf(&b, "records/s and CPU s/GB are medians over side-by-side pairs (one per round; consume more); ratios are kbench/bare per pair: median (min-max)\n\n")
 	fmt.Fprintf(&b, "%-44s %11s %11s %-18s %8s %8s %-18s %s\n", "workload", "bare rec/s", "kbench", "rate ratio", "bare s/GB", "kbench", "cpu ratio", "kbench own CPU")
 	for _, s := range r.Summaries {
 		share := ""

@@ -13,7 +13,9 @@ import (
 
 // TestGeneratorHarness runs the generator ceiling with tiny sizes against a
 // real null broker process and checks that every workload ran on both sides
-// every round, the fixed produce rate was kept and every target was judged.
+// every round (the consume comparison ConsumePairs times, the order
+// swapped each pair), the fixed produce rate was kept and every target was
+// judged.
 func TestGeneratorHarness(t *testing.T) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -24,7 +26,7 @@ func TestGeneratorHarness(t *testing.T) {
 	cfg.Sizes, cfg.Producers, cfg.Acks, cfg.Compressions = []int{100}, []int{2}, []string{"all"}, []string{"zstd"}
 	cfg.Rounds = 2
 	cfg.Warmup, cfg.Duration = 100*time.Millisecond, 300*time.Millisecond
-	cfg.FixedRate, cfg.FixedSize, cfg.E2ERate, cfg.ConsumeRecords = 5000, 100, 5000, 20000
+	cfg.FixedRate, cfg.FixedSize, cfg.E2ERate, cfg.ConsumeRecords, cfg.ConsumePairs = 5000, 100, 5000, 20000, 2
 	var progress bytes.Buffer
 	cfg.Log = &progress
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -38,11 +40,25 @@ func TestGeneratorHarness(t *testing.T) {
 			t.Errorf("%s %s round %d: %s", s.Workload, s.Side, s.Round, s.Error)
 		}
 	}
+	// Who went first in each pair of the consume comparison.
+	var firsts []string
+	for i, s := range rep.Samples {
+		if strings.HasPrefix(s.Workload, "consume") && (i == 0 || rep.Samples[i-1].Workload != s.Workload || rep.Samples[i-1].Round != s.Round) {
+			firsts = append(firsts, s.Side)
+		}
+	}
+	if got, want := strings.Join(firsts, " "), "bare kbench bare kbench"; got != want {
+		t.Errorf("consume pairs started with %q, want %q", got, want)
+	}
 	phases := map[string]bool{}
 	for _, s := range rep.Summaries {
 		phases[s.Phase] = true
-		if s.Bare.N != 2 || s.Kbench.N != 2 || s.RateRatio.N != 2 || s.CPURatio.N != 2 || !(s.Bare.Median > 0) || !(s.KbenchCPU.Median > 0) {
-			t.Errorf("%s: %+v, want 2 rounds a side with rates and CPU", s.Name, s)
+		n := 2
+		if s.Phase == selfbench.GenConsume {
+			n = 4 // 2 rounds of 2 pairs
+		}
+		if s.Bare.N != n || s.Kbench.N != n || s.RateRatio.N != n || s.CPURatio.N != n || !(s.Bare.Median > 0) || !(s.KbenchCPU.Median > 0) {
+			t.Errorf("%s: %+v, want %d pairs with rates and CPU", s.Name, s, n)
 		}
 		if s.Phase == selfbench.GenFixed {
 			for _, st := range []selfbench.Stat{s.Bare, s.Kbench} {
@@ -90,8 +106,9 @@ func TestGeneratorConfigErrors(t *testing.T) {
 	cfg.Acks = []string{"2"}
 	cfg.Compressions = []string{"brotli"}
 	cfg.Rounds = 0
+	cfg.ConsumePairs = 0
 	_, err := selfbench.GenRun(context.Background(), cfg)
-	for _, want := range []string{`acks "2"`, `compression "brotli"`, "rounds 0"} {
+	for _, want := range []string{`acks "2"`, `compression "brotli"`, "rounds 0", "consume pairs 0"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v, want one naming %s", err, want)
 		}
