@@ -140,24 +140,18 @@ func TestCompressionRatio(t *testing.T) {
 	}
 }
 
-// stallProxy forwards TCP to one upstream and can stop forwarding in both
-// directions, like a broker frozen with SIGSTOP.
-type stallProxy struct {
-	ln       net.Listener
-	upstream string
-	mu       sync.Mutex
-	paused   bool
-	resume   chan struct{}
-}
+// dialFunc is RunConfig.Dial's type.
+type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
 
-func newStallProxy(t *testing.T, upstream string) *stallProxy {
+// proxy listens on loopback and connects every accepted client to
+// upstream, handing both connections to forward; the returned dialer sends
+// every broker connection through it.
+func proxy(t *testing.T, upstream string, forward func(client, broker net.Conn)) dialFunc {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &stallProxy{ln: ln, upstream: upstream, resume: make(chan struct{})}
-	close(p.resume)
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -170,10 +164,32 @@ func newStallProxy(t *testing.T, upstream string) *stallProxy {
 				c.Close()
 				continue
 			}
-			go p.pipe(c, u)
-			go p.pipe(u, c)
+			forward(c, u)
 		}
 	}()
+	return func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, ln.Addr().String())
+	}
+}
+
+// stallProxy forwards TCP to one upstream and can stop forwarding in both
+// directions, like a broker frozen with SIGSTOP.
+type stallProxy struct {
+	mu     sync.Mutex
+	resume chan struct{}
+	// dialVia sends every broker connection through the proxy.
+	dialVia dialFunc
+}
+
+func newStallProxy(t *testing.T, upstream string) *stallProxy {
+	t.Helper()
+	p := &stallProxy{resume: make(chan struct{})}
+	close(p.resume)
+	p.dialVia = proxy(t, upstream, func(c, u net.Conn) {
+		go p.pipe(c, u)
+		go p.pipe(u, c)
+	})
 	return p
 }
 
@@ -213,70 +229,44 @@ func (p *stallProxy) unpause() {
 	p.mu.Unlock()
 }
 
-// dialVia sends every broker connection through the proxy.
-func (p *stallProxy) dialVia(ctx context.Context, network, _ string) (net.Conn, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, network, p.ln.Addr().String())
-}
-
-// delayProxy forwards TCP to one upstream, delaying what the upstream sends
-// back by a fixed time without limiting how much is on its way: a broker
-// behind a long, fast line.
-func newDelayProxy(t *testing.T, upstream string, delay time.Duration) func(ctx context.Context, network, _ string) (net.Conn, error) {
+// newDelayProxy forwards TCP to one upstream, delaying what the upstream
+// sends back by a fixed time without limiting how much is on its way: a
+// broker behind a long, fast line.
+func newDelayProxy(t *testing.T, upstream string, delay time.Duration) dialFunc {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	type chunk struct {
 		b  []byte
 		at time.Time
 	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", upstream)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			go func() { // client to broker, undelayed
-				defer u.Close()
-				io.Copy(u, c)
-			}()
-			chunks := make(chan chunk, 1<<16)
-			go func() { // broker to proxy, stamped
-				defer close(chunks)
-				for {
-					b := make([]byte, 64<<10)
-					n, err := u.Read(b)
-					if n > 0 {
-						chunks <- chunk{b[:n], time.Now()}
-					}
-					if err != nil {
-						return
-					}
+	return proxy(t, upstream, func(c, u net.Conn) {
+		go func() { // client to broker, undelayed
+			defer u.Close()
+			io.Copy(u, c)
+		}()
+		chunks := make(chan chunk, 1<<16)
+		go func() { // broker to proxy, stamped
+			defer close(chunks)
+			for {
+				b := make([]byte, 64<<10)
+				n, err := u.Read(b)
+				if n > 0 {
+					chunks <- chunk{b[:n], time.Now()}
 				}
-			}()
-			go func() { // proxy to client, each chunk delay after it came
-				defer c.Close()
-				for ch := range chunks {
-					time.Sleep(time.Until(ch.at.Add(delay)))
-					if _, err := c.Write(ch.b); err != nil {
-						return
-					}
+				if err != nil {
+					return
 				}
-			}()
-		}
-	}()
-	return func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, ln.Addr().String())
-	}
+			}
+		}()
+		go func() { // proxy to client, each chunk delay after it came
+			defer c.Close()
+			for ch := range chunks {
+				time.Sleep(time.Until(ch.at.Add(delay)))
+				if _, err := c.Write(ch.b); err != nil {
+					return
+				}
+			}
+		}()
+	})
 }
 
 // TestRateIsTheDeliveryRate runs at a fixed rate against a broker whose
