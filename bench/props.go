@@ -91,7 +91,7 @@ type clientSettings struct {
 	fetchMaxBytes   int32
 	fetchMaxWait    time.Duration
 	partFetchBytes  int32
-	maxPollRecords  int
+	maxPollRecords  int // 0: every record the client holds
 	isolation       string
 	sessionTimeout  time.Duration
 	heartbeat       time.Duration
@@ -128,7 +128,6 @@ func defaultSettings() *clientSettings {
 		fetchMaxBytes:   50 << 20,
 		fetchMaxWait:    500 * time.Millisecond,
 		partFetchBytes:  1 << 20,
-		maxPollRecords:  500,
 		isolation:       "read_uncommitted",
 		sessionTimeout:  45 * time.Second,
 		heartbeat:       3 * time.Second,
@@ -308,7 +307,7 @@ func propSpecs() []propSpec {
 		{Property{"max.partition.fetch.bytes", RoleConsumer, "1048576", "max bytes per partition per fetch"}, func(s *clientSettings, v string) error {
 			return int32Into(&s.partFetchBytes, v, 1, 1<<30)
 		}},
-		{Property{"max.poll.records", RoleConsumer, "500", "records returned by one poll"}, func(s *clientSettings, v string) error {
+		{Property{"max.poll.records", RoleConsumer, "", "records returned by one poll; unset, every record the client holds (Java's consumer returns at most 500). A limit also holds back the next fetch from a broker until its last fetch is all polled"}, func(s *clientSettings, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
 				return fmt.Errorf("want an integer >= 1")
@@ -637,7 +636,11 @@ func (s *clientSettings) consumerOptions() []kgo.Opt {
 	if s.share() {
 		// Where a share group starts is the group's share.auto.offset.reset,
 		// set through the admin API, not a client option.
-		return append(opts, kgo.ShareGroup(s.groupID), kgo.ShareMaxRecords(int32(min(s.maxPollRecords, math.MaxInt32))))
+		opts = append(opts, kgo.ShareGroup(s.groupID))
+		if s.maxPollRecords > 0 {
+			opts = append(opts, kgo.ShareMaxRecords(int32(min(s.maxPollRecords, math.MaxInt32))))
+		}
+		return opts
 	}
 	opts = append(opts,
 		kgo.ConsumerGroup(s.groupID),

@@ -258,6 +258,12 @@ func TestPropertyMapping(t *testing.T) {
 		{"max.poll.records", RoleConsumer, map[string]string{"max.poll.records": "10"}, func(s *clientSettings, _ *kgo.Client) error {
 			return want(s.maxPollRecords, 10)
 		}},
+		{"max.poll.records unset: a poll takes every record held", RoleConsumer, map[string]string{}, func(s *clientSettings, _ *kgo.Client) error {
+			return want(s.maxPollRecords, 0)
+		}},
+		{"share group without max.poll.records: the client's share fetch size", RoleConsumer, map[string]string{"group.id": "sg", "group.protocol": "share"}, func(_ *clientSettings, cl *kgo.Client) error {
+			return want(cl.OptValue(kgo.ShareMaxRecords), int32(-1))
+		}},
 		{"isolation.level", RoleConsumer, map[string]string{"isolation.level": "read_committed"}, func(_ *clientSettings, cl *kgo.Client) error {
 			return want(cl.OptValue(kgo.FetchIsolationLevel), 1)
 		}},
