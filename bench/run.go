@@ -690,6 +690,9 @@ func (r *run) startConsumers(ctx, consumeCtx context.Context, wg *sync.WaitGroup
 }
 
 func (r *run) consumeLoop(ctx context.Context, c *consumer) {
+	// 0 (max.poll.records unset) takes every record the client holds: with
+	// a limit, franz-go, like Java's consumer, fetches from a broker again
+	// only once its last fetch has been polled to the end.
 	maxPoll := r.p.consumer.maxPollRecords
 	r.bl.waitResume(ctx)
 	var polls uint64
@@ -770,6 +773,12 @@ func (r *run) classicConsumed(c *consumer, fs kgo.Fetches, now time.Duration) {
 // measured window. A consume run counts every record as its own.
 func (r *run) stamp(rec *kgo.Record) (intended time.Duration, ours, timed bool) {
 	intended, ours = -1, r.cfg.Mode == ModeConsume
+	if ours && (r.cfg.Share == nil || len(r.cfg.Share.Peers) == 0) {
+		// A consume run outside an agent's share meets neither its own
+		// stamps nor a peer's, and reading every record's stamp costs it
+		// a cache miss per record.
+		return intended, ours, false
+	}
 	for i := range rec.Headers {
 		h := &rec.Headers[i]
 		if h.Key != StampHeader || len(h.Value) != 16 {

@@ -595,8 +595,9 @@ func bareProduce(ctx context.Context, rc bench.RunConfig) (bareFigures, error) {
 }
 
 // bareConsumer reads rc's topic from offset (0, or the end when fromEnd)
-// until stop says so, counting records.
-func bareConsumer(ctx context.Context, rc bench.RunConfig, parts int32, fromEnd bool, count *atomic.Int64, stop func() bool) error {
+// until stop says so, counting records. It calls started once its client
+// exists (and has begun fetching), where kbench starts a consume run's clock.
+func bareConsumer(ctx context.Context, rc bench.RunConfig, parts int32, fromEnd bool, count *atomic.Int64, started func(), stop func() bool) error {
 	opts, err := rc.ClientOptions(bench.RoleConsumer)
 	if err != nil {
 		return err
@@ -614,6 +615,7 @@ func bareConsumer(ctx context.Context, rc bench.RunConfig, parts int32, fromEnd 
 		return err
 	}
 	defer cl.Close()
+	started()
 	for !stop() {
 		pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		fs := cl.PollFetches(pctx)
@@ -654,9 +656,12 @@ func bareConsume(ctx context.Context, rc bench.RunConfig) (bareFigures, error) {
 		return bareFigures{}, err
 	}
 	var n atomic.Int64
-	deadline := time.Now().Add(rc.Duration)
-	w := markNow(0)
-	err = bareConsumer(ctx, rc, rc.Topic.Partitions, false, &n, func() bool {
+	var w window
+	var deadline time.Time
+	err = bareConsumer(ctx, rc, rc.Topic.Partitions, false, &n, func() {
+		w = markNow(0)
+		deadline = w.at.Add(rc.Duration)
+	}, func() bool {
 		return n.Load() >= total || time.Now().After(deadline)
 	})
 	f := w.since(n.Load())
@@ -675,9 +680,7 @@ func bareE2E(ctx context.Context, rc bench.RunConfig) (bareFigures, error) {
 	ready := make(chan struct{})
 	cerr := make(chan error, 1)
 	go func() {
-		var once sync.Once
-		cerr <- bareConsumer(ctx, rc, rc.Topic.Partitions, true, &consumed, func() bool {
-			once.Do(func() { close(ready) })
+		cerr <- bareConsumer(ctx, rc, rc.Topic.Partitions, true, &consumed, func() { close(ready) }, func() bool {
 			select {
 			case <-done:
 				return true
@@ -686,7 +689,11 @@ func bareE2E(ctx context.Context, rc bench.RunConfig) (bareFigures, error) {
 			}
 		})
 	}()
-	<-ready
+	select {
+	case <-ready:
+	case err := <-cerr: // no client
+		return bareFigures{}, err
+	}
 	time.Sleep(200 * time.Millisecond) // let the consumer settle at the end offsets
 	acked, flush, err := bareProducers(ctx, rc, func(int64) { w = markNow(consumed.Load()) })
 	if err != nil {
