@@ -189,7 +189,7 @@ func (r *run) record(pr *producer, s *sendSlot, seq uint64, intended time.Durati
 	actual := now.Sub(r.start)
 	mem := &pr.mem
 	var key, val []byte
-	if pr.gen.keyed() {
+	if pr.gen.keyed {
 		key = pr.gen.appendKey(mem.scratch(maxKeyLen), seq)
 		mem.keep(key)
 	}
@@ -197,7 +197,7 @@ func (r *run) record(pr *producer, s *sendSlot, seq uint64, intended time.Durati
 		val = pr.gen.appendValue(mem.scratch(pr.gen.valueRoom), key, r.start.Add(intended))
 		mem.keep(val)
 	} else {
-		val = pr.gen.appendValue(nil, key, r.start.Add(intended))
+		val = pr.gen.appendValue(nil, key, time.Time{}) // only a json value (written) reads the time
 	}
 	// Field by field into the zeroed slot: assigning a whole kgo.Record
 	// would copy its zero fields too, under the GC's write barrier.

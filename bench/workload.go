@@ -292,14 +292,23 @@ type generator struct {
 	valueRoom int
 	// poolOff is where the next value is read from the payload pool.
 	poolOff int
-	zipf    *rand.Zipf
-	words   []string
-	pages   []string
-	refs    []string
-	uas     []string
-	ctry    []string
-	kinds   []string
-	devs    []string
+	// keyed is set when records have keys; fixedPool, when above 0, is the
+	// size of every value, each a slice of the payload pool. Both are
+	// decided once: the per-record path compares no strings.
+	keyed     bool
+	fixedPool int
+	// bits are random bits for the pool walk's skips, nbits of them
+	// unused: one draw from rng serves 64 records.
+	bits  uint64
+	nbits int
+	zipf  *rand.Zipf
+	words []string
+	pages []string
+	refs  []string
+	uas   []string
+	ctry  []string
+	kinds []string
+	devs  []string
 }
 
 // filler is the repeated text that makes random payloads compressible.
@@ -310,6 +319,10 @@ func newGenerator(w *parsedWorkload, stream uint64) *generator {
 	g := &generator{w: w, rng: rng, writes: w.payload.kind == "json" || w.payload.kind == "random" && w.pool == nil}
 	g.valueRoom = w.size.largest()
 	g.poolOff = len(w.pool) // the first value starts the walk at a random block
+	g.keyed = w.keys.kind != "none"
+	if w.payload.kind == "random" && w.size.kind == "fixed" && w.size.fixedLen > 0 && w.size.fixedLen <= len(w.pool) {
+		g.fixedPool = w.size.fixedLen
+	}
 	if w.payload.kind == "json" {
 		g.valueRoom = max(g.valueRoom, 384) + 64
 	}
@@ -376,9 +389,6 @@ func (w *Workload) PickSeed() {
 // maxKeyLen is the longest key: "key-" and 20 digits.
 const maxKeyLen = 24
 
-// keyed is set when records have keys.
-func (g *generator) keyed() bool { return g.w.keys.kind != "none" }
-
 // key returns the key for record seq, nil when records are unkeyed.
 func (g *generator) key(seq uint64) []byte { return g.appendKey(nil, seq) }
 
@@ -409,6 +419,9 @@ func (g *generator) appendKey(dst []byte, seq uint64) []byte {
 // the file's lines, which nobody writes to, or else a value appended to
 // dst. key may be used inside it (json session id).
 func (g *generator) appendValue(dst, key []byte, now time.Time) []byte {
+	if g.fixedPool > 0 {
+		return g.poolValue(g.fixedPool)
+	}
 	switch g.w.payload.kind {
 	case "file":
 		return g.w.payload.lines[g.rng.IntN(len(g.w.payload.lines))]
@@ -416,23 +429,33 @@ func (g *generator) appendValue(dst, key []byte, now time.Time) []byte {
 		return g.jsonEvent(dst, key, now, g.w.size.sample(g.rng))
 	}
 	n := g.w.size.sample(g.rng)
-	if pool := g.w.pool; n <= len(pool) {
-		// Values are read through the pool in order, each at a block
-		// boundary (so it has the block layout of a fresh value) and one
-		// or two blocks past the end of the one before; past the end of
-		// the pool the walk starts again at a random block. Reading in
-		// order lets the CPU prefetch: values at random offsets of a pool
-		// larger than its caches cost more to copy into the request than
-		// all the rest of kbench's per-record work. A batch never holds
-		// a value twice from one pass, the pool being 64 batches long.
-		off := g.poolOff
-		if off+n > len(pool) {
-			off = 64 * g.rng.IntN((len(pool)-n)/64+1)
-		}
-		g.poolOff = off + (n+63)&^63 + 64*int(g.rng.Uint32()&1)
-		return pool[off : off+n : off+n]
+	if n <= len(g.w.pool) {
+		return g.poolValue(n)
 	}
 	return g.random(dst, n)
+}
+
+// poolValue is the next n bytes of the payload pool. Values are read
+// through the pool in order, each at a block boundary (so it has the block
+// layout of a fresh value) and one or two blocks past the end of the one
+// before; past the end of the pool the walk starts again at a random
+// block. Reading in order lets the CPU prefetch: values at random offsets
+// of a pool larger than its caches cost more to copy into the request than
+// all the rest of kbench's per-record work. A batch never holds a value
+// twice from one pass, the pool being 64 batches long.
+func (g *generator) poolValue(n int) []byte {
+	pool := g.w.pool
+	off := g.poolOff
+	if off+n > len(pool) {
+		off = 64 * g.rng.IntN((len(pool)-n)/64+1)
+	}
+	if g.nbits == 0 {
+		g.bits, g.nbits = g.rng.Uint64(), 64
+	}
+	g.poolOff = off + (n+63)&^63 + 64*int(g.bits&1)
+	g.bits >>= 1
+	g.nbits--
+	return pool[off : off+n : off+n]
 }
 
 // DefaultPayloadPool is the payload pool size used when Workload.PayloadPool
