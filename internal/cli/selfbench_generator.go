@@ -37,9 +37,9 @@ rate at --fixed-size; a consume of a filled topic from its start per size; e2e a
 rate swings more from run to run. Prints records/s and generator CPU seconds per GB
 (medians over pairs), the kbench/bare ratios per pair (median and range) and the verdicts:
 unthrottled produce at >= 0.9 x the bare loop, fixed-rate CPU <= 1.15 x, consume >= 0.9 x,
-e2e CPU <= 1.2 x a bare producer plus a bare consumer. Both sides count records/s alike: acknowledgements
-(records read, for consuming) after warmup, per second up to the last one. Writes
-generator.json into --out.
+e2e CPU <= 1.2 x a bare producer plus a bare consumer. Both sides count records/s alike:
+acknowledgements (records read, for consuming) after warmup, per second up to the last one;
+a consume's clock starts once its client exists. Writes generator.json into --out.
 
 On a shared machine absolute figures are noise; the side-by-side ratios are the result,
 and one workload's ratio can move by 0.1-0.2 between runs minutes apart: judge a close
